@@ -1,0 +1,95 @@
+//! The Capstone server, assembled: every app's routes and migrations on the platform.
+//!
+//! `main.rs` is the command line; this library is what it and the integration tests start.
+
+use std::{net::SocketAddr, sync::Arc};
+
+use anyhow::Context;
+use platform::{
+    AppState, Config,
+    background::Background,
+    db::{self, Db},
+    server,
+};
+use sea_orm_migration::{MigrationTrait, MigratorTrait};
+use tokio::{net::TcpListener, task::JoinHandle};
+use tokio_util::sync::CancellationToken;
+use utoipa_axum::router::OpenApiRouter;
+
+/// Every crate's migrations, in the order they must run: the platform's tables first,
+/// since the apps' tables refer to them.
+pub struct Migrator;
+
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        platform::migrations::migrations()
+    }
+}
+
+/// Every route under `/api/v1`.
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().merge(platform::auth::router())
+}
+
+/// Connects to the configured database, applies pending migrations, and starts serving.
+pub async fn start(config: Config) -> anyhow::Result<Running> {
+    let db = db::connect(&config).await.with_context(|| {
+        format!(
+            "cannot open the database at {}",
+            config.database_url_redacted()
+        )
+    })?;
+    Migrator::up(&db, None)
+        .await
+        .context("applying migrations")?;
+    start_with(config, db).await
+}
+
+/// Starts serving on an already opened (and migrated) database.
+pub async fn start_with(config: Config, db: Db) -> anyhow::Result<Running> {
+    let listener = TcpListener::bind((config.host, config.port))
+        .await
+        .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
+    let addr = listener.local_addr()?;
+    let grace = config.shutdown_timeout();
+    let background = Background::new();
+    let state = AppState {
+        db: db.clone(),
+        config: Arc::new(config),
+    };
+    let app = server::router(state, api());
+
+    let shutdown = CancellationToken::new();
+    let token = shutdown.clone();
+    let task = tokio::spawn(async move {
+        server::serve(listener, app, token, grace).await?;
+        // Requests are done; now the workers finish what they hold, then the pool closes.
+        background.shutdown(grace).await;
+        db.close().await?;
+        Ok(())
+    });
+    Ok(Running {
+        addr,
+        shutdown,
+        task,
+    })
+}
+
+/// A server started by [`start`].
+pub struct Running {
+    pub addr: SocketAddr,
+    shutdown: CancellationToken,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Running {
+    /// Begins a graceful shutdown: no new connections, in-flight requests finish.
+    pub fn shutdown(&self) {
+        self.shutdown.cancel();
+    }
+
+    /// Waits until the server and its background work have stopped.
+    pub async fn stopped(self) -> anyhow::Result<()> {
+        self.task.await.context("server task panicked")?
+    }
+}

@@ -1,0 +1,129 @@
+//! `capstone`: the command line.
+
+use std::{path::PathBuf, process::ExitCode};
+
+use clap::{Parser, Subcommand};
+use platform::{Config, db, observability::logging};
+use sea_orm_migration::MigratorTrait;
+
+use capstone::Migrator;
+
+#[derive(Parser)]
+#[command(version, about = "Links, jobs and tasks on one platform.")]
+struct Cli {
+    /// A TOML configuration file; settings in the environment override it.
+    #[arg(
+        long,
+        env = "CAPSTONE_CONFIG",
+        global = true,
+        default_value = "capstone.toml"
+    )]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply pending migrations and serve the API (the default).
+    Serve,
+    /// Apply pending migrations, report what was applied, and exit.
+    Migrate,
+    /// Validate the configuration, print it with secrets hidden, and check the database.
+    CheckConfig,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config.exists().then_some(cli.config.as_path())) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("capstone: configuration error: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    logging::init(config.log_format, &config.log_level);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let result = runtime.block_on(async {
+        match cli.command.unwrap_or(Command::Serve) {
+            Command::Serve => serve(config).await,
+            Command::Migrate => migrate(config).await,
+            Command::CheckConfig => check_config(config).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(error = format!("{err:#}"), "capstone stopped");
+            eprintln!("capstone: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let database = config.database_url_redacted();
+    let running = capstone::start(config).await?;
+    let base = format!("http://{}", running.addr);
+    tracing::info!(%base, %database, "capstone listening");
+    println!("Capstone is listening on {base}");
+    println!("  API docs:  {base}/docs   (OpenAPI: {base}/openapi.json)");
+    println!("  Health:    {base}/healthz, {base}/readyz, metrics at {base}/metrics");
+    platform::server::shutdown_signal().await;
+    tracing::info!("shutting down: finishing in-flight requests");
+    running.shutdown();
+    running.stopped().await?;
+    tracing::info!("stopped cleanly");
+    Ok(())
+}
+
+async fn migrate(config: Config) -> anyhow::Result<()> {
+    let db = db::connect(&config).await?;
+    let pending = Migrator::get_pending_migrations(&db).await?;
+    Migrator::up(&db, None).await?;
+    if pending.is_empty() {
+        println!("Database {} is up to date.", config.database_url_redacted());
+    } else {
+        println!(
+            "Applied {} migration(s) to {}:",
+            pending.len(),
+            config.database_url_redacted()
+        );
+        for migration in pending {
+            println!("  {}", migration.name());
+        }
+    }
+    Ok(())
+}
+
+async fn check_config(config: Config) -> anyhow::Result<()> {
+    let mut shown = config.clone();
+    shown.database_url = config.database_url_redacted().into();
+    shown.redis_url = config
+        .redis_url
+        .as_ref()
+        .map(|url| platform::config::redact_url(secrecy::ExposeSecret::expose_secret(url)).into());
+    println!("{}", toml_lines(&shown));
+    let db = db::connect(&config).await?;
+    let pending = Migrator::get_pending_migrations(&db).await?.len();
+    println!("Configuration is valid; the database answers ({pending} migration(s) pending).");
+    Ok(())
+}
+
+/// The configuration as `key = value` lines.
+fn toml_lines(config: &Config) -> String {
+    let value = serde_json::to_value(config).expect("config serialises");
+    value
+        .as_object()
+        .map(|fields| {
+            fields
+                .iter()
+                .map(|(k, v)| format!("{k} = {v}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .unwrap_or_default()
+}

@@ -1,0 +1,151 @@
+//! The real binary, as an operator runs it: JSON logs, and SIGTERM during a request.
+
+use std::{
+    io::{BufRead, BufReader, Read, Write},
+    net::TcpStream,
+    process::{Child, Command, Stdio},
+    sync::mpsc,
+    time::{Duration, Instant},
+};
+
+use serde_json::Value;
+use testkit::TestDatabase;
+
+struct Server {
+    child: Child,
+    addr: String,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+fn start_binary(db: &TestDatabase) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_capstone"))
+        .arg("serve")
+        .env("DATABASE_URL", &db.url)
+        .env("CAPSTONE_PORT", "0")
+        .env("CAPSTONE_LOG_FORMAT", "json")
+        .env("CAPSTONE_CONFIG", "/nonexistent/capstone.toml")
+        .env_remove("RUST_LOG")
+        .env_remove("PORT")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start the capstone binary");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let addr = loop {
+        let line = lines
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("the server announces where it listens");
+        if let Some(rest) = line.strip_prefix("Capstone is listening on http://") {
+            break rest.trim().to_owned();
+        }
+    };
+    Server { child, addr, lines }
+}
+
+fn sigterm(child: &Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "the server did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[tokio::test]
+async fn sigterm_lets_an_in_flight_request_finish_then_exits_cleanly() {
+    let db = TestDatabase::fresh().await;
+    let mut server = start_binary(&db);
+
+    let body = br#"{"email":"slow@example.com","password":"correct horse battery staple","display_name":"Slow"}"#;
+    let (head, tail) = body.split_at(20);
+    let mut stream = TcpStream::connect(&server.addr).unwrap();
+    write!(
+        stream,
+        "POST /api/v1/auth/register HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nx-request-id: slow-request-1\r\n\r\n",
+        server.addr,
+        body.len()
+    )
+    .unwrap();
+    stream.write_all(head).unwrap();
+    stream.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+
+    sigterm(&server.child);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        server.child.try_wait().unwrap().is_none(),
+        "exited with a request in flight"
+    );
+
+    stream.write_all(tail).unwrap();
+    let mut response = String::new();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let _ = stream.read_to_string(&mut response);
+    assert!(response.starts_with("HTTP/1.1 201"), "{response}");
+
+    let status = wait_exit(&mut server.child, Duration::from_secs(15));
+    assert!(status.success(), "exit status {status}");
+    assert!(
+        TcpStream::connect(&server.addr).is_err(),
+        "still accepting connections"
+    );
+
+    // The access log line of that request, in JSON, with what an operator needs.
+    let logs: Vec<Value> = server
+        .lines
+        .try_iter()
+        .filter_map(|line| serde_json::from_str(&line).ok())
+        .collect();
+    let access = logs
+        .iter()
+        .find(|l| field(l, "request_id") == "slow-request-1" && l["message"] == "request")
+        .unwrap_or_else(|| panic!("no access log line for the request in {logs:#?}"));
+    assert_eq!(access["status"], 201);
+    assert_eq!(field(access, "method"), "POST");
+    assert_eq!(field(access, "route"), "/api/v1/auth/register");
+    assert!(access["latency_ms"].as_f64().unwrap() >= 200.0);
+    // Every line logged during the request carries its id.
+    let registered = logs
+        .iter()
+        .find(|l| l["message"] == "account registered")
+        .expect("the handler's own log line");
+    assert_eq!(field(registered, "request_id"), "slow-request-1");
+    // Secrets never reach the log.
+    assert!(!logs.iter().any(|l| l.to_string().contains("correct horse")));
+}
+
+/// A field of a JSON log line: the event's own, or its request span's.
+fn field<'a>(line: &'a Value, name: &str) -> &'a Value {
+    match &line[name] {
+        Value::Null => &line["span"][name],
+        value => value,
+    }
+}

@@ -1,0 +1,78 @@
+//! Background work that must stop cleanly: every worker gets a cancellation token, and
+//! shutdown cancels them all and waits (bounded) for each to finish what it holds, such as
+//! a batch of clicks not yet written.
+
+use std::{future::Future, time::Duration};
+
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+
+#[derive(Clone, Default)]
+pub struct Background {
+    tracker: TaskTracker,
+    token: CancellationToken,
+}
+
+impl Background {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Runs `work` until it returns; it should return soon after `stop` is cancelled.
+    pub fn spawn<F, Fut>(&self, name: &'static str, work: F)
+    where
+        F: FnOnce(CancellationToken) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let stop = self.token.child_token();
+        let fut = work(stop);
+        self.tracker.spawn(async move {
+            fut.await;
+            tracing::debug!(worker = name, "background worker stopped");
+        });
+    }
+
+    /// Asks every worker to stop and waits up to `timeout` for all of them.
+    /// Returns whether they all finished in time.
+    pub async fn shutdown(&self, timeout: Duration) -> bool {
+        self.token.cancel();
+        self.tracker.close();
+        let finished = tokio::time::timeout(timeout, self.tracker.wait())
+            .await
+            .is_ok();
+        if !finished {
+            tracing::warn!(?timeout, "background workers did not stop in time");
+        }
+        finished
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    };
+
+    #[tokio::test]
+    async fn shutdown_waits_for_workers_to_finish_their_work() {
+        let background = Background::new();
+        let flushed = Arc::new(AtomicBool::new(false));
+        let flag = flushed.clone();
+        background.spawn("flusher", |stop| async move {
+            stop.cancelled().await;
+            // Work done after the stop signal, like flushing a final batch.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            flag.store(true, Ordering::SeqCst);
+        });
+        assert!(background.shutdown(Duration::from_secs(5)).await);
+        assert!(flushed.load(Ordering::SeqCst));
+    }
+
+    #[tokio::test]
+    async fn shutdown_gives_up_on_a_stuck_worker() {
+        let background = Background::new();
+        background.spawn("stuck", |_| std::future::pending());
+        assert!(!background.shutdown(Duration::from_millis(50)).await);
+    }
+}

@@ -1,0 +1,262 @@
+//! Configuration: defaults, then an optional TOML file, then the environment.
+//!
+//! Every setting has a default that works on a fresh machine (SQLite under `data/`, port
+//! 8080 on loopback), so `cargo run --release` needs nothing. Settings are read with figment
+//! so that a bad value is reported with the name of the setting and where it came from, and
+//! then checked as a whole by [`Config::validate`] before anything starts.
+
+use std::{net::IpAddr, path::Path, time::Duration};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+/// The whole configuration of one Capstone process.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on.
+    pub host: IpAddr,
+    pub port: u16,
+    /// The URL clients reach this server at; used to build absolute links (`Location`,
+    /// `Link: rel="next"`). Defaults to `http://{host}:{port}`.
+    pub public_url: Option<String>,
+    /// `sqlite://path?mode=rwc` or `postgres://user:pass@host/db`. Holds a password.
+    #[serde(serialize_with = "serialize_secret")]
+    pub database_url: SecretString,
+    /// Connections in the pool (SQLite: readers share one file; PostgreSQL: per instance).
+    pub database_max_connections: u32,
+    /// Optional shared cache and rate-limit store.
+    #[serde(serialize_with = "serialize_secret_opt")]
+    pub redis_url: Option<SecretString>,
+    pub log_format: LogFormat,
+    /// A `tracing` filter such as `info` or `info,sqlx=warn`; `RUST_LOG` wins when set.
+    pub log_level: String,
+    /// Requests taking longer are answered 503.
+    pub request_timeout_secs: u64,
+    /// Largest request body accepted, in bytes; larger ones are answered 413.
+    pub body_limit_bytes: usize,
+    /// How long a graceful shutdown waits for in-flight requests and background work.
+    pub shutdown_timeout_secs: u64,
+    /// Origins allowed to call the API from a browser. Empty (the default) means CORS is
+    /// closed: no `Access-Control-Allow-*` headers are sent.
+    pub cors_allowed_origins: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Pretty on a terminal, JSON otherwise.
+    Auto,
+    Pretty,
+    Json,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            host: IpAddr::from([127, 0, 0, 1]),
+            port: 8080,
+            public_url: None,
+            database_url: SecretString::from("sqlite://data/capstone.db?mode=rwc"),
+            database_max_connections: 16,
+            redis_url: None,
+            log_format: LogFormat::Auto,
+            log_level: "info".into(),
+            request_timeout_secs: 30,
+            body_limit_bytes: 1024 * 1024,
+            shutdown_timeout_secs: 30,
+            cors_allowed_origins: Vec::new(),
+        }
+    }
+}
+
+/// A setting that could not be read or does not make sense, with the setting's name.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0}")]
+    Read(Box<figment::Error>),
+    #[error("invalid setting `{setting}`: {reason}")]
+    Invalid {
+        setting: &'static str,
+        reason: String,
+    },
+}
+
+impl Config {
+    /// Reads defaults, then `file` (TOML, if it exists), then `CAPSTONE_*` variables, then
+    /// the conventional `DATABASE_URL`, `REDIS_URL` and `PORT`, and validates the result.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::from_figment(Self::figment(file))
+    }
+
+    pub fn figment(file: Option<&Path>) -> Figment {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            figment = figment.merge(Toml::file(file));
+        }
+        figment
+            .merge(Env::prefixed("CAPSTONE_").ignore(&["CONFIG", "TEST_DATABASE_URL"]))
+            .merge(Env::raw().only(&["DATABASE_URL", "REDIS_URL", "PORT"]))
+    }
+
+    pub fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
+        let config: Config = figment
+            .extract()
+            .map_err(|e| ConfigError::Read(Box::new(e)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |setting, reason: &str| {
+            Err(ConfigError::Invalid {
+                setting,
+                reason: reason.to_owned(),
+            })
+        };
+        let db = self.database_url.expose_secret();
+        if !(db.starts_with("sqlite:")
+            || db.starts_with("postgres://")
+            || db.starts_with("postgresql://"))
+        {
+            return invalid(
+                "database_url",
+                "must start with sqlite: or postgres:// (e.g. sqlite://data/capstone.db?mode=rwc)",
+            );
+        }
+        if let Some(redis) = &self.redis_url
+            && !(redis.expose_secret().starts_with("redis://")
+                || redis.expose_secret().starts_with("rediss://"))
+        {
+            return invalid("redis_url", "must start with redis:// or rediss://");
+        }
+        if self.database_max_connections == 0 {
+            return invalid("database_max_connections", "must be at least 1");
+        }
+        if self.request_timeout_secs == 0 {
+            return invalid("request_timeout_secs", "must be at least 1");
+        }
+        if self.body_limit_bytes < 1024 {
+            return invalid("body_limit_bytes", "must be at least 1024");
+        }
+        if let Some(url) = &self.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return invalid("public_url", "must be an absolute http:// or https:// URL");
+        }
+        for origin in &self.cors_allowed_origins {
+            if origin != "*" && origin.parse::<axum::http::HeaderValue>().is_err() {
+                return invalid(
+                    "cors_allowed_origins",
+                    "each entry must be an origin such as https://app.example.com",
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// The URL clients use to reach us, without a trailing slash.
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{}:{}", self.host, self.port),
+        }
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_secs)
+    }
+
+    pub fn shutdown_timeout(&self) -> Duration {
+        Duration::from_secs(self.shutdown_timeout_secs)
+    }
+
+    /// The database URL with any password replaced, safe to log.
+    pub fn database_url_redacted(&self) -> String {
+        redact_url(self.database_url.expose_secret())
+    }
+}
+
+/// `postgres://user:secret@host/db` -> `postgres://user:***@host/db`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.split_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+fn serialize_secret<S: serde::Serializer>(secret: &SecretString, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(secret.expose_secret())
+}
+
+fn serialize_secret_opt<S: serde::Serializer>(
+    secret: &Option<SecretString>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match secret {
+        Some(secret) => s.serialize_some(secret.expose_secret()),
+        None => s.serialize_none(),
+    }
+}
+
+#[cfg(test)]
+// figment's Jail returns its own (large) error type; that is its API, not ours.
+#[allow(clippy::result_large_err)]
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    #[test]
+    fn defaults_need_nothing() {
+        Jail::expect_with(|_| {
+            let config = Config::load(None).unwrap();
+            assert_eq!(config.port, 8080);
+            assert_eq!(config.public_url(), "http://127.0.0.1:8080");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn environment_overrides_file_and_bad_values_name_the_setting() {
+        Jail::expect_with(|jail| {
+            jail.create_file("capstone.toml", "port = 9000\nlog_level = \"debug\"")?;
+            jail.set_env("PORT", "9100");
+            let config = Config::load(Some(Path::new("capstone.toml"))).unwrap();
+            assert_eq!(config.port, 9100);
+            assert_eq!(config.log_level, "debug");
+
+            jail.set_env("CAPSTONE_REQUEST_TIMEOUT_SECS", "soon");
+            let err = Config::load(None).unwrap_err().to_string();
+            assert!(err.contains("REQUEST_TIMEOUT_SECS"), "{err}");
+
+            jail.set_env("CAPSTONE_REQUEST_TIMEOUT_SECS", "5");
+            jail.set_env("DATABASE_URL", "mysql://x");
+            let err = Config::load(None).unwrap_err().to_string();
+            assert!(err.contains("database_url"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn secrets_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://app:hunter2@db:5432/capstone"),
+            "postgres://app:***@db:5432/capstone"
+        );
+        let config = Config {
+            database_url: SecretString::from("postgres://app:hunter2@db/x"),
+            ..Config::default()
+        };
+        assert!(!format!("{config:?}").contains("hunter2"));
+    }
+}

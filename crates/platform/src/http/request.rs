@@ -1,0 +1,120 @@
+//! Per-request context and the middleware that tracks every request: it assigns the request
+//! id, opens the span every log line of the request is recorded in, and, once the response
+//! is ready, writes the one access-log line and the request metrics.
+
+use std::{
+    sync::{Arc, OnceLock},
+    time::Instant,
+};
+
+use axum::{
+    extract::{MatchedPath, Request},
+    http::{HeaderName, HeaderValue},
+    middleware::Next,
+    response::Response,
+};
+use tracing::Instrument;
+
+pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// What the platform knows about the request in flight; in the request extensions.
+#[derive(Debug)]
+pub struct RequestContext {
+    pub id: String,
+    /// Set by authentication once the caller is known, for the access log.
+    user_id: OnceLock<i64>,
+}
+
+impl RequestContext {
+    pub fn set_user(&self, user_id: i64) {
+        let _ = self.user_id.set(user_id);
+        tracing::Span::current().record("user_id", user_id);
+    }
+
+    pub fn user_id(&self) -> Option<i64> {
+        self.user_id.get().copied()
+    }
+}
+
+/// Keeps the client's `x-request-id` when it is sane (1–64 characters of `[A-Za-z0-9._:-]`,
+/// so it cannot forge log lines or blow up log storage), makes a new one otherwise.
+fn request_id(req: &Request) -> String {
+    req.headers()
+        .get(&X_REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|id| {
+            (1..=64).contains(&id.len())
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b))
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+}
+
+/// The outermost middleware; see the module docs.
+pub async fn track(mut req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let id = request_id(&req);
+    let context = Arc::new(RequestContext {
+        id: id.clone(),
+        user_id: OnceLock::new(),
+    });
+    req.extensions_mut().insert(context.clone());
+
+    let method = req.method().clone();
+    // The route template, never the raw path, so that labels stay few and no ids or slugs
+    // end up in metrics.
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %method,
+        route = %route,
+        user_id = tracing::field::Empty,
+    );
+
+    let mut response = next.run(req).instrument(span.clone()).await;
+
+    let latency = start.elapsed();
+    let status = response.status().as_u16();
+    crate::observability::metrics::record_request(method.as_str(), &route, status, latency);
+    span.in_scope(|| {
+        let latency_ms = latency.as_secs_f64() * 1000.0;
+        let user_id = context.user_id();
+        if status >= 500 {
+            tracing::error!(status, latency_ms, user_id, "request failed");
+        } else {
+            tracing::info!(status, latency_ms, user_id, "request");
+        }
+    });
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(X_REQUEST_ID.clone(), value);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_header(value: &str) -> Request {
+        Request::builder()
+            .header("x-request-id", value)
+            .body(axum::body::Body::empty())
+            .unwrap()
+    }
+
+    #[test]
+    fn keeps_sane_ids_and_replaces_others() {
+        assert_eq!(request_id(&with_header("abc-123_x.y:z")), "abc-123_x.y:z");
+        let replaced = request_id(&with_header("evil\" injected=1"));
+        assert_ne!(replaced, "evil\" injected=1");
+        assert_eq!(replaced.len(), 36);
+        assert_eq!(request_id(&with_header(&"a".repeat(65))).len(), 36);
+    }
+}

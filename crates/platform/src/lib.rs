@@ -1,0 +1,20 @@
+//! The Capstone platform: what the links, jobs and tasks apps all stand on.
+//!
+//! An app depends on this crate and never on another app. It gets a database pool ([`db`]),
+//! one error type that renders as problem+json ([`error`]), the HTTP conventions
+//! ([`http`]), accounts and authentication ([`auth`]), logs and metrics
+//! ([`observability`]), background workers ([`background`]) and the server ([`server`]).
+
+pub mod auth;
+pub mod background;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod migrations;
+pub mod observability;
+pub mod server;
+
+pub use config::Config;
+pub use error::{AppError, AppResult};
+pub use server::AppState;

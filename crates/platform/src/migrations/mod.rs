@@ -1,0 +1,10 @@
+//! The platform's tables. Apps bring their own migrations; the binary runs them all, in
+//! order, platform first (app tables refer to `users`).
+
+mod m20261124_000001_create_users;
+
+use sea_orm_migration::MigrationTrait;
+
+pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+    vec![Box::new(m20261124_000001_create_users::Migration)]
+}

@@ -1,0 +1,233 @@
+//! The HTTP server: the platform's own routes (health, metrics, API docs), the middleware
+//! stack every request goes through, and serving with a graceful shutdown.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::{
+    Router,
+    extract::{DefaultBodyLimit, State},
+    http::{HeaderValue, Method, StatusCode, header},
+    middleware,
+    response::{IntoResponse, Response},
+};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower_http::{
+    catch_panic::CatchPanicLayer, compression::CompressionLayer, cors::CorsLayer,
+    set_header::SetResponseHeaderLayer, timeout::TimeoutLayer,
+};
+use utoipa::{
+    OpenApi,
+    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+};
+use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::{
+    config::Config,
+    db::{self, Db},
+    error::{AppError, Problem},
+    http::{self, Json},
+    observability,
+};
+
+/// What handlers can reach: the database pool and the configuration.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub config: Arc<Config>,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Capstone",
+        description = "Links (URL shortener with analytics), jobs (job board) and tasks \
+            (to-do with due dates) on one platform.\n\nErrors are RFC 9457 \
+            `application/problem+json` documents (schema `Problem`); a 422 lists every bad \
+            field in `errors`. Lists are paged with `?limit=` and an opaque `?cursor=`.",
+        license(name = "MIT OR Apache-2.0"),
+    ),
+    tags(
+        (name = "platform", description = "Health, readiness and metrics"),
+        (name = "auth", description = "Accounts and authentication"),
+    ),
+    components(schemas(Problem)),
+    modifiers(&SecuritySchemes),
+)]
+struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl utoipa::Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "basic",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Basic).build()),
+        );
+    }
+}
+
+/// Builds the whole application: `api` (every app's routes, relative to `/api/v1`) under
+/// `/api/v1`, the platform routes beside it, the docs, and the middleware stack.
+pub fn router(state: AppState, api: OpenApiRouter<AppState>) -> Router {
+    // Installed before the first request, so that no request goes uncounted.
+    observability::metrics::handle();
+    let (app, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .nest("/api/v1", api)
+        .split_for_parts();
+
+    let docs = Router::from(SwaggerUi::new("/docs").url("/openapi.json", openapi)).layer(
+        SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(http::security::DOCS_CSP),
+        ),
+    );
+
+    let config = state.config.clone();
+    let mut app = app
+        .route("/metrics", axum::routing::get(metrics))
+        .with_state(state)
+        .merge(docs)
+        .fallback(|| async { AppError::NotFound })
+        .layer(DefaultBodyLimit::max(config.body_limit_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            config.request_timeout(),
+        ))
+        .layer(CompressionLayer::new());
+    if let Some(cors) = cors(&config) {
+        app = app.layer(cors);
+    }
+    for header in http::security::headers() {
+        app = app.layer(header);
+    }
+    app.layer(CatchPanicLayer::custom(|_| {
+        AppError::Internal(anyhow::anyhow!("handler panicked")).into_response()
+    }))
+    .layer(middleware::from_fn(http::problems::render))
+    .layer(middleware::from_fn(http::request::track))
+}
+
+/// `None` (no CORS headers at all, so browsers refuse cross-origin calls) unless origins
+/// are configured.
+fn cors(config: &Config) -> Option<CorsLayer> {
+    use tower_http::cors::{AllowOrigin, Any};
+    if config.cors_allowed_origins.is_empty() {
+        return None;
+    }
+    let origins = if config.cors_allowed_origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(
+            config
+                .cors_allowed_origins
+                .iter()
+                .filter_map(|o| o.parse().ok()),
+        )
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(origins)
+            .allow_methods([
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+            ])
+            .allow_headers(Any)
+            .expose_headers([header::LOCATION, header::LINK, header::RETRY_AFTER])
+            .max_age(Duration::from_secs(3600)),
+    )
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct Health {
+    status: &'static str,
+}
+
+/// Liveness: the process is up and serving. Does not touch the database.
+#[utoipa::path(get, path = "/healthz", tag = "platform", responses((status = 200, body = Health)))]
+async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+/// Readiness: the database answers. Load balancers should route here.
+#[utoipa::path(get, path = "/readyz", tag = "platform", responses(
+    (status = 200, body = Health),
+    (status = 503, description = "The database is unreachable", body = Problem, content_type = "application/problem+json"),
+))]
+async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, AppError> {
+    if db::ping(&state.db, Duration::from_secs(2)).await {
+        Ok(Json(Health { status: "ready" }))
+    } else {
+        Err(AppError::Unavailable {
+            detail: "The database is unreachable.".into(),
+            retry_after: Duration::from_secs(5),
+        })
+    }
+}
+
+/// Prometheus text format.
+async fn metrics() -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        observability::metrics::render(),
+    )
+        .into_response()
+}
+
+/// Serves `app` on `listener` until `shutdown` is cancelled, then stops accepting
+/// connections and lets in-flight requests finish, for at most `grace`.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    shutdown: CancellationToken,
+    grace: Duration,
+) -> std::io::Result<()> {
+    let server = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    let deadline = async {
+        shutdown.cancelled().await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        result = server => result,
+        () = deadline => {
+            tracing::warn!(?grace, "requests still running after the shutdown grace period; closing them");
+            Ok(())
+        }
+    }
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM (what `docker stop` and systemd send).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

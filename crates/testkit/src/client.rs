@@ -1,0 +1,57 @@
+use std::net::SocketAddr;
+
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde_json::Value;
+
+/// An HTTP client bound to the app under test. Redirects are not followed, so tests see
+/// exactly what the server answered.
+#[derive(Clone)]
+pub struct TestClient {
+    pub base: String,
+    pub http: reqwest::Client,
+}
+
+impl TestClient {
+    pub fn new(addr: SocketAddr) -> Self {
+        Self {
+            base: format!("http://{addr}"),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("http client"),
+        }
+    }
+
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.http.request(method, format!("{}{path}", self.base))
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.request(Method::GET, path).send().await.expect("GET")
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> Response {
+        self.request(Method::POST, path)
+            .json(body)
+            .send()
+            .await
+            .expect("POST")
+    }
+}
+
+/// Asserts that `response` is an RFC 9457 problem with `status`, and returns its body.
+pub async fn assert_problem(response: Response, status: StatusCode) -> Value {
+    assert_eq!(response.status(), status, "unexpected status");
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(content_type, "application/problem+json");
+    let body: Value = response.json().await.expect("problem body is JSON");
+    assert_eq!(body["status"], status.as_u16(), "{body}");
+    assert!(body["title"].is_string(), "{body}");
+    assert!(body["type"].is_string(), "{body}");
+    body
+}
