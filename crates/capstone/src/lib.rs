@@ -39,10 +39,37 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             config.database_url_redacted()
         )
     })?;
-    Migrator::up(&db, None)
+    migrate(&db).await?;
+    start_with(config, db).await
+}
+
+/// Applies pending migrations and returns their names. On PostgreSQL, instances starting
+/// together take turns: one holds a transaction-scoped advisory lock while it migrates,
+/// and the others then find nothing left to do. (SQLite serialises writers by itself.)
+pub async fn migrate(db: &Db) -> anyhow::Result<Vec<String>> {
+    use sea_orm_migration::sea_orm::{ConnectionTrait, TransactionTrait};
+    let lock = match db::Dialect::of(db) {
+        db::Dialect::Postgres => {
+            let tx = db.begin().await?;
+            // Any constant, the same in every instance: "capstone" in ASCII.
+            tx.execute_unprepared("SELECT pg_advisory_xact_lock(7161132478109869669)")
+                .await?;
+            Some(tx)
+        }
+        db::Dialect::Sqlite => None,
+    };
+    let pending: Vec<String> = Migrator::get_pending_migrations(db)
+        .await?
+        .iter()
+        .map(|m| m.name().to_owned())
+        .collect();
+    Migrator::up(db, None)
         .await
         .context("applying migrations")?;
-    start_with(config, db).await
+    if let Some(lock) = lock {
+        lock.commit().await?;
+    }
+    Ok(pending)
 }
 
 /// Starts serving on an already opened (and migrated) database.

@@ -82,18 +82,17 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 
 async fn migrate(config: Config) -> anyhow::Result<()> {
     let db = db::connect(&config).await?;
-    let pending = Migrator::get_pending_migrations(&db).await?;
-    Migrator::up(&db, None).await?;
-    if pending.is_empty() {
+    let applied = capstone::migrate(&db).await?;
+    if applied.is_empty() {
         println!("Database {} is up to date.", config.database_url_redacted());
     } else {
         println!(
             "Applied {} migration(s) to {}:",
-            pending.len(),
+            applied.len(),
             config.database_url_redacted()
         );
-        for migration in pending {
-            println!("  {}", migration.name());
+        for name in applied {
+            println!("  {name}");
         }
     }
     Ok(())

@@ -42,7 +42,9 @@ pub struct Config {
     /// How long a graceful shutdown waits for in-flight requests and background work.
     pub shutdown_timeout_secs: u64,
     /// Origins allowed to call the API from a browser. Empty (the default) means CORS is
-    /// closed: no `Access-Control-Allow-*` headers are sent.
+    /// closed: no `Access-Control-Allow-*` headers are sent. In the environment, a
+    /// comma-separated list.
+    #[serde(deserialize_with = "list_or_comma_separated")]
     pub cors_allowed_origins: Vec<String>,
 }
 
@@ -99,7 +101,11 @@ impl Config {
             figment = figment.merge(Toml::file(file));
         }
         figment
-            .merge(Env::prefixed("CAPSTONE_").ignore(&["CONFIG", "TEST_DATABASE_URL"]))
+            .merge(Env::prefixed("CAPSTONE_").filter(|key| {
+                // Variables for the CLI and the test and CI scripts, not settings.
+                let key = key.as_str().to_ascii_lowercase();
+                !(key == "config" || key.starts_with("test_") || key.starts_with("ci_"))
+            }))
             .merge(Env::raw().only(&["DATABASE_URL", "REDIS_URL", "PORT"]))
     }
 
@@ -134,8 +140,9 @@ impl Config {
         {
             return invalid("redis_url", "must start with redis:// or rediss://");
         }
-        if self.database_max_connections == 0 {
-            return invalid("database_max_connections", "must be at least 1");
+        if self.database_max_connections < 2 {
+            // Start-up migration holds one connection (a lock) while it uses another.
+            return invalid("database_max_connections", "must be at least 2");
         }
         if self.request_timeout_secs == 0 {
             return invalid("request_timeout_secs", "must be at least 1");
@@ -195,6 +202,27 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// Accepts a TOML array or, as environment variables need, `a,b,c`.
+fn list_or_comma_separated<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Items {
+        List(Vec<String>),
+        Csv(String),
+    }
+    Ok(match Items::deserialize(d)? {
+        Items::List(items) => items,
+        Items::Csv(csv) => csv
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    })
+}
+
 fn serialize_secret<S: serde::Serializer>(secret: &SecretString, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(secret.expose_secret())
 }
@@ -231,18 +259,35 @@ mod tests {
         Jail::expect_with(|jail| {
             jail.create_file("capstone.toml", "port = 9000\nlog_level = \"debug\"")?;
             jail.set_env("PORT", "9100");
+            jail.set_env("CAPSTONE_TEST_DATABASE_URL", "postgres://ignored");
+            jail.set_env(
+                "CAPSTONE_CORS_ALLOWED_ORIGINS",
+                "https://a.example, https://b.example",
+            );
             let config = Config::load(Some(Path::new("capstone.toml"))).unwrap();
             assert_eq!(config.port, 9100);
+            assert_eq!(
+                config.cors_allowed_origins,
+                ["https://a.example", "https://b.example"]
+            );
             assert_eq!(config.log_level, "debug");
 
             jail.set_env("CAPSTONE_REQUEST_TIMEOUT_SECS", "soon");
             let err = Config::load(None).unwrap_err().to_string();
             assert!(err.contains("REQUEST_TIMEOUT_SECS"), "{err}");
-
             jail.set_env("CAPSTONE_REQUEST_TIMEOUT_SECS", "5");
+
             jail.set_env("DATABASE_URL", "mysql://x");
             let err = Config::load(None).unwrap_err().to_string();
             assert!(err.contains("database_url"), "{err}");
+            jail.set_env("DATABASE_URL", "sqlite://x.db");
+
+            jail.set_env("CAPSTONE_REQUST_TIMEOUT_SECS", "5");
+            let err = Config::load(None).unwrap_err().to_string();
+            assert!(
+                err.to_lowercase().contains("requst_timeout_secs"),
+                "a typo is named: {err}"
+            );
             Ok(())
         });
     }

@@ -191,3 +191,31 @@ async fn configured_cors_origins_are_allowed() {
         .unwrap();
     assert!(!other.headers().contains_key("access-control-allow-origin"));
 }
+
+#[tokio::test]
+async fn a_request_that_outlives_the_timeout_is_503() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let app = spawn_app_with(|c| c.request_timeout_secs = 1).await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    // Headers promise a body that never fully arrives.
+    let head = format!(
+        "POST {REGISTER} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"email\":"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut response = vec![0; 4096];
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        stream.read(&mut response),
+    )
+    .await
+    .expect("answered within the timeout")
+    .unwrap();
+    let response = String::from_utf8_lossy(&response[..read]).to_lowercase();
+    assert!(response.starts_with("http/1.1 503"), "{response}");
+    assert!(
+        response.contains("content-type: application/problem+json"),
+        "{response}"
+    );
+}

@@ -3,6 +3,7 @@
 
 mod errors;
 mod helpers;
+mod migrations;
 mod observability;
 mod platform_routes;
 mod register;
