@@ -2,7 +2,7 @@
 //!
 //! `main.rs` is the command line; this library is what it and the integration tests start.
 
-use std::{net::SocketAddr, sync::Arc};
+use std::net::SocketAddr;
 
 use anyhow::Context;
 use platform::{
@@ -27,8 +27,8 @@ impl MigratorTrait for Migrator {
 }
 
 /// Every route under `/api/v1`.
-pub fn api() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().merge(platform::auth::router())
+pub fn api(state: &AppState) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().merge(platform::auth::router(state))
 }
 
 /// Connects to the configured database, applies pending migrations, and starts serving.
@@ -80,11 +80,8 @@ pub async fn start_with(config: Config, db: Db) -> anyhow::Result<Running> {
     let addr = listener.local_addr()?;
     let grace = config.shutdown_timeout();
     let background = Background::new();
-    let state = AppState {
-        db: db.clone(),
-        config: Arc::new(config),
-    };
-    let app = server::router(state, api());
+    let state = AppState::new(config, db.clone()).await?;
+    let app = server::router(state.clone(), api(&state));
 
     let shutdown = CancellationToken::new();
     let token = shutdown.clone();

@@ -46,6 +46,26 @@ pub struct Config {
     /// comma-separated list.
     #[serde(deserialize_with = "list_or_comma_separated")]
     pub cors_allowed_origins: Vec<String>,
+    /// Keys that sign access tokens (HS256), as `kid:secret` pairs separated by commas; the
+    /// first signs, all verify, so a key can be rotated without signing anyone out. Each
+    /// secret must be at least 32 bytes. When unset, a random key is made at start (tokens
+    /// then do not survive a restart and are not valid across instances).
+    #[serde(serialize_with = "serialize_secret_opt")]
+    pub jwt_keys: Option<SecretString>,
+    /// Lifetime of an access token (JWT).
+    pub access_token_ttl_secs: u64,
+    /// Lifetime of a refresh token (and of its family).
+    pub refresh_token_ttl_days: u64,
+    /// Lifetime of a browser session.
+    pub session_ttl_hours: u64,
+    /// Failed sign-ins allowed per account, and per client address, in a
+    /// `login_window_secs` window before further attempts are answered 429.
+    pub login_failures_per_account: u32,
+    pub login_failures_per_ip: u32,
+    pub login_window_secs: u64,
+    /// A header set by the trusted reverse proxy in front of us carrying the client's
+    /// address (`x-forwarded-for`, `x-real-ip`, `cf-connecting-ip`). Unset: the peer address.
+    pub client_ip_header: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,6 +92,14 @@ impl Default for Config {
             body_limit_bytes: 1024 * 1024,
             shutdown_timeout_secs: 30,
             cors_allowed_origins: Vec::new(),
+            jwt_keys: None,
+            access_token_ttl_secs: 15 * 60,
+            refresh_token_ttl_days: 30,
+            session_ttl_hours: 14 * 24,
+            login_failures_per_account: 10,
+            login_failures_per_ip: 50,
+            login_window_secs: 15 * 60,
+            client_ip_header: None,
         }
     }
 }
@@ -162,6 +190,20 @@ impl Config {
                     "each entry must be an origin such as https://app.example.com",
                 );
             }
+        }
+        if let Some(keys) = &self.jwt_keys
+            && let Err(reason) = crate::auth::jwt::JwtKeys::parse(keys.expose_secret())
+        {
+            return invalid("jwt_keys", &reason);
+        }
+        if self.access_token_ttl_secs == 0
+            || self.refresh_token_ttl_days == 0
+            || self.session_ttl_hours == 0
+        {
+            return invalid(
+                "access_token_ttl_secs",
+                "token and session lifetimes must be positive",
+            );
         }
         Ok(())
     }

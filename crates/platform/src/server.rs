@@ -18,12 +18,13 @@ use tower_http::{
 };
 use utoipa::{
     OpenApi,
-    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+    openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme},
 };
 use utoipa_axum::{router::OpenApiRouter, routes};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::{
+    auth::AuthState,
     config::Config,
     db::{self, Db},
     error::{AppError, Problem},
@@ -31,11 +32,24 @@ use crate::{
     observability,
 };
 
-/// What handlers can reach: the database pool and the configuration.
+/// What handlers can reach: the database pool, the configuration, and what
+/// authentication needs (signing keys, failure counters).
 #[derive(Clone)]
 pub struct AppState {
     pub db: Db,
     pub config: Arc<Config>,
+    pub auth: Arc<AuthState>,
+}
+
+impl AppState {
+    pub async fn new(config: Config, db: Db) -> crate::AppResult<Self> {
+        let auth = AuthState::new(&config).await?;
+        Ok(Self {
+            db,
+            config: Arc::new(config),
+            auth: Arc::new(auth),
+        })
+    }
 }
 
 #[derive(OpenApi)]
@@ -50,7 +64,11 @@ pub struct AppState {
     ),
     tags(
         (name = "platform", description = "Health, readiness and metrics"),
-        (name = "auth", description = "Accounts and authentication"),
+        (name = "auth", description = "Accounts and authentication. Four ways to authenticate, \
+            one identity: HTTP Basic (scripts), a session cookie (browsers; send `x-csrf-token` \
+            on unsafe requests), a JWT bearer token from `/api/v1/auth/token` (apps), and API \
+            keys (`Authorization: Bearer cap_...`, integrations)."),
+        (name = "admin", description = "Administration; the `admin` role only"),
     ),
     components(schemas(Problem)),
     modifiers(&SecuritySchemes),
@@ -65,6 +83,33 @@ impl utoipa::Modify for SecuritySchemes {
         components.add_security_scheme(
             "basic",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Basic).build()),
+        );
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("An access token from `POST /api/v1/auth/token`."))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("cap_...")
+                    .description(Some("An API key from `POST /api/v1/me/api-keys`."))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                crate::auth::session::COOKIE,
+                "Set by `POST /api/v1/auth/session`; unsafe requests also need `x-csrf-token`.",
+            ))),
         );
     }
 }

@@ -1,14 +1,89 @@
-//! Accounts and authentication.
+//! Accounts, authentication (who is calling) and authorisation (what they may do).
+//!
+//! - [`identity`]: the [`CurrentUser`] extractor behind all four ways of signing in, and
+//!   [`RequireAdmin`].
+//! - [`register`], [`me`]: opening, reading, changing and closing an account.
+//! - [`session`]: browser sessions (cookie + CSRF token), stored in the database.
+//! - [`token`]: the OAuth 2.0-style token endpoint (JWT access + rotating refresh tokens).
+//! - [`api_keys`]: long-lived keys for integrations, read-only or read-write.
+//! - [`admin`]: roles and disabling accounts.
 
+pub mod admin;
+pub mod api_keys;
+pub mod identity;
+pub mod jwt;
+pub mod login;
+pub mod me;
 pub mod password;
+pub mod rate_limit;
 pub mod register;
+pub mod secret;
+pub mod session;
+pub mod token;
 pub mod user;
 
+use std::time::Duration;
+
+use axum::middleware;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::server::AppState;
+pub use identity::{AuthMethod, CurrentUser, RequireAdmin, Scope};
+
+use crate::{config::Config, error::AppResult, server::AppState};
+use jwt::JwtKeys;
+use rate_limit::FailureLimiter;
+
+/// What authentication needs besides the database, made once at start.
+pub struct AuthState {
+    pub jwt: JwtKeys,
+    pub failures_by_account: FailureLimiter,
+    pub failures_by_ip: FailureLimiter,
+    /// A real argon2id hash of a random password, verified against when the email is
+    /// unknown, so that "no such account" takes as long as "wrong password".
+    dummy_hash: String,
+}
+
+impl AuthState {
+    pub async fn new(config: &Config) -> AppResult<Self> {
+        use secrecy::ExposeSecret;
+        let jwt = match &config.jwt_keys {
+            Some(keys) => JwtKeys::parse(keys.expose_secret())
+                .map_err(|e| anyhow::anyhow!("jwt_keys: {e}"))?,
+            None => {
+                tracing::warn!(
+                    "no jwt_keys configured: access tokens are signed with a random key and \
+                     will not survive a restart (set CAPSTONE_JWT_KEYS)"
+                );
+                JwtKeys::ephemeral()
+            }
+        };
+        let window = Duration::from_secs(config.login_window_secs);
+        let dummy = password::Password::parse(&secret::generate(""))
+            .expect("a random token meets the policy");
+        Ok(Self {
+            jwt,
+            failures_by_account: FailureLimiter::new(config.login_failures_per_account, window),
+            failures_by_ip: FailureLimiter::new(config.login_failures_per_ip, window),
+            dummy_hash: password::hash(dummy).await?,
+        })
+    }
+}
 
 /// The auth routes, relative to `/api/v1`.
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(register::register))
+pub fn router(state: &AppState) -> OpenApiRouter<AppState> {
+    let admin = OpenApiRouter::new()
+        .routes(routes!(admin::list_users))
+        .routes(routes!(admin::update_user))
+        .route_layer(middleware::from_extractor_with_state::<RequireAdmin, _>(
+            state.clone(),
+        ));
+    OpenApiRouter::new()
+        .routes(routes!(register::register))
+        .routes(routes!(session::sign_in, session::sign_out))
+        .routes(routes!(token::token))
+        .routes(routes!(token::revoke))
+        .routes(routes!(me::get_me, me::update_me, me::delete_me))
+        .routes(routes!(api_keys::create, api_keys::list))
+        .routes(routes!(api_keys::delete))
+        .merge(admin)
 }

@@ -20,10 +20,30 @@ pub struct Model {
     pub disabled_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Failed sign-ins since the last successful one.
+    pub failed_logins: i32,
+    pub last_login_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(has_many = "super::session::Entity")]
+    Session,
+    #[sea_orm(has_many = "super::api_keys::Entity")]
+    ApiKey,
+}
+
+impl Related<super::session::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Session.def()
+    }
+}
+
+impl Related<super::api_keys::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::ApiKey.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}
 
@@ -48,7 +68,10 @@ pub struct User {
     pub display_name: String,
     pub role: Role,
     pub email_verified: bool,
+    /// Disabled accounts cannot sign in, and their sessions, tokens and keys stop working.
+    pub disabled: bool,
     pub created_at: DateTime<Utc>,
+    pub last_login_at: Option<DateTime<Utc>>,
 }
 
 impl From<Model> for User {
@@ -59,7 +82,9 @@ impl From<Model> for User {
             display_name: m.display_name,
             role: m.role,
             email_verified: m.email_verified_at.is_some(),
+            disabled: m.disabled_at.is_some(),
             created_at: m.created_at,
+            last_login_at: m.last_login_at,
         }
     }
 }

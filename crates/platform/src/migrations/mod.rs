@@ -2,9 +2,13 @@
 //! order, platform first (app tables refer to `users`).
 
 mod m20261124_000001_create_users;
+mod m20261124_000002_create_auth_tables;
 
 use sea_orm_migration::MigrationTrait;
 
 pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-    vec![Box::new(m20261124_000001_create_users::Migration)]
+    vec![
+        Box::new(m20261124_000001_create_users::Migration),
+        Box::new(m20261124_000002_create_auth_tables::Migration),
+    ]
 }

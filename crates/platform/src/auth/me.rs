@@ -1,0 +1,165 @@
+//! The caller's own account: `GET`, `PATCH` and `DELETE /api/v1/me`.
+
+use axum::{extract::State, http::StatusCode};
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    TransactionTrait,
+};
+use secrecy::SecretString;
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::{
+    AuthMethod, CurrentUser,
+    password::{self, Password},
+    session, token,
+    user::{self, DisplayName, Email, User},
+};
+use crate::{
+    error::{AppError, AppResult, Problem, Validator},
+    http::Json,
+    server::AppState,
+};
+
+/// The signed-in account.
+#[utoipa::path(
+    get,
+    path = "/me",
+    tag = "auth",
+    security(("basic" = []), ("bearer" = []), ("session" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The account", body = User),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_me(State(state): State<AppState>, user: CurrentUser) -> AppResult<Json<User>> {
+    let found = user::Entity::find_by_id(user.id)
+        .one(&state.db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(Json(found.into()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct AccountChanges {
+    pub display_name: Option<String>,
+    /// A new email must be verified again.
+    pub email: Option<String>,
+    /// A new password; needs `current_password`. Signs out every other session and
+    /// revokes every refresh token.
+    pub password: Option<String>,
+    pub current_password: Option<String>,
+}
+
+/// Changes the display name, email or password of the signed-in account.
+#[utoipa::path(
+    patch,
+    path = "/me",
+    tag = "auth",
+    request_body = AccountChanges,
+    security(("basic" = []), ("bearer" = []), ("session" = [])),
+    responses(
+        (status = 200, description = "The changed account", body = User),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Signed in with an API key", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Email already registered", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, or wrong current password", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn update_me(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Json(input): Json<AccountChanges>,
+) -> AppResult<Json<User>> {
+    if user.method == AuthMethod::ApiKey {
+        return Err(AppError::Forbidden(
+            "API keys cannot change the account.".into(),
+        ));
+    }
+    let mut v = Validator::new();
+    let display_name = input
+        .display_name
+        .as_deref()
+        .map(DisplayName::parse)
+        .and_then(|r| v.check("display_name", r));
+    let email = input
+        .email
+        .as_deref()
+        .map(Email::parse)
+        .and_then(|r| v.check("email", r));
+    let new_password = input
+        .password
+        .as_deref()
+        .map(Password::parse)
+        .and_then(|r| v.check("password", r));
+    if input.password.is_some() && input.current_password.is_none() {
+        v.error("current_password", "is required to change the password");
+    }
+    v.finish()?;
+
+    let current = user::Entity::find_by_id(user.id)
+        .one(&state.db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let mut changes = current.clone().into_active_model();
+    if let Some(new_password) = new_password {
+        let current_password = SecretString::from(input.current_password.unwrap_or_default());
+        let stored = current.password_hash.clone().unwrap_or_default();
+        if !password::verify(current_password, stored).await? {
+            return Err(AppError::validation(
+                "current_password",
+                "is not the account's password",
+            ));
+        }
+        changes.password_hash = Set(Some(password::hash(new_password).await?));
+    }
+    if let Some(name) = display_name {
+        changes.display_name = Set(name.into_inner());
+    }
+    if let Some(email) = email.filter(|e| e.as_str() != current.email) {
+        changes.email = Set(email.into_inner());
+        changes.email_verified_at = Set(None);
+    }
+    changes.updated_at = Set(Utc::now());
+
+    let tx = state.db.begin().await?;
+    let password_changed = changes.password_hash.is_set();
+    let updated = changes.update(&tx).await?;
+    if password_changed {
+        // Whoever else knew the old password is signed out everywhere but here.
+        let mut others =
+            session::Entity::delete_many().filter(session::entity::Column::UserId.eq(user.id));
+        if let Some(this_session) = user.session_id {
+            others = others.filter(session::entity::Column::Id.ne(this_session));
+        }
+        others.exec(&tx).await?;
+        token::revoke_all(&tx, user.id).await?;
+    }
+    tx.commit().await?;
+    Ok(Json(updated.into()))
+}
+
+/// Deletes the signed-in account and everything it owns.
+#[utoipa::path(
+    delete,
+    path = "/me",
+    tag = "auth",
+    security(("basic" = []), ("bearer" = []), ("session" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Signed in with an API key", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn delete_me(State(state): State<AppState>, user: CurrentUser) -> AppResult<StatusCode> {
+    if user.method == AuthMethod::ApiKey {
+        return Err(AppError::Forbidden(
+            "API keys cannot delete the account.".into(),
+        ));
+    }
+    // Sessions, tokens, keys and every app's rows go with it: ON DELETE CASCADE.
+    user::Entity::delete_by_id(user.id).exec(&state.db).await?;
+    tracing::info!(user_id = user.id, "account deleted");
+    Ok(StatusCode::NO_CONTENT)
+}
