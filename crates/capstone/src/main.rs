@@ -31,6 +31,21 @@ enum Command {
     Migrate,
     /// Validate the configuration, print it with secrets hidden, and check the database.
     CheckConfig,
+    /// Manage accounts on the configured database (for example, make the first admin).
+    #[command(subcommand)]
+    Users(UsersCommand),
+}
+
+#[derive(Subcommand)]
+enum UsersCommand {
+    /// List every account: id, email, role, whether it is disabled.
+    List,
+    /// Give an account a role: `capstone users set-role ann@example.com admin`.
+    SetRole {
+        email: String,
+        #[arg(value_parser = ["admin", "member"])]
+        role: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -52,6 +67,7 @@ fn main() -> ExitCode {
             Command::Serve => serve(config).await,
             Command::Migrate => migrate(config).await,
             Command::CheckConfig => check_config(config).await,
+            Command::Users(command) => users(config, command).await,
         }
     });
     match result {
@@ -109,6 +125,34 @@ async fn check_config(config: Config) -> anyhow::Result<()> {
     let db = db::connect(&config).await?;
     let pending = Migrator::get_pending_migrations(&db).await?.len();
     println!("Configuration is valid; the database answers ({pending} migration(s) pending).");
+    Ok(())
+}
+
+async fn users(config: Config, command: UsersCommand) -> anyhow::Result<()> {
+    use platform::auth::{admin, user};
+    use sea_orm_migration::sea_orm::{EntityTrait, QueryOrder};
+
+    let db = db::connect(&config).await?;
+    capstone::migrate(&db).await?;
+    match command {
+        UsersCommand::List => {
+            let users = user::Entity::find().order_by_asc(user::Column::Id).all(&db).await?;
+            println!("{:>6}  {:<40}  {:<7}  status", "id", "email", "role");
+            for u in users {
+                let role = if u.role == user::Role::Admin { "admin" } else { "member" };
+                let status = if u.disabled_at.is_some() { "disabled" } else { "active" };
+                println!("{:>6}  {:<40}  {:<7}  {status}", u.id, u.email, role);
+            }
+        }
+        UsersCommand::SetRole { email, role } => {
+            let role = if role == "admin" { user::Role::Admin } else { user::Role::Member };
+            match admin::set_role(&db, &email, role).await {
+                Ok(u) => println!("{} is now {role:?}.", u.email),
+                Err(platform::AppError::NotFound) => anyhow::bail!("no account with email {email}"),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
     Ok(())
 }
 

@@ -8,7 +8,7 @@ use testkit::{TestClient, TestDatabase};
 pub struct TestApp {
     pub client: TestClient,
     /// Kept alive (and dropped after the server) for the length of the test.
-    _db: TestDatabase,
+    pub _db: TestDatabase,
     pub running: Option<capstone::Running>,
 }
 
@@ -59,4 +59,56 @@ pub fn registration(email: &str) -> Value {
         "password": "correct horse battery staple",
         "display_name": "Ann Example",
     })
+}
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// Registers `email` with [`PASSWORD`]; returns the new account's id.
+pub async fn register(app: &TestApp, email: &str) -> i64 {
+    let response = app.post_json("/api/v1/auth/register", &registration(email)).await;
+    assert_eq!(response.status(), reqwest::StatusCode::CREATED, "registering {email}");
+    response.json::<Value>().await.unwrap()["id"].as_i64().unwrap()
+}
+
+/// A request with HTTP Basic credentials.
+pub fn as_basic(app: &TestApp, method: reqwest::Method, path: &str, email: &str) -> reqwest::RequestBuilder {
+    app.request(method, path).basic_auth(email, Some(PASSWORD))
+}
+
+/// A request with a bearer token (JWT or API key).
+pub fn as_bearer(app: &TestApp, method: reqwest::Method, path: &str, token: &str) -> reqwest::RequestBuilder {
+    app.request(method, path).bearer_auth(token)
+}
+
+/// `POST /api/v1/auth/token` with a form, as OAuth clients send it.
+pub async fn token_request(app: &TestApp, form: &[(&str, &str)]) -> reqwest::Response {
+    app.request(reqwest::Method::POST, "/api/v1/auth/token")
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// An access and refresh token for `email`.
+pub async fn sign_in_for_tokens(app: &TestApp, email: &str) -> Value {
+    let response = token_request(app, &[("grant_type", "password"), ("username", email), ("password", PASSWORD)]).await;
+    assert_eq!(response.status(), reqwest::StatusCode::OK);
+    response.json().await.unwrap()
+}
+
+/// Runs the real `capstone` binary against this test's database, as an operator would.
+pub fn capstone_cli(app: &TestApp, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_capstone"))
+        .args(args)
+        .env("DATABASE_URL", &app._db.url)
+        .env("CAPSTONE_CONFIG", "/nonexistent/capstone.toml")
+        .env("CAPSTONE_LOG_LEVEL", "warn")
+        .output()
+        .expect("run the capstone binary")
+}
+
+/// Makes `email` an admin with `capstone users set-role`.
+pub fn make_admin(app: &TestApp, email: &str) {
+    let output = capstone_cli(app, &["users", "set-role", email, "admin"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
 }

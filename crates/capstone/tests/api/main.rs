@@ -1,6 +1,9 @@
 //! Integration tests: the real server on an ephemeral port, over HTTP, on SQLite or (with
 //! `CAPSTONE_TEST_DATABASE_URL`) PostgreSQL. One test binary, many modules, to link once.
 
+mod accounts;
+mod admin;
+mod auth_methods;
 mod errors;
 mod helpers;
 mod migrations;

@@ -6,6 +6,7 @@ use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, IntoActiveModel,
     QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    sea_query::{Expr, ExprTrait, Func, LikeExpr},
 };
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -50,17 +51,14 @@ pub async fn list_users(
         query = query.filter(user::Column::Id.gt(after));
     }
     if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        let pattern = format!(
-            "%{}%",
-            q.to_lowercase()
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
+        // `LIKE` on lower-cased text: case-insensitive on both databases (PostgreSQL's LIKE
+        // is case-sensitive, SQLite's is not), with the user's `%` and `_` taken literally.
+        let pattern = LikeExpr::new(format!("%{}%", escape_like(&q.to_lowercase()))).escape('\\');
+        let lower = |col: user::Column| Expr::expr(Func::lower(Expr::col(col)));
         query = query.filter(
             Condition::any()
-                .add(user::Column::Email.like(&pattern))
-                .add(user::Column::DisplayName.like(&pattern)),
+                .add(lower(user::Column::Email).like(pattern.clone()))
+                .add(lower(user::Column::DisplayName).like(pattern)),
         );
     }
     if let Some(role) = filter.role {
@@ -72,6 +70,24 @@ pub async fn list_users(
         .all(&state.db)
         .await?;
     Ok(page.page(rows.into_iter().map(User::from).collect(), |u| u.id))
+}
+
+fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+/// Sets the role of the account with `email`; for the `capstone users set-role` command.
+pub async fn set_role(db: &crate::db::Db, email: &str, role: Role) -> AppResult<user::Model> {
+    let email = email.trim().to_lowercase();
+    let found = user::Entity::find()
+        .filter(user::Column::Email.eq(&email))
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let mut changes = found.into_active_model();
+    changes.role = Set(role);
+    changes.updated_at = Set(Utc::now());
+    Ok(changes.update(db).await?)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -5,7 +5,7 @@
 //! `OFFSET` would). It is base64url JSON: opaque to clients, easy to read when debugging.
 
 use axum::{
-    extract::FromRequestParts,
+    extract::{FromRequestParts, OriginalUri},
     http::{HeaderValue, header, request::Parts},
     response::{IntoResponse, Response},
 };
@@ -56,11 +56,12 @@ impl<S: Send + Sync> FromRequestParts<S> for Pagination {
                 _ => {}
             }
         }
-        let path_and_query = parts
-            .uri
-            .path_and_query()
-            .map(|pq| pq.as_str().to_owned())
-            .unwrap_or_default();
+        // The URI as the client sent it: inside a nested router `parts.uri` lacks the prefix.
+        let uri = parts
+            .extensions
+            .get::<OriginalUri>()
+            .map_or(&parts.uri, |original| &original.0);
+        let path_and_query = uri.path_and_query().map(|pq| pq.as_str().to_owned()).unwrap_or_default();
         Ok(Self {
             limit,
             cursor,
