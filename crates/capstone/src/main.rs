@@ -136,16 +136,31 @@ async fn users(config: Config, command: UsersCommand) -> anyhow::Result<()> {
     capstone::migrate(&db).await?;
     match command {
         UsersCommand::List => {
-            let users = user::Entity::find().order_by_asc(user::Column::Id).all(&db).await?;
+            let users = user::Entity::find()
+                .order_by_asc(user::Column::Id)
+                .all(&db)
+                .await?;
             println!("{:>6}  {:<40}  {:<7}  status", "id", "email", "role");
             for u in users {
-                let role = if u.role == user::Role::Admin { "admin" } else { "member" };
-                let status = if u.disabled_at.is_some() { "disabled" } else { "active" };
+                let role = if u.role == user::Role::Admin {
+                    "admin"
+                } else {
+                    "member"
+                };
+                let status = if u.disabled_at.is_some() {
+                    "disabled"
+                } else {
+                    "active"
+                };
                 println!("{:>6}  {:<40}  {:<7}  {status}", u.id, u.email, role);
             }
         }
         UsersCommand::SetRole { email, role } => {
-            let role = if role == "admin" { user::Role::Admin } else { user::Role::Member };
+            let role = if role == "admin" {
+                user::Role::Admin
+            } else {
+                user::Role::Member
+            };
             match admin::set_role(&db, &email, role).await {
                 Ok(u) => println!("{} is now {role:?}.", u.email),
                 Err(platform::AppError::NotFound) => anyhow::bail!("no account with email {email}"),

@@ -65,18 +65,36 @@ pub const PASSWORD: &str = "correct horse battery staple";
 
 /// Registers `email` with [`PASSWORD`]; returns the new account's id.
 pub async fn register(app: &TestApp, email: &str) -> i64 {
-    let response = app.post_json("/api/v1/auth/register", &registration(email)).await;
-    assert_eq!(response.status(), reqwest::StatusCode::CREATED, "registering {email}");
-    response.json::<Value>().await.unwrap()["id"].as_i64().unwrap()
+    let response = app
+        .post_json("/api/v1/auth/register", &registration(email))
+        .await;
+    assert_eq!(
+        response.status(),
+        reqwest::StatusCode::CREATED,
+        "registering {email}"
+    );
+    response.json::<Value>().await.unwrap()["id"]
+        .as_i64()
+        .unwrap()
 }
 
 /// A request with HTTP Basic credentials.
-pub fn as_basic(app: &TestApp, method: reqwest::Method, path: &str, email: &str) -> reqwest::RequestBuilder {
+pub fn as_basic(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    email: &str,
+) -> reqwest::RequestBuilder {
     app.request(method, path).basic_auth(email, Some(PASSWORD))
 }
 
 /// A request with a bearer token (JWT or API key).
-pub fn as_bearer(app: &TestApp, method: reqwest::Method, path: &str, token: &str) -> reqwest::RequestBuilder {
+pub fn as_bearer(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+) -> reqwest::RequestBuilder {
     app.request(method, path).bearer_auth(token)
 }
 
@@ -91,7 +109,15 @@ pub async fn token_request(app: &TestApp, form: &[(&str, &str)]) -> reqwest::Res
 
 /// An access and refresh token for `email`.
 pub async fn sign_in_for_tokens(app: &TestApp, email: &str) -> Value {
-    let response = token_request(app, &[("grant_type", "password"), ("username", email), ("password", PASSWORD)]).await;
+    let response = token_request(
+        app,
+        &[
+            ("grant_type", "password"),
+            ("username", email),
+            ("password", PASSWORD),
+        ],
+    )
+    .await;
     assert_eq!(response.status(), reqwest::StatusCode::OK);
     response.json().await.unwrap()
 }
@@ -110,5 +136,9 @@ pub fn capstone_cli(app: &TestApp, args: &[&str]) -> std::process::Output {
 /// Makes `email` an admin with `capstone users set-role`.
 pub fn make_admin(app: &TestApp, email: &str) {
     let output = capstone_cli(app, &["users", "set-role", email, "admin"]);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }

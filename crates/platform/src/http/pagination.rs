@@ -61,7 +61,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Pagination {
             .extensions
             .get::<OriginalUri>()
             .map_or(&parts.uri, |original| &original.0);
-        let path_and_query = uri.path_and_query().map(|pq| pq.as_str().to_owned()).unwrap_or_default();
+        let path_and_query = uri
+            .path_and_query()
+            .map(|pq| pq.as_str().to_owned())
+            .unwrap_or_default();
         Ok(Self {
             limit,
             cursor,
