@@ -73,11 +73,16 @@ pub async fn migrate(db: &Db) -> anyhow::Result<Vec<String>> {
 }
 
 /// Starts serving on an already opened (and migrated) database.
-pub async fn start_with(config: Config, db: Db) -> anyhow::Result<Running> {
+pub async fn start_with(mut config: Config, db: Db) -> anyhow::Result<Running> {
     let listener = TcpListener::bind((config.host, config.port))
         .await
         .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
     let addr = listener.local_addr()?;
+    if config.port == 0 {
+        // Port 0 asked the system for a free port: the absolute URLs we hand out (the
+        // default `public_url`, OAuth callback addresses) must name the one we got.
+        config.port = addr.port();
+    }
     let grace = config.shutdown_timeout();
     let background = Background::new();
     let state = AppState::new(config, db.clone()).await?;

@@ -25,12 +25,12 @@ pub struct Config {
     /// `Link: rel="next"`). Defaults to `http://{host}:{port}`.
     pub public_url: Option<String>,
     /// `sqlite://path?mode=rwc` or `postgres://user:pass@host/db`. Holds a password.
-    #[serde(serialize_with = "serialize_secret")]
+    #[serde(serialize_with = "serialize_url_redacted")]
     pub database_url: SecretString,
     /// Connections in the pool (SQLite: readers share one file; PostgreSQL: per instance).
     pub database_max_connections: u32,
     /// Optional shared cache and rate-limit store.
-    #[serde(serialize_with = "serialize_secret_opt")]
+    #[serde(serialize_with = "serialize_url_redacted_opt")]
     pub redis_url: Option<SecretString>,
     pub log_format: LogFormat,
     /// A `tracing` filter such as `info` or `info,sqlx=warn`; `RUST_LOG` wins when set.
@@ -50,7 +50,7 @@ pub struct Config {
     /// first signs, all verify, so a key can be rotated without signing anyone out. Each
     /// secret must be at least 32 bytes. When unset, a random key is made at start (tokens
     /// then do not survive a restart and are not valid across instances).
-    #[serde(serialize_with = "serialize_secret_opt")]
+    #[serde(serialize_with = "serialize_masked_opt")]
     pub jwt_keys: Option<SecretString>,
     /// Lifetime of an access token (JWT).
     pub access_token_ttl_secs: u64,
@@ -66,6 +66,43 @@ pub struct Config {
     /// A header set by the trusted reverse proxy in front of us carrying the client's
     /// address (`x-forwarded-for`, `x-real-ip`, `cf-connecting-ip`). Unset: the peer address.
     pub client_ip_header: Option<String>,
+    /// Social login with GitHub (OAuth 2.0 authorization code with PKCE). Enabled only when
+    /// both the client id and the secret are set (`CAPSTONE_OAUTH_GITHUB_CLIENT_ID`,
+    /// `CAPSTONE_OAUTH_GITHUB_CLIENT_SECRET`); otherwise its routes answer 404. Register
+    /// `{public_url}/api/v1/auth/oauth/github/callback` as the OAuth app's callback URL.
+    /// Settings are flat (`oauth_<provider>_<name>`) so that each has one obvious variable.
+    pub oauth_github_client_id: Option<String>,
+    #[serde(serialize_with = "serialize_masked_opt")]
+    pub oauth_github_client_secret: Option<SecretString>,
+    /// GitHub's endpoints. The defaults are github.com's; change them for GitHub Enterprise,
+    /// or to point tests at a fake provider.
+    pub oauth_github_authorize_url: String,
+    pub oauth_github_token_url: String,
+    /// The profile (`id`, `login`, `name`) and the addresses with their verified flags.
+    pub oauth_github_user_url: String,
+    pub oauth_github_emails_url: String,
+    /// Social login with Google (OpenID Connect scopes, authorization code with PKCE), on
+    /// the same terms as GitHub: `CAPSTONE_OAUTH_GOOGLE_CLIENT_ID` and `..._SECRET`, callback
+    /// `{public_url}/api/v1/auth/oauth/google/callback`.
+    pub oauth_google_client_id: Option<String>,
+    #[serde(serialize_with = "serialize_masked_opt")]
+    pub oauth_google_client_secret: Option<SecretString>,
+    /// Google's endpoints; the defaults are the real ones.
+    pub oauth_google_authorize_url: String,
+    pub oauth_google_token_url: String,
+    pub oauth_google_userinfo_url: String,
+    /// Where the browser is sent, signed in, after a social login: a path on this server
+    /// (`/`, `/app`) or an absolute http(s) URL (a front end served elsewhere).
+    pub oauth_redirect_after_login: String,
+    /// Where mail (verification and password-reset links) goes, as lettre's SMTP URL:
+    /// `smtps://user:pass@host:465` (TLS), `smtp://user:pass@host:587?tls=required`
+    /// (STARTTLS), or `smtp://host:25` (no TLS: a relay on this host, or a test sink).
+    /// Unset: each message is written to the log instead, which suits development only.
+    /// Holds a password.
+    #[serde(serialize_with = "serialize_url_redacted_opt")]
+    pub smtp_url: Option<SecretString>,
+    /// The sender of every message, as `Name <address>` or a bare address.
+    pub mail_from: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,6 +137,20 @@ impl Default for Config {
             login_failures_per_ip: 50,
             login_window_secs: 15 * 60,
             client_ip_header: None,
+            oauth_github_client_id: None,
+            oauth_github_client_secret: None,
+            oauth_github_authorize_url: "https://github.com/login/oauth/authorize".into(),
+            oauth_github_token_url: "https://github.com/login/oauth/access_token".into(),
+            oauth_github_user_url: "https://api.github.com/user".into(),
+            oauth_github_emails_url: "https://api.github.com/user/emails".into(),
+            oauth_google_client_id: None,
+            oauth_google_client_secret: None,
+            oauth_google_authorize_url: "https://accounts.google.com/o/oauth2/v2/auth".into(),
+            oauth_google_token_url: "https://oauth2.googleapis.com/token".into(),
+            oauth_google_userinfo_url: "https://openidconnect.googleapis.com/v1/userinfo".into(),
+            oauth_redirect_after_login: "/".into(),
+            smtp_url: None,
+            mail_from: "Capstone <no-reply@localhost>".into(),
         }
     }
 }
@@ -196,6 +247,9 @@ impl Config {
         {
             return invalid("jwt_keys", &reason);
         }
+        if let Err((setting, reason)) = crate::auth::oauth::validate(self) {
+            return invalid(setting, &reason);
+        }
         if self.access_token_ttl_secs == 0
             || self.refresh_token_ttl_days == 0
             || self.session_ttl_hours == 0
@@ -204,6 +258,14 @@ impl Config {
                 "access_token_ttl_secs",
                 "token and session lifetimes must be positive",
             );
+        }
+        if let Some(url) = &self.smtp_url
+            && let Err(reason) = crate::mail::smtp_transport(url.expose_secret())
+        {
+            return invalid("smtp_url", &reason);
+        }
+        if let Err(reason) = crate::mail::mailbox(&self.mail_from) {
+            return invalid("mail_from", &reason);
         }
         Ok(())
     }
@@ -265,16 +327,34 @@ fn list_or_comma_separated<'de, D: serde::Deserializer<'de>>(
     })
 }
 
-fn serialize_secret<S: serde::Serializer>(secret: &SecretString, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(secret.expose_secret())
+// Secrets are never serialised as they are: the configuration is serialised only for the
+// defaults (which hold no secrets) and to be shown by `capstone check-config`.
+
+fn serialize_url_redacted<S: serde::Serializer>(
+    url: &SecretString,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&redact_url(url.expose_secret()))
 }
 
-fn serialize_secret_opt<S: serde::Serializer>(
+/// Written with the password masked.
+fn serialize_url_redacted_opt<S: serde::Serializer>(
+    url: &Option<SecretString>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match url {
+        Some(url) => s.serialize_some(&redact_url(url.expose_secret())),
+        None => s.serialize_none(),
+    }
+}
+
+/// `***` for a secret that is set.
+fn serialize_masked_opt<S: serde::Serializer>(
     secret: &Option<SecretString>,
     s: S,
 ) -> Result<S::Ok, S::Error> {
     match secret {
-        Some(secret) => s.serialize_some(secret.expose_secret()),
+        Some(_) => s.serialize_some("***"),
         None => s.serialize_none(),
     }
 }
@@ -342,8 +422,14 @@ mod tests {
         );
         let config = Config {
             database_url: SecretString::from("postgres://app:hunter2@db/x"),
+            redis_url: Some(SecretString::from("redis://:hunter2@cache:6379")),
+            jwt_keys: Some(SecretString::from("k1:hunter2hunter2hunter2hunter2hunter2")),
+            smtp_url: Some(SecretString::from("smtp://mail:hunter2@smtp:587")),
             ..Config::default()
         };
         assert!(!format!("{config:?}").contains("hunter2"));
+        // What `capstone check-config` prints.
+        let shown = serde_json::to_string(&config).unwrap();
+        assert!(!shown.contains("hunter2"), "{shown}");
     }
 }

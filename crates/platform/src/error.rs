@@ -55,6 +55,9 @@ pub enum AppError {
         detail: Cow<'static, str>,
         retry_after: Duration,
     },
+    /// A third party we called (an OAuth provider) answered with something unusable.
+    #[error("{0}")]
+    BadGateway(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -98,6 +101,7 @@ impl AppError {
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::BadGateway(_) => StatusCode::BAD_GATEWAY,
         }
     }
 
@@ -136,6 +140,9 @@ impl AppError {
             }
             Self::Internal(_) => {
                 problem.detail = Some("An unexpected error occurred; it has been logged.".into());
+            }
+            Self::BadGateway(detail) => {
+                problem.detail = Some(detail.clone());
             }
         }
         problem

@@ -11,8 +11,10 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod mail;
 pub mod migrations;
 pub mod observability;
+pub mod outbound;
 pub mod server;
 
 pub use config::Config;

@@ -29,6 +29,7 @@ use crate::{
     db::{self, Db},
     error::{AppError, Problem},
     http::{self, Json},
+    mail::Mailer,
     observability,
 };
 
@@ -39,15 +40,23 @@ pub struct AppState {
     pub db: Db,
     pub config: Arc<Config>,
     pub auth: Arc<AuthState>,
+    /// Outgoing mail (SMTP, or the log in development).
+    pub mailer: Arc<Mailer>,
+    /// Calls to third parties (OAuth providers); one client, so one connection pool.
+    pub http: reqwest::Client,
 }
 
 impl AppState {
     pub async fn new(config: Config, db: Db) -> crate::AppResult<Self> {
         let auth = AuthState::new(&config).await?;
+        let mailer = Mailer::new(&config)?;
         Ok(Self {
             db,
             config: Arc::new(config),
             auth: Arc::new(auth),
+            mailer: Arc::new(mailer),
+            http: crate::outbound::client()
+                .map_err(|e| anyhow::anyhow!("cannot build the outbound HTTP client: {e}"))?,
         })
     }
 }

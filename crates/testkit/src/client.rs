@@ -13,6 +13,9 @@ pub struct TestClient {
 
 impl TestClient {
     pub fn new(addr: SocketAddr) -> Self {
+        // The app builds reqwest with rustls but no crypto provider of its own (it installs
+        // `ring`); a client built in a test before the app starts needs it installed too.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         Self {
             base: format!("http://{addr}"),
             http: reqwest::Client::builder()

@@ -4,9 +4,11 @@
 mod accounts;
 mod admin;
 mod auth_methods;
+mod email_flows;
 mod errors;
 mod helpers;
 mod migrations;
+mod oauth;
 mod observability;
 mod platform_routes;
 mod register;

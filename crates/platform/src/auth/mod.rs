@@ -6,14 +6,18 @@
 //! - [`session`]: browser sessions (cookie + CSRF token), stored in the database.
 //! - [`token`]: the OAuth 2.0-style token endpoint (JWT access + rotating refresh tokens).
 //! - [`api_keys`]: long-lived keys for integrations, read-only or read-write.
+//! - [`email_flows`]: verifying an email address, and resetting a forgotten password, by mail.
+//! - [`oauth`]: social login with GitHub and Google (authorization code + PKCE).
 //! - [`admin`]: roles and disabling accounts.
 
 pub mod admin;
 pub mod api_keys;
+pub mod email_flows;
 pub mod identity;
 pub mod jwt;
 pub mod login;
 pub mod me;
+pub mod oauth;
 pub mod password;
 pub mod rate_limit;
 pub mod register;
@@ -38,6 +42,8 @@ pub struct AuthState {
     pub jwt: JwtKeys,
     pub failures_by_account: FailureLimiter,
     pub failures_by_ip: FailureLimiter,
+    /// Requests to mail an address (verification, password reset).
+    pub mail_limits: email_flows::MailLimits,
     /// A real argon2id hash of a random password, verified against when the email is
     /// unknown, so that "no such account" takes as long as "wrong password".
     dummy_hash: String,
@@ -64,6 +70,7 @@ impl AuthState {
             jwt,
             failures_by_account: FailureLimiter::new(config.login_failures_per_account, window),
             failures_by_ip: FailureLimiter::new(config.login_failures_per_ip, window),
+            mail_limits: email_flows::MailLimits::default(),
             dummy_hash: password::hash(dummy).await?,
         })
     }
@@ -85,5 +92,11 @@ pub fn router(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(me::get_me, me::update_me, me::delete_me))
         .routes(routes!(api_keys::create, api_keys::list))
         .routes(routes!(api_keys::delete))
+        .routes(routes!(email_flows::request_verification))
+        .routes(routes!(email_flows::confirm_verification))
+        .routes(routes!(email_flows::request_password_reset))
+        .routes(routes!(email_flows::confirm_password_reset))
+        .routes(routes!(oauth::start))
+        .routes(routes!(oauth::callback))
         .merge(admin)
 }

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::{
+    email_flows,
     password::{self, Password},
     user::{self, DisplayName, Email, Role, User},
 };
@@ -78,6 +79,11 @@ pub async fn register(
     .await?;
 
     tracing::info!(user_id = created.id, "account registered");
+    // The account exists now whatever happens to the mail: a failure here is logged, and the
+    // user can ask for another link (`POST /api/v1/auth/email-verification`).
+    if let Err(err) = email_flows::send_verification(&state, &created).await {
+        tracing::error!(user_id = created.id, error = %err, "verification mail not sent");
+    }
     Ok((
         StatusCode::CREATED,
         location("/api/v1/me"),

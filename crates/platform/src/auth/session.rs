@@ -94,7 +94,12 @@ pub async fn find_live(db: &Db, token: &str) -> AppResult<Option<Model>> {
 }
 
 /// A new session for `user_id`; returns the cookie token (shown only now) and the row.
-pub async fn create(db: &Db, config: &Config, user_id: i64) -> AppResult<(String, Model)> {
+/// `db` may be a transaction, so that a session starts only if what led to it is saved.
+pub async fn create(
+    db: &impl ConnectionTrait,
+    config: &Config,
+    user_id: i64,
+) -> AppResult<(String, Model)> {
     let token = secret::generate("");
     let now = Utc::now();
     let session = entity::ActiveModel {
@@ -119,6 +124,19 @@ pub fn signed_in_response(
     user: User,
     status: StatusCode,
 ) -> Response {
+    let body = SignedIn {
+        user,
+        csrf_token: session.csrf_token.clone(),
+        expires_at: session.expires_at,
+    };
+    let mut response = (status, Json(body)).into_response();
+    set_cookies(config, token, session, &mut response);
+    response
+}
+
+/// Adds the cookies that start a browser session to any response (a JSON body above, a
+/// redirect after a social login).
+pub fn set_cookies(config: &Config, token: &str, session: &Model, response: &mut Response) {
     let max_age = (session.expires_at - Utc::now()).num_seconds().max(0);
     let secure = if config.public_url().starts_with("https://") {
         "; Secure"
@@ -132,18 +150,11 @@ pub fn signed_in_response(
             session.csrf_token
         ),
     ];
-    let body = SignedIn {
-        user,
-        csrf_token: session.csrf_token.clone(),
-        expires_at: session.expires_at,
-    };
-    let mut response = (status, Json(body)).into_response();
     for cookie in cookies {
         if let Ok(value) = HeaderValue::from_str(&cookie) {
             response.headers_mut().append(header::SET_COOKIE, value);
         }
     }
-    response
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -3,6 +3,7 @@
 
 mod m20261124_000001_create_users;
 mod m20261124_000002_create_auth_tables;
+mod m20261124_000003_create_oauth_states;
 
 use sea_orm_migration::MigrationTrait;
 
@@ -10,5 +11,6 @@ pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
     vec![
         Box::new(m20261124_000001_create_users::Migration),
         Box::new(m20261124_000002_create_auth_tables::Migration),
+        Box::new(m20261124_000003_create_oauth_states::Migration),
     ]
 }
