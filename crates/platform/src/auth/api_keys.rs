@@ -18,7 +18,7 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{AuthMethod, CurrentUser, Scope, secret};
+use super::{AuthMethod, CurrentUser, Owned, Scope, find_owned, secret};
 use crate::{
     db::Db,
     error::{AppError, AppResult, Problem, Validator},
@@ -69,6 +69,12 @@ pub mod entity {
 
 use entity::Column;
 pub use entity::{Entity, Model};
+
+impl super::Owned for Entity {
+    fn owner_column() -> Column {
+        Column::UserId
+    }
+}
 
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, EnumIter, DeriveActiveEnum, Serialize, Deserialize, ToSchema,
@@ -246,7 +252,7 @@ pub async fn list(
     page: Pagination,
 ) -> AppResult<Page<ApiKey>> {
     require_not_api_key(&user)?;
-    let mut query = Entity::find().filter(Column::UserId.eq(user.id));
+    let mut query = Entity::owned_by(&user);
     if let Some(before) = page.after::<i64>()? {
         query = query.filter(Column::Id.lt(before));
     }
@@ -277,14 +283,7 @@ pub async fn delete(
     Path(id): Path<i64>,
 ) -> AppResult<StatusCode> {
     require_not_api_key(&user)?;
-    // Scoped by owner in the query itself: someone else's key is "not found", not "forbidden".
-    let deleted = Entity::delete_many()
-        .filter(Column::Id.eq(id))
-        .filter(Column::UserId.eq(user.id))
-        .exec(&state.db)
-        .await?;
-    if deleted.rows_affected == 0 {
-        return Err(AppError::NotFound);
-    }
+    let key = find_owned::<Entity>(&state.db, id, &user).await?;
+    Entity::delete_by_id(key.id).exec(&state.db).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -18,6 +18,7 @@ pub mod jwt;
 pub mod login;
 pub mod me;
 pub mod oauth;
+pub mod ownership;
 pub mod password;
 pub mod rate_limit;
 pub mod register;
@@ -32,6 +33,7 @@ use axum::middleware;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub use identity::{AuthMethod, CurrentUser, RequireAdmin, Scope};
+pub use ownership::{Owned, find_owned};
 
 use crate::{config::Config, error::AppResult, server::AppState};
 use jwt::JwtKeys;
