@@ -22,13 +22,17 @@ pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        platform::migrations::migrations()
+        let mut all = platform::migrations::migrations();
+        all.extend(links::migrations());
+        all
     }
 }
 
-/// Every route under `/api/v1`.
-pub fn api(state: &AppState) -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().merge(platform::auth::router(state))
+/// Every route under `/api/v1`: the platform's (accounts, auth, admin) and each app's.
+pub fn api(state: &AppState, links: &links::Links) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(platform::auth::router(state))
+        .merge(links.api())
 }
 
 /// Connects to the configured database, applies pending migrations, and starts serving.
@@ -86,7 +90,9 @@ pub async fn start_with(mut config: Config, db: Db) -> anyhow::Result<Running> {
     let grace = config.shutdown_timeout();
     let background = Background::new();
     let state = AppState::new(config, db.clone()).await?;
-    let app = server::router(state.clone(), api(&state));
+    let links = links::Links::start(&state, &background)?;
+    // The redirects sit beside the API, outside its middleware stack (see links::redirect).
+    let app = server::router(state.clone(), api(&state, &links)).merge(links.redirects());
 
     let shutdown = CancellationToken::new();
     let token = shutdown.clone();

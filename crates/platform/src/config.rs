@@ -66,6 +66,9 @@ pub struct Config {
     /// A header set by the trusted reverse proxy in front of us carrying the client's
     /// address (`x-forwarded-for`, `x-real-ip`, `cf-connecting-ip`). Unset: the peer address.
     pub client_ip_header: Option<String>,
+    /// The links app's own settings (`[links]` in TOML, `CAPSTONE_LINKS__SLUG_LENGTH` in
+    /// the environment); the app reads and validates them itself.
+    pub links: figment::value::Dict,
     /// Social login with GitHub (OAuth 2.0 authorization code with PKCE). Enabled only when
     /// both the client id and the secret are set (`CAPSTONE_OAUTH_GITHUB_CLIENT_ID`,
     /// `CAPSTONE_OAUTH_GITHUB_CLIENT_SECRET`); otherwise its routes answer 404. Register
@@ -137,6 +140,7 @@ impl Default for Config {
             login_failures_per_ip: 50,
             login_window_secs: 15 * 60,
             client_ip_header: None,
+            links: figment::value::Dict::new(),
             oauth_github_client_id: None,
             oauth_github_client_secret: None,
             oauth_github_authorize_url: "https://github.com/login/oauth/authorize".into(),
@@ -180,11 +184,16 @@ impl Config {
             figment = figment.merge(Toml::file(file));
         }
         figment
-            .merge(Env::prefixed("CAPSTONE_").filter(|key| {
-                // Variables for the CLI and the test and CI scripts, not settings.
-                let key = key.as_str().to_ascii_lowercase();
-                !(key == "config" || key.starts_with("test_") || key.starts_with("ci_"))
-            }))
+            .merge(
+                Env::prefixed("CAPSTONE_")
+                    .filter(|key| {
+                        // Variables for the CLI and the test and CI scripts, not settings.
+                        let key = key.as_str().to_ascii_lowercase();
+                        !(key == "config" || key.starts_with("test_") || key.starts_with("ci_"))
+                    })
+                    // `CAPSTONE_LINKS__SLUG_LENGTH` -> `links.slug_length`.
+                    .split("__"),
+            )
             .merge(Env::raw().only(&["DATABASE_URL", "REDIS_URL", "PORT"]))
     }
 

@@ -316,6 +316,21 @@ impl Validator {
         self.errors.push(FieldError::new(field, message));
     }
 
+    /// How many problems have been recorded so far.
+    pub fn len(&self) -> usize {
+        self.errors.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.errors.is_empty()
+    }
+
+    /// The problems recorded, for a caller that reports them itself (a bulk request
+    /// reports per item instead of failing the whole request).
+    pub fn into_errors(self) -> Vec<FieldError> {
+        self.errors
+    }
+
     /// `Ok` when every check passed, 422 with all messages otherwise.
     pub fn finish(self) -> AppResult<()> {
         if self.errors.is_empty() {

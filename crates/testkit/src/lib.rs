@@ -1,6 +1,8 @@
 //! Test support: a fresh database for each test, an HTTP client for the app under test, and
 //! a fake SMTP server ([`MailSink`]) that keeps the mail the app sends.
 //! [`FakeOAuthProvider`] stands in for GitHub and Google in social-login tests.
+//! [`FakeSafeBrowsing`] and [`FakeWebsite`] stand in for the lookup API and the web pages
+//! that link enrichment calls.
 //!
 //! Tests run on SQLite (a file in a temporary folder) unless `CAPSTONE_TEST_DATABASE_URL`
 //! names a PostgreSQL server, in which case each test gets its own freshly created
@@ -11,8 +13,10 @@ mod client;
 mod database;
 pub mod mail;
 pub mod oauth;
+pub mod safe_browsing;
 
 pub use client::{TestClient, assert_problem};
 pub use database::{Backend, TestDatabase};
 pub use mail::{MailSink, Message};
 pub use oauth::{Consent, FakeOAuthProvider, FakeUser};
+pub use safe_browsing::{FakePage, FakeSafeBrowsing, FakeWebsite, LookupFailure};

@@ -7,6 +7,7 @@ mod auth_methods;
 mod email_flows;
 mod errors;
 mod helpers;
+mod links;
 mod migrations;
 mod oauth;
 mod observability;

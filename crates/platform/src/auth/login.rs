@@ -35,18 +35,11 @@ impl axum::extract::FromRequestParts<AppState> for ClientIp {
 /// The caller's address: from the configured proxy header when there is one (the address
 /// the proxy itself saw, i.e. the last in `x-forwarded-for`), else the peer address.
 pub fn client_ip(parts: &Parts, config: &Config) -> IpAddr {
-    let from_header = config.client_ip_header.as_deref().and_then(|name| {
-        let value = parts.headers.get(name)?.to_str().ok()?;
-        value.rsplit(',').next()?.trim().parse().ok()
-    });
-    from_header
-        .or_else(|| {
-            parts
-                .extensions
-                .get::<ConnectInfo<std::net::SocketAddr>>()
-                .map(|c| c.0.ip())
-        })
-        .unwrap_or(IpAddr::from([0, 0, 0, 0]))
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0);
+    crate::http::client_ip(&parts.headers, peer, config.client_ip_header.as_deref())
 }
 
 /// The account for `email` if `password` is its password and it may sign in.

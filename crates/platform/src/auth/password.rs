@@ -95,6 +95,12 @@ pub async fn hash(password: Password) -> Result<String, AppError> {
     .map_err(|e| AppError::Internal(anyhow::anyhow!("hashing failed: {e}")))
 }
 
+/// Hashes a secret that is not an account password and so has no policy (a link's
+/// password, shared with its visitors).
+pub async fn hash_unchecked(secret: String) -> Result<String, AppError> {
+    hash(Password(SecretString::from(secret))).await
+}
+
 /// Whether `password` matches the stored PHC string. The comparison inside is constant-time.
 pub async fn verify(password: SecretString, stored: String) -> Result<bool, AppError> {
     tokio::task::spawn_blocking(move || {

@@ -1,0 +1,474 @@
+//! The links app as a user meets it: creating links every way the API allows, following
+//! them, and the errors for everything that is wrong.
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use testkit::assert_problem;
+
+use crate::helpers::{TestApp, as_basic, register, spawn_app};
+
+const LINKS: &str = "/api/v1/links";
+const ANN: &str = "ann@example.com";
+
+async fn create(app: &TestApp, body: Value) -> Value {
+    let response = as_basic(app, Method::POST, LINKS, ANN)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED, "{body}");
+    assert!(
+        response.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/api/v1/links/")
+    );
+    response.json().await.unwrap()
+}
+
+async fn app_with_ann() -> TestApp {
+    let app = spawn_app().await;
+    register(&app, ANN).await;
+    app
+}
+
+async fn follow(app: &TestApp, path: &str) -> reqwest::Response {
+    app.get(path).await
+}
+
+#[tokio::test]
+async fn a_link_redirects_with_its_status_and_counts_clicks() {
+    let app = app_with_ann().await;
+    let link = create(
+        &app,
+        json!({"target_url": "https://Example.com/a path?x=1"}),
+    )
+    .await;
+    assert_eq!(
+        link["target_url"], "https://example.com/a%20path?x=1",
+        "normalised"
+    );
+    let slug = link["slug"].as_str().unwrap();
+    assert_eq!(slug.len(), 7);
+    assert_eq!(link["short_url"], format!("{}/{slug}", app.base));
+
+    let response = follow(&app, &format!("/{slug}")).await;
+    assert_eq!(response.status(), StatusCode::FOUND);
+    assert_eq!(
+        response.headers()["location"],
+        "https://example.com/a%20path?x=1"
+    );
+
+    let head = app
+        .request(Method::HEAD, &format!("/{slug}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), StatusCode::FOUND);
+
+    follow(&app, &format!("/{slug}")).await;
+    // Clicks are written in batches; give the writer its flush interval.
+    let mut count = 0;
+    for _ in 0..50 {
+        let current: Value = as_basic(&app, Method::GET, &format!("{LINKS}/{}", link["id"]), ANN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        count = current["click_count"].as_i64().unwrap();
+        if count == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(count, 2, "two GETs counted, the HEAD not");
+}
+
+#[tokio::test]
+async fn custom_slugs_statuses_and_query_forwarding() {
+    let app = app_with_ann().await;
+    create(
+        &app,
+        json!({"target_url": "https://example.com/p#top", "slug": "Promo-2026", "redirect_status": 301, "forward_query": true}),
+    )
+    .await;
+    let response = follow(&app, "/Promo-2026?utm_source=news&ref=1").await;
+    assert_eq!(response.status(), StatusCode::MOVED_PERMANENTLY);
+    assert_eq!(
+        response.headers()["location"],
+        "https://example.com/p?utm_source=news&ref=1#top"
+    );
+    // Slugs are case-sensitive.
+    assert_eq!(
+        follow(&app, "/promo-2026").await.status(),
+        StatusCode::NOT_FOUND
+    );
+
+    let taken = as_basic(&app, Method::POST, LINKS, ANN)
+        .json(&json!({"target_url": "https://example.com/", "slug": "Promo-2026"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        assert_problem(taken, StatusCode::CONFLICT).await["errors"][0]["field"],
+        "slug"
+    );
+}
+
+#[tokio::test]
+async fn bad_urls_slugs_dates_and_rules_each_get_a_clear_422() {
+    let app = app_with_ann().await;
+    let cases = [
+        (json!({"target_url": "javascript:alert(1)"}), "target_url"),
+        (json!({"target_url": "data:text/html,hi"}), "target_url"),
+        (
+            json!({"target_url": "https://user:pw@example.com/"}),
+            "target_url",
+        ),
+        (json!({"target_url": "not a url"}), "target_url"),
+        (
+            json!({"target_url": format!("https://example.com/{}", "a".repeat(3000))}),
+            "target_url",
+        ),
+        (
+            json!({"target_url": "https://example.com/", "slug": "api"}),
+            "slug",
+        ),
+        (
+            json!({"target_url": "https://example.com/", "slug": "no spaces"}),
+            "slug",
+        ),
+        (
+            json!({"target_url": "https://example.com/", "redirect_status": 303}),
+            "redirect_status",
+        ),
+        (
+            json!({"target_url": "https://example.com/", "valid_from": "2030-01-02T00:00:00Z", "valid_until": "2030-01-01T00:00:00Z"}),
+            "valid_until",
+        ),
+        (
+            json!({"target_url": "https://example.com/", "max_clicks": 0}),
+            "max_clicks",
+        ),
+        (
+            json!({"target_url": "https://example.com/", "rules": [{"kind": "country", "value": "France", "target_url": "https://fr.example/"}]}),
+            "rules[0].value",
+        ),
+        (
+            json!({"target_url": "https://example.com/", "rules": [{"kind": "device", "value": "ios", "target_url": "ftp://x"}]}),
+            "rules[0].target_url",
+        ),
+    ];
+    for (body, field) in cases {
+        let response = as_basic(&app, Method::POST, LINKS, ANN)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let problem = assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+        let fields: Vec<&str> = problem["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["field"].as_str().unwrap())
+            .collect();
+        assert!(
+            fields.contains(&field),
+            "{body}: expected an error on {field}, got {problem}"
+        );
+    }
+    // Nothing was created by any of them.
+    let list: Value = as_basic(&app, Method::GET, LINKS, ANN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(list["items"].as_array().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn another_users_links_answer_404_and_anonymous_calls_401() {
+    let app = app_with_ann().await;
+    register(&app, "bob@example.com").await;
+    let link = create(&app, json!({"target_url": "https://example.com/"})).await;
+    let path = format!("{LINKS}/{}", link["id"]);
+    for method in [Method::GET, Method::PATCH, Method::DELETE] {
+        let response = as_basic(&app, method.clone(), &path, "bob@example.com")
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_problem(response, StatusCode::NOT_FOUND).await;
+    }
+    assert_problem(app.get(LINKS).await, StatusCode::UNAUTHORIZED).await;
+    let bobs: Value = as_basic(&app, Method::GET, LINKS, "bob@example.com")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(bobs["items"].as_array().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn updates_and_deletes_reach_the_redirect_at_once() {
+    let app = app_with_ann().await;
+    let link = create(
+        &app,
+        json!({"target_url": "https://old.example/", "slug": "moving"}),
+    )
+    .await;
+    assert_eq!(
+        follow(&app, "/moving").await.headers()["location"],
+        "https://old.example/"
+    );
+    let path = format!("{LINKS}/{}", link["id"]);
+
+    let updated = as_basic(&app, Method::PATCH, &path, ANN)
+        .json(&json!({"target_url": "https://new.example/", "title": "New", "tags": ["a"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(updated.status(), StatusCode::OK);
+    let updated: Value = updated.json().await.unwrap();
+    assert_eq!(updated["title"], "New");
+    assert_eq!(updated["tags"], json!(["a"]));
+    assert_eq!(
+        follow(&app, "/moving").await.headers()["location"],
+        "https://new.example/"
+    );
+
+    let renamed = as_basic(&app, Method::PATCH, &path, ANN)
+        .json(&json!({"slug": "moved"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(renamed.status(), StatusCode::OK);
+    assert_eq!(
+        follow(&app, "/moving").await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(follow(&app, "/moved").await.status(), StatusCode::FOUND);
+
+    let deleted = as_basic(&app, Method::DELETE, &path, ANN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    let gone = follow(&app, "/moved").await;
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+    assert!(
+        gone.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+}
+
+#[tokio::test]
+async fn expired_exhausted_and_future_links() {
+    let app = app_with_ann().await;
+    create(&app, json!({"target_url": "https://example.com/", "slug": "was-valid", "valid_until": "2020-01-01T00:00:00Z"})).await;
+    assert_eq!(follow(&app, "/was-valid").await.status(), StatusCode::GONE);
+    create(&app, json!({"target_url": "https://example.com/", "slug": "not-yet", "valid_from": "2999-01-01T00:00:00Z"})).await;
+    assert_eq!(
+        follow(&app, "/not-yet").await.status(),
+        StatusCode::NOT_FOUND
+    );
+    create(
+        &app,
+        json!({"target_url": "https://example.com/", "slug": "twice", "max_clicks": 2}),
+    )
+    .await;
+    assert_eq!(follow(&app, "/twice").await.status(), StatusCode::FOUND);
+    assert_eq!(follow(&app, "/twice").await.status(), StatusCode::FOUND);
+    assert_eq!(follow(&app, "/twice").await.status(), StatusCode::GONE);
+}
+
+#[tokio::test]
+async fn password_links_ask_first() {
+    let app = app_with_ann().await;
+    let link = create(&app, json!({"target_url": "https://secret.example/", "slug": "secret", "password": "open sesame"})).await;
+    assert_eq!(link["has_password"], true);
+    assert!(link.get("password").is_none());
+
+    let form = follow(&app, "/secret").await;
+    assert_eq!(form.status(), StatusCode::OK);
+    assert!(form.text().await.unwrap().contains("type=\"password\""));
+
+    let wrong = app
+        .request(Method::POST, "/secret")
+        .form(&[("password", "nope")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let right = app
+        .request(Method::POST, "/secret")
+        .form(&[("password", "open sesame")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(right.status(), StatusCode::SEE_OTHER);
+    assert_eq!(right.headers()["location"], "https://secret.example/");
+}
+
+#[tokio::test]
+async fn rules_pick_a_target_by_device_and_language() {
+    let app = app_with_ann().await;
+    create(
+        &app,
+        json!({
+            "target_url": "https://example.com/",
+            "slug": "app",
+            "rules": [
+                {"kind": "device", "value": "ios", "target_url": "https://apps.apple.com/app"},
+                {"kind": "device", "value": "android", "target_url": "https://play.google.com/app"},
+                {"kind": "language", "value": "fr", "target_url": "https://example.com/fr"}
+            ]
+        }),
+    )
+    .await;
+    let with = |ua: &'static str, lang: &'static str| {
+        let client = app.client.clone();
+        async move {
+            client
+                .request(Method::GET, "/app")
+                .header("user-agent", ua)
+                .header("accept-language", lang)
+                .send()
+                .await
+                .unwrap()
+                .headers()["location"]
+                .to_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1";
+    let android = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Mobile Safari/537.36";
+    let desktop = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36";
+    assert_eq!(with(iphone, "en").await, "https://apps.apple.com/app");
+    assert_eq!(
+        with(android, "fr").await,
+        "https://play.google.com/app",
+        "rules apply in order"
+    );
+    assert_eq!(
+        with(desktop, "fr-CH, fr;q=0.9").await,
+        "https://example.com/fr"
+    );
+    assert_eq!(with(desktop, "de").await, "https://example.com/");
+}
+
+#[tokio::test]
+async fn lists_search_filter_by_tags_and_sort() {
+    let app = app_with_ann().await;
+    create(&app, json!({"target_url": "https://a.example/", "slug": "alpha", "title": "Spring sale", "tags": ["promo", "2026"]})).await;
+    create(
+        &app,
+        json!({"target_url": "https://b.example/", "slug": "beta", "tags": ["promo"]}),
+    )
+    .await;
+    create(&app, json!({"target_url": "https://c.example/", "slug": "gamma", "title": "100% off", "tags": ["Docs"]})).await;
+    let slugs = |query: &'static str| {
+        let app_client = app.client.clone();
+        async move {
+            let page: Value = app_client
+                .request(Method::GET, &format!("{LINKS}{query}"))
+                .basic_auth(ANN, Some(crate::helpers::PASSWORD))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let mut slugs: Vec<String> = page["items"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{page}"))
+                .iter()
+                .map(|l| l["slug"].as_str().unwrap().to_owned())
+                .collect();
+            slugs.sort();
+            slugs
+        }
+    };
+    assert_eq!(slugs("?q=SALE").await, ["alpha"]);
+    // `%` is searched for literally, not as a wildcard.
+    assert_eq!(slugs("?q=%25").await, ["gamma"]);
+    assert_eq!(slugs("?q=b.example").await, ["beta"]);
+    assert_eq!(slugs("?tag=promo").await, ["alpha", "beta"]);
+    assert_eq!(slugs("?tag=promo&tag=2026&tag_mode=all").await, ["alpha"]);
+    assert_eq!(slugs("?tag=2026&tag=docs").await, ["alpha", "gamma"]);
+    assert_eq!(
+        slugs("?created_after=2999-01-01T00:00:00Z").await,
+        Vec::<String>::new()
+    );
+
+    let tags: Value = as_basic(&app, Method::GET, "/api/v1/tags", ANN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        tags["items"],
+        json!([{"name": "2026", "link_count": 1}, {"name": "docs", "link_count": 1}, {"name": "promo", "link_count": 2}])
+    );
+}
+
+#[tokio::test]
+async fn bulk_creates_what_it_can_and_says_why_the_rest_failed() {
+    let app = app_with_ann().await;
+    create(
+        &app,
+        json!({"target_url": "https://example.com/", "slug": "taken"}),
+    )
+    .await;
+    let mut items: Vec<Value> = (0..50)
+        .map(|i| json!({"target_url": format!("https://example.com/{i}")}))
+        .collect();
+    items[3] = json!({"target_url": "javascript:alert(1)"});
+    items[7] = json!({"target_url": "https://example.com/", "slug": "taken"});
+    let response = as_basic(&app, Method::POST, "/api/v1/links/bulk", ANN)
+        .json(&json!({"items": items}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let report: Value = response.json().await.unwrap();
+    assert_eq!(report["created"], 48);
+    assert_eq!(report["failed"], 2);
+    assert_eq!(report["results"][3]["status"], "failed");
+    assert_eq!(
+        report["results"][3]["errors"][0]["field"],
+        "items[3].target_url"
+    );
+    assert_eq!(report["results"][7]["errors"][0]["field"], "items[7].slug");
+    let slug = report["results"][0]["link"]["slug"].as_str().unwrap();
+    assert_eq!(
+        follow(&app, &format!("/{slug}")).await.headers()["location"],
+        "https://example.com/0"
+    );
+
+    let too_many: Vec<Value> = (0..1001)
+        .map(|_| json!({"target_url": "https://example.com/"}))
+        .collect();
+    let response = as_basic(&app, Method::POST, "/api/v1/links/bulk", ANN)
+        .json(&json!({"items": too_many}))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.status() == StatusCode::UNPROCESSABLE_ENTITY
+            || response.status() == StatusCode::PAYLOAD_TOO_LARGE
+    );
+}

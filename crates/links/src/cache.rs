@@ -1,0 +1,129 @@
+//! The redirect's view of a link, kept in memory so that a redirect does not wait on the
+//! database: bounded (least recently used go first), with a time to live, and holding
+//! "no such slug" answers too, so that a flood of requests for unknown slugs cannot reach
+//! the database either.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicI64, Ordering},
+    },
+    time::Duration,
+};
+
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use moka::sync::Cache;
+use platform::{AppResult, db::Db};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+
+use crate::{
+    entities::{link, rule},
+    model::RuleKind,
+};
+
+/// Everything a redirect needs to know about a link.
+#[derive(Debug)]
+pub struct CachedLink {
+    pub id: i64,
+    pub target: String,
+    pub status: StatusCode,
+    pub forward_query: bool,
+    pub password_hash: Option<String>,
+    pub valid_from: Option<DateTime<Utc>>,
+    pub valid_until: Option<DateTime<Utc>>,
+    pub max_clicks: Option<i64>,
+    /// Clicks so far, counted here as they happen (the database's count lags by a batch).
+    pub clicks: AtomicI64,
+    pub rules: Vec<CachedRule>,
+    /// False while a safety check is pending, or after it failed.
+    pub live: bool,
+}
+
+#[derive(Debug)]
+pub struct CachedRule {
+    pub kind: RuleKind,
+    pub value: String,
+    pub target: String,
+}
+
+impl CachedLink {
+    /// Counts a click and says whether it was within `max_clicks`.
+    pub fn take_click(&self) -> bool {
+        let before = self.clicks.fetch_add(1, Ordering::Relaxed);
+        self.max_clicks.is_none_or(|max| before < max)
+    }
+
+    pub fn exhausted(&self) -> bool {
+        self.max_clicks
+            .is_some_and(|max| self.clicks.load(Ordering::Relaxed) >= max)
+    }
+}
+
+pub struct SlugCache {
+    entries: Cache<String, Option<Arc<CachedLink>>>,
+}
+
+impl SlugCache {
+    pub fn new(capacity: u64, ttl: Duration) -> Self {
+        Self {
+            entries: Cache::builder()
+                .max_capacity(capacity)
+                .time_to_live(ttl)
+                .build(),
+        }
+    }
+
+    /// The link behind `slug` (`None`: no such link), from memory or else the database.
+    pub async fn get(&self, db: &Db, slug: &str) -> AppResult<Option<Arc<CachedLink>>> {
+        if let Some(hit) = self.entries.get(slug) {
+            return Ok(hit);
+        }
+        let loaded = load(db, slug).await?.map(Arc::new);
+        self.entries.insert(slug.to_owned(), loaded.clone());
+        Ok(loaded)
+    }
+
+    /// Forgets `slug`, after its link changed or was deleted (or was created, replacing a
+    /// cached "no such slug").
+    pub fn invalidate(&self, slug: &str) {
+        self.entries.invalidate(slug);
+    }
+}
+
+async fn load(db: &Db, slug: &str) -> AppResult<Option<CachedLink>> {
+    let Some(link) = link::Entity::find()
+        .filter(link::Column::Slug.eq(slug))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let rules = rule::Entity::find()
+        .filter(rule::Column::LinkId.eq(link.id))
+        .order_by_asc(rule::Column::Position)
+        .all(db)
+        .await?
+        .into_iter()
+        .filter_map(|r| {
+            Some(CachedRule {
+                kind: RuleKind::from_db(&r.kind)?,
+                value: r.value,
+                target: r.target_url,
+            })
+        })
+        .collect();
+    Ok(Some(CachedLink {
+        id: link.id,
+        target: link.target_url,
+        status: StatusCode::from_u16(link.redirect_status as u16).unwrap_or(StatusCode::FOUND),
+        forward_query: link.forward_query,
+        password_hash: link.password_hash,
+        valid_from: link.valid_from,
+        valid_until: link.valid_until,
+        max_clicks: link.max_clicks,
+        clicks: AtomicI64::new(link.click_count),
+        rules,
+        live: matches!(link.safety.as_str(), "unchecked" | "safe"),
+    }))
+}

@@ -1,0 +1,99 @@
+//! Links: a URL shortener with click analytics.
+//!
+//! What the rest of Capstone sees of this crate: its [`migrations`], and [`Links`], which
+//! owns the redirect cache and the click writer and hands out the API router (under
+//! `/api/v1`) and the redirect router (`/{slug}`).
+
+pub mod api;
+pub mod cache;
+pub mod clicks;
+pub mod enrich;
+pub mod entities;
+pub mod geo;
+pub mod migrations;
+pub mod model;
+pub mod qr;
+pub mod redirect;
+pub mod referrer;
+mod routes;
+pub mod settings;
+pub mod store;
+pub mod useragent;
+
+use std::{net::SocketAddr, sync::Arc};
+
+use axum::{Router, http::HeaderMap};
+use platform::{AppState, background::Background, db::Db};
+use utoipa_axum::router::OpenApiRouter;
+
+pub use migrations::migrations;
+pub use settings::Settings;
+
+use cache::SlugCache;
+use clicks::{ClickQueue, ClickWriter};
+use geo::Geo;
+use redirect::RedirectCounters;
+
+/// What the links routes and the redirect share.
+pub struct LinksState {
+    pub db: Db,
+    pub settings: Settings,
+    pub cache: SlugCache,
+    pub clicks: ClickQueue,
+    pub geo: Arc<Geo>,
+    pub counters: RedirectCounters,
+    client_ip_header: Option<String>,
+}
+
+impl LinksState {
+    pub fn client_ip(&self, headers: &HeaderMap, peer: SocketAddr) -> std::net::IpAddr {
+        platform::http::client_ip(headers, Some(peer), self.client_ip_header.as_deref())
+    }
+
+    /// After a link is created: the slug may be cached as "not found" from an earlier visit.
+    pub fn after_create(&self, link: &entities::link::Model, _needs_title: bool) {
+        self.cache.invalidate(&link.slug);
+    }
+}
+
+/// The running links app.
+pub struct Links {
+    state: Arc<LinksState>,
+}
+
+impl Links {
+    /// Reads the `[links]` settings and starts the click writer on `background`.
+    pub fn start(app: &AppState, background: &Background) -> anyhow::Result<Self> {
+        let settings = Settings::from_config(&app.config)?;
+        let geo = Arc::new(Geo::new(
+            settings.country_header.as_deref(),
+            settings.geoip_database.as_deref(),
+        )?);
+        let (clicks, rx) = ClickQueue::new(settings.click_queue_capacity);
+        let writer = Arc::new(ClickWriter::new(app.db.clone(), geo.clone()));
+        let (batch, flush) = (settings.click_batch_size, settings.click_flush());
+        background.spawn("click writer", move |stop| {
+            clicks::run_writer(rx, writer, batch, flush, stop)
+        });
+        let state = Arc::new(LinksState {
+            db: app.db.clone(),
+            cache: SlugCache::new(settings.cache_capacity, settings.cache_ttl()),
+            settings,
+            clicks,
+            geo,
+            counters: RedirectCounters::default(),
+            client_ip_header: app.config.client_ip_header.clone(),
+        });
+        Ok(Self { state })
+    }
+
+    /// The API routes, relative to `/api/v1`.
+    pub fn api(&self) -> OpenApiRouter<AppState> {
+        routes::router(self.state.clone())
+    }
+
+    /// `GET /{slug}`, kept out of the API middleware: see [`redirect`].
+    pub fn redirects(&self) -> Router {
+        redirect::router(self.state.clone())
+    }
+}

@@ -1,0 +1,9 @@
+//! The links app's tables. They refer to `users`, so they run after the platform's.
+
+mod m20261125_000001_create_links;
+
+use sea_orm_migration::MigrationTrait;
+
+pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+    vec![Box::new(m20261125_000001_create_links::Migration)]
+}

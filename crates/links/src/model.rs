@@ -1,0 +1,279 @@
+//! The values a link is made of, parsed (not merely checked) from what clients send.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Paths of our own that a slug must never shadow, and words kept for later use.
+const RESERVED: &[&str] = &[
+    "api",
+    "docs",
+    "openapi.json",
+    "healthz",
+    "readyz",
+    "metrics",
+    "admin",
+    "login",
+    "logout",
+    "signin",
+    "signup",
+    "register",
+    "static",
+    "assets",
+    "favicon.ico",
+    "robots.txt",
+    "well-known",
+    ".well-known",
+    "verify-email",
+    "reset-password",
+];
+
+/// The path of a short link: 3 to 64 of `A-Z a-z 0-9 - _`, case-sensitive, not reserved.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Slug(String);
+
+impl Slug {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let slug = raw.trim();
+        if !(3..=64).contains(&slug.len()) {
+            return Err("must be 3 to 64 characters".into());
+        }
+        if !slug
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err("may contain only letters, digits, - and _".into());
+        }
+        if RESERVED.contains(&slug.to_ascii_lowercase().as_str()) {
+            return Err("is reserved".into());
+        }
+        Ok(Self(slug.to_owned()))
+    }
+
+    /// A random base62 slug of `len` characters.
+    pub fn generate(len: usize) -> Self {
+        const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+        // Rejection sampling keeps every character equally likely (256 is not a multiple of 62).
+        let mut slug = String::with_capacity(len);
+        let mut buf = [0u8; 64];
+        while slug.len() < len {
+            getrandom::fill(&mut buf).expect("the operating system's random source works");
+            for b in buf {
+                if b < 248 && slug.len() < len {
+                    slug.push(ALPHABET[(b % 62) as usize] as char);
+                }
+            }
+        }
+        Self(slug)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+impl fmt::Display for Slug {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+pub const MAX_URL_LEN: usize = 2048;
+
+/// Where a link leads: an absolute http(s) URL without credentials, normalised (lower-case
+/// scheme and host, IDNA, default port dropped, path escaped) by the WHATWG URL parser.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target(String);
+
+impl Target {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return Err("is required".into());
+        }
+        if raw.len() > MAX_URL_LEN {
+            return Err(format!("must be at most {MAX_URL_LEN} characters"));
+        }
+        let url = url::Url::parse(raw).map_err(|e| format!("is not a valid URL ({e})"))?;
+        // `javascript:`, `data:`, `file:`… would run or read something in the visitor's
+        // browser under our domain's reputation.
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err("must be an http or https URL".into());
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err("must not contain a user name or password".into());
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err("must have a host".into());
+        }
+        let normalised = String::from(url);
+        if normalised.len() > MAX_URL_LEN {
+            return Err(format!("must be at most {MAX_URL_LEN} characters"));
+        }
+        Ok(Self(normalised))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+/// The status a redirect answers with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(try_from = "u16", into = "u16")]
+#[schema(value_type = u16, example = 302)]
+pub struct RedirectStatus(u16);
+
+impl RedirectStatus {
+    pub const DEFAULT: Self = Self(302);
+
+    pub fn code(self) -> u16 {
+        self.0
+    }
+}
+
+impl TryFrom<u16> for RedirectStatus {
+    type Error = String;
+    fn try_from(code: u16) -> Result<Self, String> {
+        match code {
+            301 | 302 | 307 | 308 => Ok(Self(code)),
+            _ => Err("must be 301, 302, 307 or 308".into()),
+        }
+    }
+}
+
+impl From<RedirectStatus> for u16 {
+    fn from(status: RedirectStatus) -> u16 {
+        status.0
+    }
+}
+
+/// What a redirect rule looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleKind {
+    /// `ios`, `android` or `desktop`.
+    Device,
+    /// An ISO 3166-1 alpha-2 code such as `FR`.
+    Country,
+    /// A primary language subtag such as `fr`, matched against `Accept-Language`.
+    Language,
+}
+
+impl RuleKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleKind::Device => "device",
+            RuleKind::Country => "country",
+            RuleKind::Language => "language",
+        }
+    }
+
+    pub fn from_db(s: &str) -> Option<Self> {
+        match s {
+            "device" => Some(RuleKind::Device),
+            "country" => Some(RuleKind::Country),
+            "language" => Some(RuleKind::Language),
+            _ => None,
+        }
+    }
+
+    /// The rule's value in its canonical form (`fr` → `FR` for countries).
+    pub fn parse_value(self, raw: &str) -> Result<String, String> {
+        let value = raw.trim();
+        match self {
+            RuleKind::Device => match value.to_ascii_lowercase().as_str() {
+                v @ ("ios" | "android" | "desktop") => Ok(v.to_owned()),
+                _ => Err("must be ios, android or desktop".into()),
+            },
+            RuleKind::Country
+                if value.len() == 2 && value.bytes().all(|b| b.is_ascii_alphabetic()) =>
+            {
+                Ok(value.to_ascii_uppercase())
+            }
+            RuleKind::Country => Err("must be a two-letter country code such as FR".into()),
+            RuleKind::Language
+                if (2..=8).contains(&value.len())
+                    && value.bytes().all(|b| b.is_ascii_alphabetic()) =>
+            {
+                Ok(value.to_ascii_lowercase())
+            }
+            RuleKind::Language => Err("must be a language code such as fr".into()),
+        }
+    }
+}
+
+/// A tag name: trimmed, lower-cased, 1 to 50 characters, no control characters.
+pub fn parse_tag(raw: &str) -> Result<String, String> {
+    let tag = raw.trim().to_lowercase();
+    match tag.chars().count() {
+        0 => Err("must not be empty".into()),
+        51.. => Err("must be at most 50 characters".into()),
+        _ if tag.chars().any(char::is_control) => Err("must not contain control characters".into()),
+        _ => Ok(tag),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs() {
+        assert!(Slug::parse("my-link_1").is_ok());
+        for bad in ["ab", "has space", "ümlaut", "api", "Docs", &"x".repeat(65)] {
+            assert!(Slug::parse(bad).is_err(), "{bad:?}");
+        }
+        let a = Slug::generate(7);
+        assert_eq!(a.as_str().len(), 7);
+        assert!(Slug::parse(a.as_str()).is_ok());
+        assert_ne!(a, Slug::generate(7));
+    }
+
+    #[test]
+    fn targets_are_normalised_and_dangerous_ones_refused() {
+        assert_eq!(
+            Target::parse("HTTPS://Example.COM:443/a b?x=1")
+                .unwrap()
+                .as_str(),
+            "https://example.com/a%20b?x=1"
+        );
+        assert_eq!(
+            Target::parse("http://bücher.example/").unwrap().as_str(),
+            "http://xn--bcher-kva.example/"
+        );
+        for bad in [
+            "javascript:alert(1)",
+            "data:text/html,<script>",
+            "ftp://example.com/",
+            "https://user:pw@example.com/",
+            "https://user@example.com/",
+            "example.com",
+            "",
+            &format!("https://example.com/{}", "a".repeat(2048)),
+        ] {
+            assert!(Target::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn rules_and_tags() {
+        assert_eq!(RuleKind::Country.parse_value("fr").unwrap(), "FR");
+        assert!(RuleKind::Country.parse_value("FRA").is_err());
+        assert_eq!(RuleKind::Device.parse_value("iOS").unwrap(), "ios");
+        assert!(RuleKind::Device.parse_value("watch").is_err());
+        assert_eq!(RuleKind::Language.parse_value("FR").unwrap(), "fr");
+        assert!(RedirectStatus::try_from(303).is_err());
+        assert_eq!(parse_tag("  Marketing ").unwrap(), "marketing");
+        assert!(parse_tag(" ").is_err());
+    }
+}

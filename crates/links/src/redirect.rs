@@ -1,0 +1,327 @@
+//! `GET /{slug}`: the hot path. One cache lookup, a few comparisons, the click handed to
+//! the writer's queue as a small record, and the answer. No database round trip on a
+//! cache hit, no per-request log line (the stored click is the access record; errors are
+//! still logged), and metrics cost an atomic add.
+
+use std::{
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+};
+
+use axum::{
+    Form, Router,
+    extract::{ConnectInfo, Path, State},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header},
+    response::{Html, IntoResponse, Response},
+    routing::get,
+};
+use chrono::Utc;
+use serde::Deserialize;
+
+use crate::{LinksState, cache::CachedLink, clicks::ClickEvent, model::RuleKind, useragent};
+
+/// Redirects served, by outcome; read by `/metrics`.
+#[derive(Default)]
+pub struct RedirectCounters {
+    pub redirected: AtomicU64,
+    pub not_found: AtomicU64,
+    pub gone: AtomicU64,
+}
+
+pub fn router(links: Arc<LinksState>) -> Router {
+    Router::new()
+        .route("/{slug}", get(follow).post(unlock))
+        .with_state(links)
+}
+
+async fn follow(
+    State(links): State<Arc<LinksState>>,
+    Path(slug): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let link = match resolve(&links, &slug).await {
+        Ok(link) => link,
+        Err(response) => return response,
+    };
+    if link.password_hash.is_some() {
+        return password_form(&slug, None, StatusCode::OK);
+    }
+    // HEAD is a link checker or a preview, not a visit.
+    let record = method != Method::HEAD;
+    go(&links, &link, uri.query(), &headers, peer, record).await
+}
+
+#[derive(Deserialize)]
+struct Unlock {
+    password: String,
+}
+
+/// The password form posts here; the right password gets a 303 to the target.
+async fn unlock(
+    State(links): State<Arc<LinksState>>,
+    Path(slug): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    uri: Uri,
+    headers: HeaderMap,
+    Form(form): Form<Unlock>,
+) -> Response {
+    let link = match resolve(&links, &slug).await {
+        Ok(link) => link,
+        Err(response) => return response,
+    };
+    let Some(hash) = link.password_hash.clone() else {
+        return go(&links, &link, uri.query(), &headers, peer, true).await;
+    };
+    match platform::auth::password::verify(form.password.into(), hash).await {
+        Ok(true) => {
+            let mut response = go(&links, &link, uri.query(), &headers, peer, true).await;
+            if response.status().is_redirection() {
+                // After a form POST, only 303 makes every browser GET the target.
+                *response.status_mut() = StatusCode::SEE_OTHER;
+            }
+            response
+        }
+        Ok(false) => password_form(
+            &slug,
+            Some("That password is not right."),
+            StatusCode::UNAUTHORIZED,
+        ),
+        Err(err) => err.into_response(),
+    }
+}
+
+/// The live link behind `slug`, or the page to answer instead.
+async fn resolve(links: &LinksState, slug: &str) -> Result<Arc<CachedLink>, Response> {
+    let found = links.cache.get(&links.db, slug).await.map_err(|err| {
+        tracing::error!(error = %err, slug, "redirect lookup failed");
+        err.into_response()
+    })?;
+    let now = Utc::now();
+    match found {
+        Some(link) if link.live && link.valid_from.is_none_or(|from| from <= now) => {
+            if link.valid_until.is_some_and(|until| until <= now) || link.exhausted() {
+                links.counters.gone.fetch_add(1, Ordering::Relaxed);
+                return Err(page(
+                    StatusCode::GONE,
+                    "This link has expired",
+                    "It is no longer available.",
+                ));
+            }
+            Ok(link)
+        }
+        _ => {
+            links.counters.not_found.fetch_add(1, Ordering::Relaxed);
+            Err(page(
+                StatusCode::NOT_FOUND,
+                "Link not found",
+                "There is no link at this address.",
+            ))
+        }
+    }
+}
+
+async fn go(
+    links: &LinksState,
+    link: &CachedLink,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+    record: bool,
+) -> Response {
+    if record && !link.take_click() {
+        links.counters.gone.fetch_add(1, Ordering::Relaxed);
+        return page(
+            StatusCode::GONE,
+            "This link has expired",
+            "It has been used as many times as allowed.",
+        );
+    }
+    let header = |name: &header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+    let ip = links.client_ip(headers, peer);
+    let target = choose_target(
+        links,
+        link,
+        header(&header::USER_AGENT),
+        header(&header::ACCEPT_LANGUAGE),
+        headers,
+        ip,
+    );
+    let location = match (link.forward_query, query) {
+        (true, Some(q)) if !q.is_empty() => append_query(target, q),
+        _ => target.to_owned(),
+    };
+    let Ok(location) = HeaderValue::from_str(&location) else {
+        tracing::error!(
+            link_id = link.id,
+            "stored target is not a valid header value"
+        );
+        return page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Broken link",
+            "This link's target is not valid.",
+        );
+    };
+    if record {
+        links
+            .clicks
+            .record(ClickEvent {
+                link_id: link.id,
+                at: Utc::now(),
+                ip,
+                user_agent: header(&header::USER_AGENT).map(str::to_owned),
+                referrer: header(&header::REFERER).map(str::to_owned),
+                accept_language: header(&header::ACCEPT_LANGUAGE).map(str::to_owned),
+                country_header: links
+                    .geo
+                    .header()
+                    .and_then(|h| headers.get(h))
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned),
+                query: query.map(str::to_owned),
+            })
+            .await;
+    }
+    links.counters.redirected.fetch_add(1, Ordering::Relaxed);
+    (
+        link.status,
+        [
+            (header::LOCATION, location),
+            // Not cached by browsers or proxies, so that every visit is counted.
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("private, max-age=0"),
+            ),
+        ],
+    )
+        .into_response()
+}
+
+/// The first rule that matches the visitor, else the link's own target.
+fn choose_target<'a>(
+    links: &LinksState,
+    link: &'a CachedLink,
+    user_agent: Option<&str>,
+    accept_language: Option<&str>,
+    headers: &HeaderMap,
+    ip: std::net::IpAddr,
+) -> &'a str {
+    if link.rules.is_empty() {
+        return &link.target;
+    }
+    // Computed only if a rule asks for it.
+    let mut device = None;
+    let mut country = None;
+    let mut language = None;
+    for rule in &link.rules {
+        let matches = match rule.kind {
+            RuleKind::Device => {
+                let d = *device.get_or_insert_with(|| {
+                    useragent::rule_device(&useragent::classify(user_agent.unwrap_or("")))
+                });
+                d == rule.value
+            }
+            RuleKind::Country => {
+                country
+                    .get_or_insert_with(|| {
+                        let hint = links
+                            .geo
+                            .header()
+                            .and_then(|h| headers.get(h))
+                            .and_then(|v| v.to_str().ok());
+                        links.geo.country(hint, ip)
+                    })
+                    .as_deref()
+                    == Some(rule.value.as_str())
+            }
+            RuleKind::Language => {
+                language
+                    .get_or_insert_with(|| {
+                        accept_language.and_then(crate::referrer::primary_language)
+                    })
+                    .as_deref()
+                    == Some(rule.value.as_str())
+            }
+        };
+        if matches {
+            return &rule.target;
+        }
+    }
+    &link.target
+}
+
+/// `https://t.example/p?a=1` + `utm_source=x` -> `https://t.example/p?a=1&utm_source=x`,
+/// keeping any `#fragment` last.
+fn append_query(target: &str, query: &str) -> String {
+    let (base, fragment) = match target.split_once('#') {
+        Some((base, fragment)) => (base, Some(fragment)),
+        None => (target, None),
+    };
+    let separator = if base.contains('?') { '&' } else { '?' };
+    let mut url = format!("{base}{separator}{query}");
+    if let Some(fragment) = fragment {
+        url.push('#');
+        url.push_str(fragment);
+    }
+    url
+}
+
+fn page(status: StatusCode, title: &str, message: &str) -> Response {
+    let body = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" \
+         content=\"width=device-width\"><title>{title}</title></head><body style=\"font-family:\
+         system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem\"><h1>{title}</h1>\
+         <p>{message}</p></body></html>"
+    );
+    (status, [(header::CACHE_CONTROL, "no-store")], Html(body)).into_response()
+}
+
+fn password_form(slug: &str, error: Option<&str>, status: StatusCode) -> Response {
+    // The slug is [A-Za-z0-9_-] (see `Slug::parse`), so it needs no HTML escaping.
+    let error = error
+        .map(|e| format!("<p role=\"alert\" style=\"color:#b00\">{e}</p>"))
+        .unwrap_or_default();
+    let body = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" \
+         content=\"width=device-width\"><title>Password required</title></head><body style=\"\
+         font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem\">\
+         <h1>This link is protected</h1>{error}<form method=\"post\" action=\"/{slug}\">\
+         <label>Password <input type=\"password\" name=\"password\" required autofocus></label> \
+         <button type=\"submit\">Continue</button></form></body></html>"
+    );
+    (
+        status,
+        [
+            (header::CACHE_CONTROL, "no-store"),
+            (header::X_FRAME_OPTIONS, "DENY"),
+        ],
+        Html(body),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_forwarding_keeps_the_fragment_last() {
+        assert_eq!(
+            append_query("https://t.example/p", "a=1"),
+            "https://t.example/p?a=1"
+        );
+        assert_eq!(
+            append_query("https://t.example/p?x=2", "a=1"),
+            "https://t.example/p?x=2&a=1"
+        );
+        assert_eq!(
+            append_query("https://t.example/p?x=2#top", "a=1"),
+            "https://t.example/p?x=2&a=1#top"
+        );
+    }
+}

@@ -1,0 +1,132 @@
+//! `POST /api/v1/links/bulk`: up to 1,000 links in one request, each created or refused on
+//! its own, with a report per item.
+
+use std::sync::Arc;
+
+use axum::{Extension, extract::State, http::StatusCode};
+use platform::{
+    AppResult, AppState,
+    auth::CurrentUser,
+    error::{FieldError, Problem, Validator},
+    http::Json,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::links::hash_link_password;
+use crate::{
+    LinksState,
+    api::{Check, Link, NewLink},
+    store,
+};
+
+pub const MAX_ITEMS: usize = 1_000;
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct BulkRequest {
+    /// 1 to 1,000 links, as for `POST /api/v1/links`.
+    pub items: Vec<NewLink>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BulkResult {
+    /// Position of the item in the request.
+    pub index: usize,
+    /// `created` or `failed`.
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link: Option<Link>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldError>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BulkReport {
+    pub created: usize,
+    pub failed: usize,
+    pub results: Vec<BulkResult>,
+}
+
+/// Creates many links. Each item succeeds or fails by itself (a taken slug fails only its
+/// item); the answer lists what happened to every item, in order.
+#[utoipa::path(
+    post,
+    path = "/links/bulk",
+    tag = "links",
+    request_body = BulkRequest,
+    security(("basic" = []), ("bearer" = []), ("session" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "What was created and what failed, per item", body = BulkReport),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "No items, or more than 1,000", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn create_many(
+    State(state): State<AppState>,
+    Extension(links): Extension<Arc<LinksState>>,
+    user: CurrentUser,
+    Json(input): Json<BulkRequest>,
+) -> AppResult<(StatusCode, Json<BulkReport>)> {
+    if input.items.is_empty() || input.items.len() > MAX_ITEMS {
+        return Err(platform::AppError::validation(
+            "items",
+            format!("must hold 1 to {MAX_ITEMS} links"),
+        ));
+    }
+    let public_url = state.config.public_url();
+    let mut results = Vec::with_capacity(input.items.len());
+    for (index, item) in input.items.into_iter().enumerate() {
+        let mut v = Validator::new();
+        let at = format!("items[{index}].");
+        let valid = item.validate(&mut Check { v: &mut v, at: &at });
+        let outcome = match valid {
+            None => Err(v.into_errors()),
+            Some(valid) => {
+                let needs_title = valid.title.is_none();
+                let created = async {
+                    let password_hash = hash_link_password(valid.password.clone()).await?;
+                    store::create(
+                        &state.db,
+                        user.id,
+                        valid,
+                        password_hash,
+                        links.settings.slug_length,
+                    )
+                    .await
+                }
+                .await;
+                match created {
+                    Ok(created) => {
+                        links.after_create(&created, needs_title);
+                        Ok(created)
+                    }
+                    Err(err) => Err(store::item_errors(err)
+                        .into_iter()
+                        .map(|e| FieldError::new(format!("{at}{}", e.field), e.message))
+                        .collect()),
+                }
+            }
+        };
+        results.push(match outcome {
+            Ok(created) => BulkResult {
+                index,
+                status: "created",
+                link: Some(store::view(&state.db, created, &public_url).await?),
+                errors: None,
+            },
+            Err(errors) => BulkResult {
+                index,
+                status: "failed",
+                link: None,
+                errors: Some(errors),
+            },
+        });
+    }
+    let created = results.iter().filter(|r| r.link.is_some()).count();
+    let report = BulkReport {
+        created,
+        failed: results.len() - created,
+        results,
+    };
+    Ok((StatusCode::OK, Json(report)))
+}

@@ -1,0 +1,275 @@
+//! `POST/GET /api/v1/links`, `GET/PATCH/DELETE /api/v1/links/{id}`.
+
+use std::sync::Arc;
+
+use axum::{
+    Extension,
+    extract::{Path, State},
+    http::StatusCode,
+    response::IntoResponse,
+};
+use chrono::{DateTime, Utc};
+use platform::{
+    AppError, AppResult, AppState,
+    auth::{CurrentUser, find_owned, password},
+    error::{Problem, Validator},
+    http::{Json, Page, Pagination, location},
+};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, IntoActiveModel, TransactionTrait};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::{
+    LinksState,
+    api::{Check, Link, LinkChanges, NewLink},
+    entities::link,
+    store::{self, ListFilter, Sort, TagMode},
+};
+
+/// Hashes a link password (argon2id, off the async workers). Link passwords are shared
+/// secrets, not account passwords, so only their length is checked.
+pub(crate) async fn hash_link_password(password: Option<String>) -> AppResult<Option<String>> {
+    match password {
+        Some(p) => Ok(Some(password::hash_unchecked(p).await?)),
+        None => Ok(None),
+    }
+}
+
+/// Creates a short link.
+#[utoipa::path(
+    post,
+    path = "/links",
+    tag = "links",
+    request_body = NewLink,
+    security(("basic" = []), ("bearer" = []), ("session" = []), ("api_key" = [])),
+    responses(
+        (status = 201, description = "Created", body = Link, headers(("location" = String, description = "The new link"))),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The slug is taken", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn create(
+    State(state): State<AppState>,
+    Extension(links): Extension<Arc<LinksState>>,
+    user: CurrentUser,
+    Json(input): Json<NewLink>,
+) -> AppResult<impl IntoResponse> {
+    let mut v = Validator::new();
+    let valid = input.validate(&mut Check { v: &mut v, at: "" });
+    v.finish()?;
+    let valid = valid.expect("validated");
+    let password_hash = hash_link_password(valid.password.clone()).await?;
+    let needs_title = valid.title.is_none();
+    let created = store::create(
+        &state.db,
+        user.id,
+        valid,
+        password_hash,
+        links.settings.slug_length,
+    )
+    .await?;
+    links.after_create(&created, needs_title);
+    let view = store::view(&state.db, created, &state.config.public_url()).await?;
+    Ok((
+        StatusCode::CREATED,
+        location(&format!("/api/v1/links/{}", view.id)),
+        Json(view),
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Text to find in the slug, target or title (case-insensitive).
+    pub q: Option<String>,
+    /// A tag; repeat for several (`tag=a&tag=b`).
+    #[param(rename = "tag")]
+    #[serde(default, rename = "tag")]
+    pub tags: Vec<String>,
+    /// With several tags: links with `any` (default) or `all` of them.
+    pub tag_mode: Option<TagMode>,
+    /// Links created at or after this time.
+    pub created_after: Option<DateTime<Utc>>,
+    /// Links created before this time.
+    pub created_before: Option<DateTime<Utc>>,
+    /// `created` (newest first, default) or `clicks` (most clicked first).
+    pub sort: Option<Sort>,
+}
+
+/// Lists the caller's links: search, tag filters, date range, sorting, pages.
+#[utoipa::path(
+    get,
+    path = "/links",
+    tag = "links",
+    params(ListQuery, Pagination),
+    security(("basic" = []), ("bearer" = []), ("session" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "A page of links", body = Page<Link>),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid parameters", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    page: Pagination,
+    query: platform::http::Query<ListQuery>,
+) -> AppResult<Page<Link>> {
+    let query = query.0;
+    let filter = ListFilter {
+        q: query.q,
+        tags: query
+            .tags
+            .iter()
+            .filter_map(|t| crate::model::parse_tag(t).ok())
+            .collect(),
+        tag_mode: query.tag_mode.unwrap_or_default(),
+        created_after: query.created_after,
+        created_before: query.created_before,
+        sort: query.sort.unwrap_or_default(),
+    };
+    let rows = store::list(&state.db, &user, &filter, page.after()?, page.fetch()).await?;
+    let views = store::views(&state.db, rows, &state.config.public_url()).await?;
+    Ok(page.page(views, |l| store::cursor_of(l, filter.sort)))
+}
+
+/// One of the caller's links.
+#[utoipa::path(
+    get,
+    path = "/links/{id}",
+    tag = "links",
+    params(("id" = i64, Path)),
+    security(("basic" = []), ("bearer" = []), ("session" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The link", body = Link),
+        (status = 404, description = "No such link of yours", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> AppResult<Json<Link>> {
+    let found = find_owned::<link::Entity>(&state.db, id, &user).await?;
+    Ok(Json(
+        store::view(&state.db, found, &state.config.public_url()).await?,
+    ))
+}
+
+/// Changes a link. The redirect follows the change at once.
+#[utoipa::path(
+    patch,
+    path = "/links/{id}",
+    tag = "links",
+    params(("id" = i64, Path)),
+    request_body = LinkChanges,
+    security(("basic" = []), ("bearer" = []), ("session" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The changed link", body = Link),
+        (status = 404, description = "No such link of yours", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The slug is taken", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn update(
+    State(state): State<AppState>,
+    Extension(links): Extension<Arc<LinksState>>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    Json(input): Json<LinkChanges>,
+) -> AppResult<Json<Link>> {
+    let current = find_owned::<link::Entity>(&state.db, id, &user).await?;
+    let mut v = Validator::new();
+    let mut check = Check { v: &mut v, at: "" };
+    let target = input.target_url.as_deref().map(|t| check.target(t));
+    let slug = input.slug.as_deref().map(|s| check.slug(s));
+    let title = input
+        .title
+        .clone()
+        .map(|t| t.and_then(|t| check.title(&t)).filter(|t| !t.is_empty()));
+    let tags = input.tags.as_deref().map(|t| check.tags(t));
+    let status = input.redirect_status.map(|s| check.redirect_status(s));
+    let password = input
+        .password
+        .clone()
+        .map(|p| p.and_then(|p| check.password(&p)));
+    let max_clicks = input.max_clicks.map(|m| m.map(|m| check.max_clicks(m)));
+    let valid_from = input.valid_from.unwrap_or(current.valid_from);
+    let valid_until = input.valid_until.unwrap_or(current.valid_until);
+    check.validity(valid_from, valid_until);
+    let rules = input.rules.as_deref().map(|r| check.rules(r));
+    v.finish()?;
+
+    let old_slug = current.slug.clone();
+    let mut changes = current.into_active_model();
+    if let Some(Some(target)) = target {
+        changes.target_url = Set(target.into_inner());
+    }
+    if let Some(Some(slug)) = slug {
+        changes.slug = Set(slug.into_inner());
+    }
+    if let Some(title) = title {
+        changes.title = Set(title);
+    }
+    if let Some(Some(status)) = status {
+        changes.redirect_status = Set(status.code() as i16);
+    }
+    if let Some(forward) = input.forward_query {
+        changes.forward_query = Set(forward);
+    }
+    if let Some(password) = password {
+        changes.password_hash = Set(hash_link_password(password).await?);
+    }
+    if let Some(max_clicks) = max_clicks {
+        changes.max_clicks = Set(max_clicks.flatten());
+    }
+    changes.valid_from = Set(valid_from);
+    changes.valid_until = Set(valid_until);
+    changes.updated_at = Set(Utc::now());
+
+    let tx = state.db.begin().await?;
+    let updated = changes
+        .update(&tx)
+        .await
+        .map_err(|e| match AppError::from(e) {
+            AppError::Conflict(_) => AppError::conflict("slug", "is already taken"),
+            other => other,
+        })?;
+    if let Some(tags) = tags {
+        store::set_tags(&tx, user.id, id, &tags).await?;
+    }
+    if let Some(rules) = rules {
+        store::set_rules(&tx, id, &rules).await?;
+    }
+    tx.commit().await?;
+    links.cache.invalidate(&old_slug);
+    links.cache.invalidate(&updated.slug);
+    Ok(Json(
+        store::view(&state.db, updated, &state.config.public_url()).await?,
+    ))
+}
+
+/// Deletes a link and its clicks. Its slug stops redirecting at once.
+#[utoipa::path(
+    delete,
+    path = "/links/{id}",
+    tag = "links",
+    params(("id" = i64, Path)),
+    security(("basic" = []), ("bearer" = []), ("session" = []), ("api_key" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such link of yours", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn delete(
+    State(state): State<AppState>,
+    Extension(links): Extension<Arc<LinksState>>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> AppResult<StatusCode> {
+    let found = find_owned::<link::Entity>(&state.db, id, &user).await?;
+    link::Entity::delete_by_id(found.id).exec(&state.db).await?;
+    links.cache.invalidate(&found.slug);
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,22 @@
+//! The links API, under `/api/v1`. Every route needs an authenticated owner.
+
+mod bulk;
+mod links;
+mod tags;
+
+use std::sync::Arc;
+
+use axum::Extension;
+use platform::AppState;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::LinksState;
+
+pub fn router(links: Arc<LinksState>) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(links::create, links::list))
+        .routes(routes!(links::get, links::update, links::delete))
+        .routes(routes!(bulk::create_many))
+        .routes(routes!(tags::list))
+        .layer(Extension(links))
+}

@@ -1,0 +1,98 @@
+//! The links app's settings: the `[links]` table of the configuration
+//! (`CAPSTONE_LINKS__<NAME>` in the environment).
+
+use std::{path::PathBuf, time::Duration};
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Length of generated slugs (base62): 7 gives 3.5 trillion, collisions are retried.
+    pub slug_length: usize,
+    /// Slugs kept in memory for the redirect (found and not-found alike).
+    pub cache_capacity: u64,
+    /// How long a cached slug is trusted. Updates and deletes made through this instance
+    /// invalidate at once; this bounds staleness for changes made through another one.
+    pub cache_ttl_secs: u64,
+    /// Clicks waiting to be written; past this, redirects wait for room rather than lose
+    /// clicks.
+    pub click_queue_capacity: usize,
+    /// Clicks written per transaction, and how often a partial batch is written anyway.
+    pub click_batch_size: usize,
+    pub click_flush_ms: u64,
+    /// A trusted proxy header carrying the visitor's country (`cf-ipcountry`).
+    pub country_header: Option<String>,
+    /// A MaxMind GeoLite2/GeoIP2 Country or City database, used when the header is absent.
+    pub geoip_database: Option<PathBuf>,
+    /// Fetch a page's `<title>` in the background when a link is created without one.
+    pub fetch_titles: bool,
+    /// Let title fetches reach private, loopback and link-local addresses (never in
+    /// production: it lets anyone who can create a link probe the internal network).
+    pub allow_private_targets: bool,
+    /// A Safe-Browsing-style lookup API; when set, new targets are checked before the link
+    /// goes live.
+    pub safety_endpoint: Option<String>,
+    pub safety_api_key: Option<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            slug_length: 7,
+            cache_capacity: 100_000,
+            cache_ttl_secs: 60,
+            click_queue_capacity: 100_000,
+            click_batch_size: 1_000,
+            click_flush_ms: 200,
+            country_header: None,
+            geoip_database: None,
+            fetch_titles: true,
+            allow_private_targets: false,
+            safety_endpoint: None,
+            safety_api_key: None,
+        }
+    }
+}
+
+impl Settings {
+    /// Reads and checks the `[links]` table; errors name the setting.
+    pub fn from_config(config: &platform::Config) -> anyhow::Result<Self> {
+        let settings: Settings = figment::Figment::from(figment::providers::Serialized::defaults(
+            figment::value::Value::from(config.links.clone()),
+        ))
+        .extract()
+        .map_err(|e| anyhow::anyhow!("invalid [links] settings: {e}"))?;
+        let invalid = |setting: &str, reason: &str| {
+            Err(anyhow::anyhow!(
+                "invalid setting `links.{setting}`: {reason}"
+            ))
+        };
+        if !(4..=32).contains(&settings.slug_length) {
+            return invalid("slug_length", "must be from 4 to 32");
+        }
+        if settings.click_batch_size == 0
+            || settings.click_queue_capacity < settings.click_batch_size
+        {
+            return invalid(
+                "click_queue_capacity",
+                "must be at least click_batch_size, which must be positive",
+            );
+        }
+        if settings.safety_endpoint.is_some() != settings.safety_api_key.is_some() {
+            return invalid(
+                "safety_endpoint",
+                "needs safety_api_key, and the other way round",
+            );
+        }
+        Ok(settings)
+    }
+
+    pub fn cache_ttl(&self) -> Duration {
+        Duration::from_secs(self.cache_ttl_secs)
+    }
+
+    pub fn click_flush(&self) -> Duration {
+        Duration::from_millis(self.click_flush_ms)
+    }
+}

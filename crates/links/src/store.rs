@@ -1,0 +1,412 @@
+//! The links app's queries. Handlers call these; the SQL that matters (joins, the tag
+//! filters, the keyset pages) is spelled out here with SeaQuery so it reads like SQL and
+//! runs on SQLite and PostgreSQL alike.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use platform::{
+    AppError, AppResult,
+    auth::{CurrentUser, Owned},
+    db::{Violation, violation},
+    error::FieldError,
+};
+use sea_orm::{
+    ActiveModelTrait,
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect,
+    RelationTrait, TransactionTrait,
+    sea_query::{Expr, ExprTrait, Func, LikeExpr, OnConflict, Query},
+};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    api::{Link, ValidLink, ValidRule},
+    entities::{link, link_tag, rule, tag},
+    model::Slug,
+};
+
+/// Inserts a link with its tags and rules, all or nothing. A generated slug that happens
+/// to be taken is drawn again; a custom slug that is taken is a 409 on `slug`.
+pub async fn create(
+    db: &platform::db::Db,
+    owner: i64,
+    link: ValidLink,
+    password_hash: Option<String>,
+    slug_length: usize,
+) -> AppResult<link::Model> {
+    let tx = db.begin().await?;
+    let now = Utc::now();
+    let custom = link.slug.is_some();
+    let mut attempt = 0;
+    let created = loop {
+        attempt += 1;
+        let slug = link
+            .slug
+            .clone()
+            .unwrap_or_else(|| Slug::generate(slug_length));
+        let row = link::ActiveModel {
+            owner_id: Set(owner),
+            slug: Set(slug.into_inner()),
+            target_url: Set(link.target.as_str().to_owned()),
+            title: Set(link.title.clone()),
+            redirect_status: Set(link.redirect_status.code() as i16),
+            forward_query: Set(link.forward_query),
+            password_hash: Set(password_hash.clone()),
+            valid_from: Set(link.valid_from),
+            valid_until: Set(link.valid_until),
+            max_clicks: Set(link.max_clicks),
+            click_count: Set(0),
+            safety: Set("unchecked".into()),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        };
+        // A savepoint, so that a clash on PostgreSQL does not abort the whole transaction.
+        let savepoint = tx.begin().await?;
+        match row.insert(&savepoint).await {
+            Ok(created) => {
+                savepoint.commit().await?;
+                break created;
+            }
+            Err(err) if is_slug_clash(&err) => {
+                savepoint.rollback().await?;
+                if custom {
+                    return Err(AppError::conflict("slug", "is already taken"));
+                }
+                if attempt >= 5 {
+                    return Err(AppError::Internal(anyhow::anyhow!(
+                        "no free slug after 5 draws; raise links.slug_length"
+                    )));
+                }
+            }
+            Err(err) => return Err(err.into()),
+        }
+    };
+    set_tags(&tx, owner, created.id, &link.tags).await?;
+    set_rules(&tx, created.id, &link.rules).await?;
+    tx.commit().await?;
+    Ok(created)
+}
+
+fn is_slug_clash(err: &sea_orm::DbErr) -> bool {
+    matches!(violation(err), Some(Violation::Unique { columns }) if columns.iter().any(|c| c == "slug"))
+}
+
+/// Makes `tags` the link's tags, creating the owner's tags that do not exist yet.
+pub async fn set_tags(
+    db: &impl ConnectionTrait,
+    owner: i64,
+    link_id: i64,
+    tags: &[String],
+) -> AppResult<()> {
+    link_tag::Entity::delete_many()
+        .filter(link_tag::Column::LinkId.eq(link_id))
+        .exec(db)
+        .await?;
+    if tags.is_empty() {
+        return Ok(());
+    }
+    // INSERT … ON CONFLICT (owner_id, name) DO NOTHING: tags are created on first use, and
+    // two requests creating the same tag at once both succeed.
+    let now = Utc::now();
+    tag::Entity::insert_many(tags.iter().map(|name| tag::ActiveModel {
+        owner_id: Set(owner),
+        name: Set(name.clone()),
+        created_at: Set(now),
+        ..Default::default()
+    }))
+    .on_conflict(
+        OnConflict::columns([tag::Column::OwnerId, tag::Column::Name])
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await?;
+    let ids: Vec<i64> = tag::Entity::find()
+        .select_only()
+        .column(tag::Column::Id)
+        .filter(tag::Column::OwnerId.eq(owner))
+        .filter(tag::Column::Name.is_in(tags.iter().cloned()))
+        .into_tuple()
+        .all(db)
+        .await?;
+    link_tag::Entity::insert_many(ids.into_iter().map(|tag_id| link_tag::ActiveModel {
+        link_id: Set(link_id),
+        tag_id: Set(tag_id),
+    }))
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}
+
+/// Makes `rules` the link's rules, in order.
+pub async fn set_rules(
+    db: &impl ConnectionTrait,
+    link_id: i64,
+    rules: &[ValidRule],
+) -> AppResult<()> {
+    rule::Entity::delete_many()
+        .filter(rule::Column::LinkId.eq(link_id))
+        .exec(db)
+        .await?;
+    if rules.is_empty() {
+        return Ok(());
+    }
+    rule::Entity::insert_many(
+        rules
+            .iter()
+            .enumerate()
+            .map(|(position, r)| rule::ActiveModel {
+                link_id: Set(link_id),
+                position: Set(position as i16),
+                kind: Set(r.kind.as_str().to_owned()),
+                value: Set(r.value.clone()),
+                target_url: Set(r.target.as_str().to_owned()),
+                ..Default::default()
+            }),
+    )
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}
+
+/// The API view of `links`, with their tags and rules read in two queries for the whole
+/// page (not two per link).
+pub async fn views(
+    db: &impl ConnectionTrait,
+    links: Vec<link::Model>,
+    public_url: &str,
+) -> AppResult<Vec<Link>> {
+    let ids: Vec<i64> = links.iter().map(|l| l.id).collect();
+    // SELECT link_tags.link_id, tags.name FROM link_tags
+    //   INNER JOIN tags ON tags.id = link_tags.tag_id
+    //   WHERE link_tags.link_id IN (…) ORDER BY tags.name
+    let tag_rows: Vec<(i64, String)> = link_tag::Entity::find()
+        .select_only()
+        .column(link_tag::Column::LinkId)
+        .column(tag::Column::Name)
+        .join(JoinType::InnerJoin, link_tag::Relation::Tag.def())
+        .filter(link_tag::Column::LinkId.is_in(ids.clone()))
+        .order_by_asc(tag::Column::Name)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let rule_rows = rule::Entity::find()
+        .filter(rule::Column::LinkId.is_in(ids))
+        .order_by_asc(rule::Column::LinkId)
+        .order_by_asc(rule::Column::Position)
+        .all(db)
+        .await?;
+    let mut tags: HashMap<i64, Vec<String>> = HashMap::new();
+    for (link_id, name) in tag_rows {
+        tags.entry(link_id).or_default().push(name);
+    }
+    let mut rules: HashMap<i64, Vec<rule::Model>> = HashMap::new();
+    for r in rule_rows {
+        rules.entry(r.link_id).or_default().push(r);
+    }
+    Ok(links
+        .into_iter()
+        .map(|l| {
+            let id = l.id;
+            Link::new(
+                l,
+                tags.remove(&id).unwrap_or_default(),
+                rules.remove(&id).unwrap_or_default(),
+                public_url,
+            )
+        })
+        .collect())
+}
+
+pub async fn view(
+    db: &impl ConnectionTrait,
+    link: link::Model,
+    public_url: &str,
+) -> AppResult<Link> {
+    Ok(views(db, vec![link], public_url).await?.remove(0))
+}
+
+/// How a list is ordered (newest first by default).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Sort {
+    #[default]
+    Created,
+    Clicks,
+}
+
+/// With `tag` given several times: links with any of them, or with all of them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TagMode {
+    #[default]
+    Any,
+    All,
+}
+
+#[derive(Debug, Default)]
+pub struct ListFilter {
+    pub q: Option<String>,
+    pub tags: Vec<String>,
+    pub tag_mode: TagMode,
+    pub created_after: Option<DateTime<Utc>>,
+    pub created_before: Option<DateTime<Utc>>,
+    pub sort: Sort,
+}
+
+/// Where the previous page ended: the sort key and id of its last link.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ListCursor {
+    pub key: CursorKey,
+    pub id: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum CursorKey {
+    Clicks(i64),
+    Created(DateTime<Utc>),
+}
+
+/// A page of `user`'s links: `fetch` rows after `after`, filtered and sorted.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    user: &CurrentUser,
+    filter: &ListFilter,
+    after: Option<ListCursor>,
+    fetch: u64,
+) -> AppResult<Vec<link::Model>> {
+    let mut query = link::Entity::owned_by(user);
+    if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        let pattern = LikeExpr::new(format!("%{}%", escape_like(&q.to_lowercase()))).escape('\\');
+        let lower = |col: link::Column| Expr::expr(Func::lower(Expr::col(col)));
+        query = query.filter(
+            sea_orm::Condition::any()
+                .add(lower(link::Column::Slug).like(pattern.clone()))
+                .add(lower(link::Column::TargetUrl).like(pattern.clone()))
+                .add(lower(link::Column::Title).like(pattern)),
+        );
+    }
+    if !filter.tags.is_empty() {
+        // links.id IN (SELECT link_tags.link_id FROM link_tags
+        //   INNER JOIN tags ON tags.id = link_tags.tag_id
+        //   WHERE tags.owner_id = ? AND tags.name IN (…)
+        //   [GROUP BY link_tags.link_id HAVING COUNT(*) = <number of tags>])
+        let mut tagged = Query::select();
+        tagged
+            .column((link_tag::Entity, link_tag::Column::LinkId))
+            .from(link_tag::Entity)
+            .inner_join(
+                tag::Entity,
+                Expr::col((tag::Entity, tag::Column::Id))
+                    .equals((link_tag::Entity, link_tag::Column::TagId)),
+            )
+            .and_where(Expr::col((tag::Entity, tag::Column::OwnerId)).eq(user.id))
+            .and_where(
+                Expr::col((tag::Entity, tag::Column::Name)).is_in(filter.tags.iter().cloned()),
+            );
+        if filter.tag_mode == TagMode::All {
+            tagged
+                .group_by_col((link_tag::Entity, link_tag::Column::LinkId))
+                .and_having(
+                    Expr::col((link_tag::Entity, link_tag::Column::TagId))
+                        .count()
+                        .eq(filter.tags.len() as i64),
+                );
+        }
+        query = query.filter(link::Column::Id.in_subquery(tagged.to_owned()));
+    }
+    if let Some(after) = filter.created_after {
+        query = query.filter(link::Column::CreatedAt.gte(after));
+    }
+    if let Some(before) = filter.created_before {
+        query = query.filter(link::Column::CreatedAt.lt(before));
+    }
+    let key_column = match filter.sort {
+        Sort::Created => link::Column::CreatedAt,
+        Sort::Clicks => link::Column::ClickCount,
+    };
+    if let Some(cursor) = after {
+        // (key, id) < (cursor.key, cursor.id), spelled out for both databases.
+        let key: sea_orm::Value = match cursor.key {
+            CursorKey::Clicks(n) => n.into(),
+            CursorKey::Created(at) => at.into(),
+        };
+        query = query.filter(
+            sea_orm::Condition::any()
+                .add(Expr::col(key_column).lt(key.clone()))
+                .add(
+                    Expr::col(key_column)
+                        .eq(key)
+                        .and(Expr::col(link::Column::Id).lt(cursor.id)),
+                ),
+        );
+    }
+    Ok(query
+        .order_by_desc(key_column)
+        .order_by_desc(link::Column::Id)
+        .limit(fetch)
+        .all(db)
+        .await?)
+}
+
+/// The cursor after `link` in a list sorted by `sort`.
+pub fn cursor_of(link: &Link, sort: Sort) -> ListCursor {
+    ListCursor {
+        key: match sort {
+            Sort::Created => CursorKey::Created(link.created_at),
+            Sort::Clicks => CursorKey::Clicks(link.click_count),
+        },
+        id: link.id,
+    }
+}
+
+fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// A tag and how many of the owner's links carry it.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct TagCount {
+    pub name: String,
+    pub link_count: i64,
+}
+
+/// `user`'s tags with their link counts, by name. A LEFT JOIN, so that tags whose links
+/// were all deleted show with 0 rather than disappear:
+///
+/// SELECT tags.name, COUNT(link_tags.link_id) FROM tags
+///   LEFT JOIN link_tags ON link_tags.tag_id = tags.id
+///   WHERE tags.owner_id = ? GROUP BY tags.id, tags.name ORDER BY tags.name
+pub async fn tag_counts(db: &impl ConnectionTrait, user: &CurrentUser) -> AppResult<Vec<TagCount>> {
+    let rows: Vec<(String, i64)> = tag::Entity::owned_by(user)
+        .select_only()
+        .column(tag::Column::Name)
+        .column_as(
+            Expr::col((link_tag::Entity, link_tag::Column::LinkId)).count(),
+            "link_count",
+        )
+        .join_rev(JoinType::LeftJoin, link_tag::Relation::Tag.def())
+        .group_by(tag::Column::Id)
+        .group_by(tag::Column::Name)
+        .order_by_asc(tag::Column::Name)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(name, link_count)| TagCount { name, link_count })
+        .collect())
+}
+
+/// Turns a per-item failure into field errors for a bulk report.
+pub fn item_errors(err: AppError) -> Vec<FieldError> {
+    match err {
+        AppError::Validation(errors) | AppError::Conflict(errors) => errors,
+        other => vec![FieldError::new("", other.to_string())],
+    }
+}
