@@ -4,6 +4,7 @@
 //! owns the redirect cache and the click writer and hands out the API router (under
 //! `/api/v1`) and the redirect router (`/{slug}`).
 
+pub mod analytics;
 pub mod api;
 pub mod cache;
 pub mod clicks;

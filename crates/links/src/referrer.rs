@@ -6,6 +6,8 @@
 //! bounds what it returns (the columns are 255 characters at most). Anything malformed is
 //! `None` rather than an error: analytics must never fail a click.
 
+use std::borrow::Cow;
+
 use url::form_urlencoded;
 
 /// Longest value we keep for a host or a UTM parameter (the width of their columns).
@@ -109,7 +111,7 @@ pub fn utm(query: &str) -> Utm {
             continue;
         };
         if slot.is_none() {
-            *slot = clean(&value);
+            *slot = clean(value);
         }
     }
     utm
@@ -118,13 +120,21 @@ pub fn utm(query: &str) -> Utm {
 /// Trims, drops control characters and caps at [`MAX_LEN`] characters (not bytes: the
 /// columns count characters). Control characters go because a NUL, which `%00` decodes to,
 /// is rejected by PostgreSQL text columns and would fail the whole batch of clicks.
-fn clean(value: &str) -> Option<String> {
-    let mut cleaned: String = value
-        .trim()
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(MAX_LEN)
-        .collect();
+fn clean(value: Cow<'_, str>) -> Option<String> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return None;
+    }
+    // The usual case: a short, clean value, reusing the decoder's allocation if it made one.
+    if trimmed.len() <= MAX_LEN && !trimmed.contains(char::is_control) {
+        return Some(if trimmed.len() == value.len() {
+            value.into_owned()
+        } else {
+            trimmed.to_owned()
+        });
+    }
+    let mut cleaned = String::with_capacity(trimmed.len().min(MAX_LEN * 4));
+    cleaned.extend(trimmed.chars().filter(|c| !c.is_control()).take(MAX_LEN));
     cleaned.truncate(cleaned.trim_end().len());
     (!cleaned.is_empty()).then_some(cleaned)
 }
@@ -307,6 +317,10 @@ mod tests {
         // Control characters (a NUL would fail a PostgreSQL insert) are dropped.
         assert_eq!(utm("utm_source=a%00b%0A").source.as_deref(), Some("ab"));
         assert_eq!(utm("utm_source=%00").source, None);
+        assert_eq!(
+            utm("utm_term=+red+shoes%20").term.as_deref(),
+            Some("red shoes")
+        );
     }
 
     #[test]

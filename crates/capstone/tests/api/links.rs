@@ -472,3 +472,309 @@ async fn bulk_creates_what_it_can_and_says_why_the_rest_failed() {
             || response.status() == StatusCode::PAYLOAD_TOO_LARGE
     );
 }
+
+/// Waits until the link has `expected` clicks written.
+async fn wait_for_clicks(app: &TestApp, id: &Value, expected: i64) {
+    for _ in 0..100 {
+        let link: Value = as_basic(app, Method::GET, &format!("{LINKS}/{id}"), ANN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if link["click_count"].as_i64() == Some(expected) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("link {id} never reached {expected} clicks");
+}
+
+#[tokio::test]
+async fn stats_break_clicks_down_and_leave_bots_out() {
+    let app = app_with_ann().await;
+    let link = create(
+        &app,
+        json!({"target_url": "https://example.com/", "slug": "stats"}),
+    )
+    .await;
+    let visit = |ua: &'static str, referer: Option<&'static str>, lang: &'static str| {
+        let client = app.client.clone();
+        async move {
+            let mut request = client
+                .request(Method::GET, "/stats?utm_source=newsletter")
+                .header("user-agent", ua)
+                .header("accept-language", lang);
+            if let Some(referer) = referer {
+                request = request.header("referer", referer);
+            }
+            assert_eq!(request.send().await.unwrap().status(), StatusCode::FOUND);
+        }
+    };
+    let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0";
+    let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1";
+    visit(
+        firefox,
+        Some("https://www.google.com/search?q=x"),
+        "fr-FR,fr;q=0.9",
+    )
+    .await;
+    visit(firefox, Some("https://www.google.com/"), "fr").await;
+    visit(iphone, None, "en-GB").await;
+    visit(
+        "Googlebot/2.1 (+http://www.google.com/bot.html)",
+        None,
+        "en",
+    )
+    .await;
+    wait_for_clicks(&app, &link["id"], 4).await;
+
+    let path = format!("{LINKS}/{}/stats?interval=hour", link["id"]);
+    let stats: Value = as_basic(&app, Method::GET, &path, ANN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats["total_clicks"], 3, "{stats}");
+    assert_eq!(stats["bot_clicks"], 1);
+    // Both Firefox visits come from one address with one browser: one visitor.
+    assert_eq!(stats["unique_visitors"], 2);
+    assert_eq!(
+        stats["top"]["referrer"][0],
+        json!({"value": "google.com", "clicks": 2})
+    );
+    assert_eq!(
+        stats["top"]["referrer"][1],
+        json!({"value": "(direct)", "clicks": 1})
+    );
+    assert_eq!(
+        stats["top"]["browser"][0],
+        json!({"value": "firefox", "clicks": 2})
+    );
+    assert_eq!(
+        stats["top"]["language"][0],
+        json!({"value": "fr", "clicks": 2})
+    );
+    assert_eq!(stats["top"]["os"][1], json!({"value": "ios", "clicks": 1}));
+    let series = stats["series"].as_array().unwrap();
+    assert!(
+        series.len() >= 24 * 30,
+        "empty hours are filled: {}",
+        series.len()
+    );
+    assert_eq!(
+        series
+            .iter()
+            .map(|b| b["clicks"].as_i64().unwrap())
+            .sum::<i64>(),
+        3
+    );
+
+    let with_bots: Value = as_basic(&app, Method::GET, &format!("{path}&bots=true"), ANN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(with_bots["total_clicks"], 4);
+
+    let days: Value = as_basic(
+        &app,
+        Method::GET,
+        &format!("{LINKS}/{}/stats?interval=day&tz=Asia/Tokyo", link["id"]),
+        ANN,
+    )
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert!(
+        days["series"][0]["start"]
+            .as_str()
+            .unwrap()
+            .ends_with("T00:00:00+09:00"),
+        "{}",
+        days["series"][0]
+    );
+
+    for bad in [
+        "?tz=Mars/Olympus",
+        "?interval=minute",
+        "?from=2030-01-01T00:00:00Z&to=2029-01-01T00:00:00Z",
+        "?interval=hour&from=2000-01-01T00:00:00Z",
+    ] {
+        let response = as_basic(
+            &app,
+            Method::GET,
+            &format!("{LINKS}/{}/stats{bad}", link["id"]),
+            ANN,
+        )
+        .send()
+        .await
+        .unwrap();
+        assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+    }
+
+    // Raw clicks: the address is not there, the UTM source is.
+    let clicks: Value = as_basic(
+        &app,
+        Method::GET,
+        &format!("{LINKS}/{}/clicks?limit=2", link["id"]),
+        ANN,
+    )
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(clicks["items"].as_array().unwrap().len(), 2);
+    assert!(clicks["next_cursor"].is_string());
+    assert_eq!(clicks["items"][0]["utm_source"], "newsletter");
+    assert!(
+        !clicks.to_string().contains("127.0.0.1"),
+        "no raw address is stored"
+    );
+
+    let csv = as_basic(
+        &app,
+        Method::GET,
+        &format!("{LINKS}/{}/clicks?format=csv", link["id"]),
+        ANN,
+    )
+    .send()
+    .await
+    .unwrap();
+    assert!(
+        csv.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let csv = csv.text().await.unwrap();
+    assert_eq!(csv.lines().count(), 5, "a header and four clicks:\n{csv}");
+    assert!(csv.starts_with("id,clicked_at,"));
+}
+
+#[tokio::test]
+async fn links_are_ranked_by_clicks_with_a_minimum() {
+    let app = app_with_ann().await;
+    let a = create(
+        &app,
+        json!({"target_url": "https://a.example/", "slug": "rank-a"}),
+    )
+    .await;
+    let b = create(
+        &app,
+        json!({"target_url": "https://b.example/", "slug": "rank-b"}),
+    )
+    .await;
+    create(
+        &app,
+        json!({"target_url": "https://c.example/", "slug": "rank-c"}),
+    )
+    .await;
+    // A browser: clicks without a user agent are counted as bots, which rankings leave out.
+    let visit = |slug: &'static str| {
+        let client = app.client.clone();
+        async move {
+            client
+                .request(Method::GET, slug)
+                .header(
+                    "user-agent",
+                    "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0",
+                )
+                .send()
+                .await
+                .unwrap();
+        }
+    };
+    for _ in 0..3 {
+        visit("/rank-b").await;
+    }
+    visit("/rank-a").await;
+    wait_for_clicks(&app, &b["id"], 3).await;
+    wait_for_clicks(&app, &a["id"], 1).await;
+
+    let ranking: Value = as_basic(&app, Method::GET, "/api/v1/stats/links", ANN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let slugs: Vec<&str> = ranking["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["slug"].as_str().unwrap())
+        .collect();
+    assert_eq!(slugs, ["rank-b", "rank-a"], "unclicked links are left out");
+    assert_eq!(ranking["items"][0]["clicks"], 3);
+    let popular: Value = as_basic(&app, Method::GET, "/api/v1/stats/links?min_clicks=2", ANN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(popular["items"].as_array().unwrap().len(), 1);
+
+    let by_clicks: Value = as_basic(
+        &app,
+        Method::GET,
+        &format!("{LINKS}?sort=clicks&limit=1"),
+        ANN,
+    )
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(by_clicks["items"][0]["slug"], "rank-b");
+}
+
+#[tokio::test]
+async fn qr_codes_in_svg_and_png() {
+    let app = app_with_ann().await;
+    let link = create(&app, json!({"target_url": "https://example.com/"})).await;
+    let svg = as_basic(
+        &app,
+        Method::GET,
+        &format!("{LINKS}/{}/qr", link["id"]),
+        ANN,
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(svg.headers()["content-type"], "image/svg+xml");
+    assert!(svg.text().await.unwrap().starts_with("<svg"));
+    let png = as_basic(
+        &app,
+        Method::GET,
+        &format!("{LINKS}/{}/qr?format=png&size=200", link["id"]),
+        ANN,
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(png.headers()["content-type"], "image/png");
+    assert!(png.bytes().await.unwrap().starts_with(b"\x89PNG\r\n\x1a\n"));
+    let bad = as_basic(
+        &app,
+        Method::GET,
+        &format!("{LINKS}/{}/qr?format=gif", link["id"]),
+        ANN,
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_problem(bad, StatusCode::UNPROCESSABLE_ENTITY).await;
+}

@@ -2,6 +2,8 @@
 
 mod bulk;
 mod links;
+mod qr;
+mod stats;
 mod tags;
 
 use std::sync::Arc;
@@ -18,5 +20,9 @@ pub fn router(links: Arc<LinksState>) -> OpenApiRouter<AppState> {
         .routes(routes!(links::get, links::update, links::delete))
         .routes(routes!(bulk::create_many))
         .routes(routes!(tags::list))
+        .routes(routes!(stats::link_stats))
+        .routes(routes!(stats::ranking))
+        .routes(routes!(stats::clicks))
+        .routes(routes!(qr::qr_code))
         .layer(Extension(links))
 }

@@ -1,0 +1,393 @@
+//! Statistics: `GET /api/v1/links/{id}/stats`, `GET /api/v1/stats/links`, and the raw
+//! clicks, `GET /api/v1/links/{id}/clicks` (JSON pages or a CSV export).
+
+use axum::{
+    body::Body,
+    extract::{Path, State},
+    http::{HeaderValue, header},
+    response::{IntoResponse, Response},
+};
+use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
+use platform::{
+    AppError, AppResult, AppState,
+    auth::{CurrentUser, find_owned},
+    error::{Problem, Validator},
+    http::{Json, Page, Pagination, Query},
+};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::{
+    analytics::{self, Interval, RankedLink, Stats},
+    entities::{click, link},
+};
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StatsQuery {
+    /// Start of the range (default: 30 days before `to`).
+    pub from: Option<DateTime<Utc>>,
+    /// End of the range, exclusive (default: now).
+    pub to: Option<DateTime<Utc>>,
+    /// `hour`, `day` (default), `week` or `month`.
+    pub interval: Option<Interval>,
+    /// IANA time zone for the buckets, such as `Europe/Paris` (default `UTC`).
+    pub tz: Option<String>,
+    /// Count clicks by bots and link previews too (default false).
+    pub bots: Option<bool>,
+    /// How many values per breakdown (1–100, default 10).
+    pub top: Option<u64>,
+}
+
+fn range(query: &StatsQuery) -> AppResult<analytics::Range> {
+    let mut v = Validator::new();
+    let to = query.to.unwrap_or_else(Utc::now);
+    let from = query.from.unwrap_or(to - Duration::days(30));
+    if from >= to {
+        v.error("from", "must be before `to`");
+    }
+    let interval = query.interval.unwrap_or(Interval::Day);
+    if from < to && analytics::bucket_count(from, to, interval) > analytics::MAX_BUCKETS as i64 {
+        v.error(
+            "interval",
+            format!(
+                "gives more than {} buckets for this range; choose a longer interval",
+                analytics::MAX_BUCKETS
+            ),
+        );
+    }
+    let tz = match query.tz.as_deref() {
+        None => Some(Tz::UTC),
+        Some(name) => v.check(
+            "tz",
+            name.parse::<Tz>()
+                .map_err(|_| "is not an IANA time zone such as Europe/Paris".to_owned()),
+        ),
+    };
+    let top = query.top.unwrap_or(10);
+    if !(1..=100).contains(&top) {
+        v.error("top", "must be from 1 to 100");
+    }
+    v.finish()?;
+    Ok(analytics::Range {
+        from,
+        to,
+        interval,
+        tz: tz.expect("validated"),
+        bots: query.bots.unwrap_or(false),
+        top,
+    })
+}
+
+/// A link's clicks over time and broken down by country, referrer, browser, OS, device and
+/// language. Bots are left out unless `bots=true`.
+#[utoipa::path(
+    get,
+    path = "/links/{id}/stats",
+    tag = "links",
+    params(("id" = i64, Path), StatsQuery),
+    security(("basic" = []), ("bearer" = []), ("session" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The statistics", body = Stats),
+        (status = 404, description = "No such link of yours", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid range, interval or time zone", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn link_stats(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    Query(query): Query<StatsQuery>,
+) -> AppResult<Json<Stats>> {
+    let range = range(&query)?;
+    let link = find_owned::<link::Entity>(&state.db, id, &user).await?;
+    Ok(Json(analytics::link_stats(&state.db, &link, &range).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RankingQuery {
+    /// Start of the range (default: 30 days before `to`).
+    pub from: Option<DateTime<Utc>>,
+    /// End of the range, exclusive (default: now).
+    pub to: Option<DateTime<Utc>>,
+    /// Leave out links with fewer clicks than this in the range (default 1).
+    pub min_clicks: Option<i64>,
+    /// How many links (1–100, default 20).
+    pub limit: Option<u64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Ranking {
+    pub items: Vec<RankedLink>,
+}
+
+/// The caller's links ranked by clicks in a range.
+#[utoipa::path(
+    get,
+    path = "/stats/links",
+    tag = "links",
+    params(RankingQuery),
+    security(("basic" = []), ("bearer" = []), ("session" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "Links, most clicked first", body = Ranking),
+        (status = 422, description = "Invalid parameters", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn ranking(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Query(query): Query<RankingQuery>,
+) -> AppResult<Json<Ranking>> {
+    let mut v = Validator::new();
+    let to = query.to.unwrap_or_else(Utc::now);
+    let from = query.from.unwrap_or(to - Duration::days(30));
+    if from >= to {
+        v.error("from", "must be before `to`");
+    }
+    let limit = query.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        v.error("limit", "must be from 1 to 100");
+    }
+    let min_clicks = query.min_clicks.unwrap_or(1);
+    if min_clicks < 0 {
+        v.error("min_clicks", "must not be negative");
+    }
+    v.finish()?;
+    let items = analytics::rank_links(&state.db, &user, from, to, min_clicks, limit).await?;
+    Ok(Json(Ranking { items }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ClicksQuery {
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    /// `json` (pages, default) or `csv` (every click in the range, streamed).
+    pub format: Option<String>,
+}
+
+/// One recorded click. The visitor's address is never stored; `visitor` is a hash that
+/// changes every day.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Click {
+    pub id: i64,
+    pub clicked_at: DateTime<Utc>,
+    pub referrer: Option<String>,
+    pub referrer_host: Option<String>,
+    pub country: Option<String>,
+    pub browser: String,
+    pub os: String,
+    pub device: String,
+    pub language: Option<String>,
+    pub is_bot: bool,
+    pub visitor: String,
+    pub utm_source: Option<String>,
+    pub utm_medium: Option<String>,
+    pub utm_campaign: Option<String>,
+    pub utm_term: Option<String>,
+    pub utm_content: Option<String>,
+}
+
+impl From<click::Model> for Click {
+    fn from(c: click::Model) -> Self {
+        Self {
+            id: c.id,
+            clicked_at: c.clicked_at,
+            referrer: c.referrer,
+            referrer_host: c.referrer_host,
+            country: c.country,
+            browser: c.browser,
+            os: c.os,
+            device: c.device,
+            language: c.language,
+            is_bot: c.is_bot,
+            visitor: c.visitor_hash,
+            utm_source: c.utm_source,
+            utm_medium: c.utm_medium,
+            utm_campaign: c.utm_campaign,
+            utm_term: c.utm_term,
+            utm_content: c.utm_content,
+        }
+    }
+}
+
+fn clicks_query(link_id: i64, query: &ClicksQuery) -> sea_orm::Select<click::Entity> {
+    let mut select = click::Entity::find().filter(click::Column::LinkId.eq(link_id));
+    if let Some(from) = query.from {
+        select = select.filter(click::Column::ClickedAt.gte(from));
+    }
+    if let Some(to) = query.to {
+        select = select.filter(click::Column::ClickedAt.lt(to));
+    }
+    select
+}
+
+/// A link's raw clicks, newest first, in pages; or, with `format=csv`, all of them in
+/// the range as a CSV download.
+#[utoipa::path(
+    get,
+    path = "/links/{id}/clicks",
+    tag = "links",
+    params(("id" = i64, Path), ClicksQuery, Pagination),
+    security(("basic" = []), ("bearer" = []), ("session" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "A page of clicks (or `text/csv`)", body = Page<Click>),
+        (status = 404, description = "No such link of yours", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn clicks(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    page: Pagination,
+    Query(query): Query<ClicksQuery>,
+) -> AppResult<Response> {
+    let link = find_owned::<link::Entity>(&state.db, id, &user).await?;
+    match query.format.as_deref() {
+        None | Some("json") => {
+            let mut select = clicks_query(link.id, &query);
+            if let Some(before) = page.after::<i64>()? {
+                select = select.filter(click::Column::Id.lt(before));
+            }
+            let rows = select
+                .order_by_desc(click::Column::Id)
+                .limit(page.fetch())
+                .all(&state.db)
+                .await?;
+            let rows: Vec<Click> = rows.into_iter().map(Click::from).collect();
+            Ok(page.page(rows, |c| c.id).into_response())
+        }
+        Some("csv") => Ok(csv_export(state, link, query)),
+        Some(_) => Err(AppError::validation("format", "must be json or csv")),
+    }
+}
+
+/// Streams the CSV in chunks of 5,000 rows (keyset-paged by id), so that exporting a
+/// million clicks holds one chunk in memory, not a million rows.
+fn csv_export(state: AppState, link: link::Model, query: ClicksQuery) -> Response {
+    const CHUNK: u64 = 5_000;
+    let header = "id,clicked_at,referrer,referrer_host,country,browser,os,device,language,is_bot,visitor,\
+                  utm_source,utm_medium,utm_campaign,utm_term,utm_content\n";
+    let chunks = futures_util::stream::unfold(Some(0i64), move |after| {
+        let (db, query, link_id) = (
+            state.db.clone(),
+            ClicksQuery {
+                from: query.from,
+                to: query.to,
+                format: None,
+            },
+            link.id,
+        );
+        async move {
+            let after = after?;
+            let rows = clicks_query(link_id, &query)
+                .filter(click::Column::Id.gt(after))
+                .order_by_asc(click::Column::Id)
+                .limit(CHUNK)
+                .all(&db)
+                .await;
+            match rows {
+                Ok(rows) if rows.is_empty() => None,
+                Ok(rows) => {
+                    let next = (rows.len() as u64 == CHUNK)
+                        .then(|| rows.last().map(|r| r.id))
+                        .flatten();
+                    let mut out = String::with_capacity(rows.len() * 160);
+                    for r in rows {
+                        csv_row(&mut out, r);
+                    }
+                    Some((Ok::<_, std::io::Error>(out), next))
+                }
+                Err(err) => {
+                    tracing::error!(error = %err, "CSV export failed mid-stream");
+                    Some((Err(std::io::Error::other("database error")), None))
+                }
+            }
+        }
+    });
+    let body =
+        futures_util::stream::once(async move { Ok::<_, std::io::Error>(header.to_owned()) })
+            .chain(chunks);
+    let filename = format!("attachment; filename=\"{}-clicks.csv\"", link.slug);
+    let mut response = Body::from_stream(body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    if let Ok(value) = HeaderValue::from_str(&filename) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    response
+}
+
+use futures_util::StreamExt;
+
+fn csv_row(out: &mut String, c: click::Model) {
+    let fields = [
+        c.id.to_string(),
+        c.clicked_at.to_rfc3339(),
+        c.referrer.unwrap_or_default(),
+        c.referrer_host.unwrap_or_default(),
+        c.country.unwrap_or_default(),
+        c.browser,
+        c.os,
+        c.device,
+        c.language.unwrap_or_default(),
+        c.is_bot.to_string(),
+        c.visitor_hash,
+        c.utm_source.unwrap_or_default(),
+        c.utm_medium.unwrap_or_default(),
+        c.utm_campaign.unwrap_or_default(),
+        c.utm_term.unwrap_or_default(),
+        c.utm_content.unwrap_or_default(),
+    ];
+    for (i, field) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        csv_field(out, field);
+    }
+    out.push('\n');
+}
+
+/// RFC 4180 quoting, plus a leading `'` for values a spreadsheet would run as a formula
+/// (a referrer is whatever the visitor's browser sent).
+fn csv_field(out: &mut String, field: &str) {
+    let formula = field.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    let quote = formula || field.contains([',', '"', '\n', '\r']);
+    if quote {
+        out.push('"');
+    }
+    if formula {
+        out.push('\'');
+    }
+    for ch in field.chars() {
+        if ch == '"' {
+            out.push('"');
+        }
+        out.push(ch);
+    }
+    if quote {
+        out.push('"');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_fields_are_quoted_and_formulas_defused() {
+        let mut out = String::new();
+        csv_field(&mut out, "plain");
+        out.push('|');
+        csv_field(&mut out, "a,\"b\"");
+        out.push('|');
+        csv_field(&mut out, "=HYPERLINK(\"x\")");
+        assert_eq!(out, "plain|\"a,\"\"b\"\"\"|\"'=HYPERLINK(\"\"x\"\")\"");
+    }
+}
