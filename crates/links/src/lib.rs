@@ -20,6 +20,7 @@ mod routes;
 pub mod settings;
 pub mod store;
 pub mod useragent;
+pub mod workers;
 
 use std::{net::SocketAddr, sync::Arc};
 
@@ -39,7 +40,8 @@ use redirect::RedirectCounters;
 pub struct LinksState {
     pub db: Db,
     pub settings: Settings,
-    pub cache: SlugCache,
+    pub cache: Arc<SlugCache>,
+    pub enrichment: workers::Enrichment,
     pub clicks: ClickQueue,
     pub geo: Arc<Geo>,
     pub counters: RedirectCounters,
@@ -51,9 +53,26 @@ impl LinksState {
         platform::http::client_ip(headers, Some(peer), self.client_ip_header.as_deref())
     }
 
-    /// After a link is created: the slug may be cached as "not found" from an earlier visit.
-    pub fn after_create(&self, link: &entities::link::Model, _needs_title: bool) {
+    /// After a link is created: forget a cached "not found" for its slug, fetch its title
+    /// if it has none, and queue its safety check when one is configured.
+    pub fn after_create(&self, link: &entities::link::Model, needs_title: bool) {
         self.cache.invalidate(&link.slug);
+        if needs_title {
+            self.enrichment.fetch_title(link.id, &link.target_url);
+        }
+        if link.safety == "pending" {
+            self.enrichment.check_safety(link.id);
+        }
+    }
+
+    /// The safety state a new link starts in: `pending` (not live) until checked, when a
+    /// check is configured.
+    pub fn initial_safety(&self) -> &'static str {
+        if self.enrichment.checks_safety() {
+            "pending"
+        } else {
+            "unchecked"
+        }
     }
 }
 
@@ -76,9 +95,15 @@ impl Links {
         background.spawn("click writer", move |stop| {
             clicks::run_writer(rx, writer, batch, flush, stop)
         });
+        let cache = Arc::new(SlugCache::new(
+            settings.cache_capacity,
+            settings.cache_ttl(),
+        ));
+        let enrichment = workers::start(&app.db, cache.clone(), &settings, background)?;
         let state = Arc::new(LinksState {
             db: app.db.clone(),
-            cache: SlugCache::new(settings.cache_capacity, settings.cache_ttl()),
+            cache,
+            enrichment,
             settings,
             clicks,
             geo,

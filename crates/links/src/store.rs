@@ -34,6 +34,7 @@ pub async fn create(
     link: ValidLink,
     password_hash: Option<String>,
     slug_length: usize,
+    safety: &str,
 ) -> AppResult<link::Model> {
     let tx = db.begin().await?;
     let now = Utc::now();
@@ -57,7 +58,7 @@ pub async fn create(
             valid_until: Set(link.valid_until),
             max_clicks: Set(link.max_clicks),
             click_count: Set(0),
-            safety: Set("unchecked".into()),
+            safety: Set(safety.to_owned()),
             created_at: Set(now),
             updated_at: Set(now),
             ..Default::default()

@@ -7,6 +7,7 @@ mod auth_methods;
 mod email_flows;
 mod errors;
 mod helpers;
+mod link_enrichment;
 mod links;
 mod migrations;
 mod oauth;

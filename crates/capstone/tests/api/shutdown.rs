@@ -149,3 +149,70 @@ fn field<'a>(line: &'a Value, name: &str) -> &'a Value {
         value => value,
     }
 }
+
+#[tokio::test]
+async fn a_graceful_stop_loses_no_click() {
+    use sea_orm_migration::sea_orm::{ConnectionTrait, Database};
+
+    let db = TestDatabase::fresh().await;
+    let mut server = start_binary(&db);
+    let test_client = testkit::TestClient::new(server.addr.parse().unwrap());
+    let (base, client) = (test_client.base.clone(), test_client.http.clone());
+    let register = client
+        .post(format!("{base}/api/v1/auth/register"))
+        .json(&serde_json::json!({"email": "ann@example.com", "password": "correct horse battery staple", "display_name": "Ann"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(register.status(), 201);
+    let created = client
+        .post(format!("{base}/api/v1/links"))
+        .basic_auth("ann@example.com", Some("correct horse battery staple"))
+        .json(&serde_json::json!({"target_url": "https://example.com/", "slug": "counted"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+
+    // Clicks from 16 concurrent visitors, then SIGTERM straight away: whatever is still
+    // queued must be written before the process exits.
+    let sent = 800;
+    let mut tasks = Vec::new();
+    for worker in 0..16 {
+        let (client, base) = (client.clone(), base.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut ok = 0;
+            for _ in 0..sent / 16 {
+                let response = client
+                    .get(format!("{base}/counted"))
+                    .header("user-agent", format!("Mozilla/5.0 visitor-{worker}"))
+                    .send()
+                    .await
+                    .unwrap();
+                ok += usize::from(response.status() == 302);
+            }
+            ok
+        }));
+    }
+    let mut redirected = 0;
+    for task in tasks {
+        redirected += task.await.unwrap();
+    }
+    assert_eq!(redirected, sent);
+    sigterm(&server.child);
+    let status = wait_exit(&mut server.child, Duration::from_secs(30));
+    assert!(status.success());
+
+    let conn = Database::connect(&db.url).await.unwrap();
+    let row = conn
+        .query_one_raw(sea_orm_migration::sea_orm::Statement::from_string(
+            conn.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM clicks",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let stored: i64 = row.try_get("", "n").unwrap();
+    assert_eq!(stored, sent as i64, "clicks sent {sent}, stored {stored}");
+    conn.close().await.unwrap();
+}

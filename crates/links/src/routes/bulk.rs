@@ -91,6 +91,7 @@ pub async fn create_many(
                         valid,
                         password_hash,
                         links.settings.slug_length,
+                        links.initial_safety(),
                     )
                     .await
                 }

@@ -67,6 +67,7 @@ pub async fn create(
         valid,
         password_hash,
         links.settings.slug_length,
+        links.initial_safety(),
     )
     .await?;
     links.after_create(&created, needs_title);
