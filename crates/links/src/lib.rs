@@ -76,6 +76,23 @@ impl LinksState {
     }
 }
 
+/// Copies the redirect's atomic counters into the metrics registry every few seconds, so
+/// that `/metrics` shows them while the hot path pays only an atomic add per redirect.
+async fn publish_redirect_metrics(state: Arc<LinksState>, stop: tokio_util::sync::CancellationToken) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = stop.cancelled() => return,
+        }
+        let c = &state.counters;
+        for (outcome, value) in [("redirected", &c.redirected), ("not_found", &c.not_found), ("gone", &c.gone)] {
+            metrics::counter!("links_redirects_total", "outcome" => outcome).absolute(value.load(Relaxed));
+        }
+    }
+}
+
 /// The running links app.
 pub struct Links {
     state: Arc<LinksState>,
@@ -100,7 +117,7 @@ impl Links {
             settings.cache_ttl(),
         ));
         let enrichment = workers::start(&app.db, cache.clone(), &settings, background)?;
-        let state = Arc::new(LinksState {
+        let state: Arc<LinksState> = Arc::new(LinksState {
             db: app.db.clone(),
             cache,
             enrichment,
@@ -110,6 +127,8 @@ impl Links {
             counters: RedirectCounters::default(),
             client_ip_header: app.config.client_ip_header.clone(),
         });
+        let counters_state = state.clone();
+        background.spawn("redirect metrics", move |stop| publish_redirect_metrics(counters_state, stop));
         Ok(Self { state })
     }
 
