@@ -7,20 +7,29 @@
 //! and adds to the hourly rollups that statistics are read from. On shutdown the writer
 //! drains the queue before it stops, so a clean stop loses no click.
 
-use std::{collections::HashMap, net::IpAddr, sync::Arc, time::Duration};
+use std::{
+    collections::{HashMap, HashSet},
+    net::IpAddr,
+    sync::Arc,
+    time::Duration,
+};
 
 use chrono::{DateTime, DurationRound, NaiveDate, TimeDelta, Utc};
 use platform::{AppResult, db::Db};
 use sea_orm::{
     ActiveValue::Set,
     ConnectionTrait, EntityTrait, TransactionTrait,
-    sea_query::{Expr, ExprTrait, OnConflict, Query},
+    sea_query::{CaseStatement, Expr, ExprTrait, OnConflict, Query},
 };
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc::{self, error::TrySendError};
 use tokio_util::sync::CancellationToken;
 
-use crate::{entities::click, geo::Geo, referrer, useragent};
+use crate::{
+    entities::{click, link},
+    geo::Geo,
+    referrer, useragent,
+};
 
 /// A click as the redirect saw it; everything else is worked out by the writer.
 #[derive(Debug, Clone)]
@@ -165,19 +174,25 @@ impl ClickWriter {
                 .await?;
         }
 
-        // 2. Each link's counter: one UPDATE per link in the batch.
+        // 2. Each link's counter, in one statement per 500 links:
+        //    UPDATE links SET click_count = click_count + CASE id WHEN … THEN n … END
+        //    WHERE id IN (…)
         let mut per_link: HashMap<i64, i64> = HashMap::new();
         for p in &parsed {
             *per_link.entry(p.link_id).or_default() += 1;
         }
-        for (link_id, n) in &per_link {
+        let per_link: Vec<(i64, i64)> = per_link.into_iter().collect();
+        for chunk in per_link.chunks(500) {
+            let increment = chunk.iter().fold(CaseStatement::new(), |case, (id, n)| {
+                case.case(Expr::col(link::Column::Id).eq(*id), *n)
+            });
             let update = Query::update()
-                .table(crate::entities::link::Entity)
+                .table(link::Entity)
                 .value(
-                    crate::entities::link::Column::ClickCount,
-                    Expr::col(crate::entities::link::Column::ClickCount).add(*n),
+                    link::Column::ClickCount,
+                    Expr::col(link::Column::ClickCount).add(increment.finally(0)),
                 )
-                .and_where(Expr::col(crate::entities::link::Column::Id).eq(*link_id))
+                .and_where(Expr::col(link::Column::Id).is_in(chunk.iter().map(|(id, _)| *id)))
                 .to_owned();
             tx.execute(&update).await?;
         }
@@ -279,18 +294,21 @@ impl ClickWriter {
                 .entry((p.link_id, p.day, p.visitor.as_str()))
                 .or_insert(i);
         }
+        let candidates: Vec<_> = first.into_iter().collect();
         let mut new = Vec::new();
-        for ((link_id, day, visitor), index) in first {
-            // INSERT … ON CONFLICT DO NOTHING: the row is new exactly when this visitor had
-            // not been seen on this link today (by this or any other instance).
-            let insert = Query::insert()
-                .into_table(LinkVisitors::Table)
-                .columns([
-                    LinkVisitors::LinkId,
-                    LinkVisitors::Day,
-                    LinkVisitors::VisitorHash,
-                ])
-                .values_panic([link_id.into(), day.into(), visitor.into()])
+        for chunk in candidates.chunks(500) {
+            // INSERT … ON CONFLICT DO NOTHING RETURNING …: exactly the rows that are new
+            // come back, i.e. the visitors not seen on that link today by any instance.
+            let mut insert = Query::insert();
+            insert.into_table(LinkVisitors::Table).columns([
+                LinkVisitors::LinkId,
+                LinkVisitors::Day,
+                LinkVisitors::VisitorHash,
+            ]);
+            for ((link_id, day, visitor), _) in chunk {
+                insert.values_panic([(*link_id).into(), (*day).into(), (*visitor).into()]);
+            }
+            insert
                 .on_conflict(
                     OnConflict::columns([
                         LinkVisitors::LinkId,
@@ -300,10 +318,28 @@ impl ClickWriter {
                     .do_nothing()
                     .to_owned(),
                 )
-                .to_owned();
-            if tx.execute(&insert).await?.rows_affected() == 1 {
-                new.push(index);
-            }
+                .returning(
+                    Query::returning().columns([LinkVisitors::LinkId, LinkVisitors::VisitorHash]),
+                );
+            let inserted: HashSet<(i64, String)> = tx
+                .query_all(&insert)
+                .await?
+                .into_iter()
+                .filter_map(|row| {
+                    Some((
+                        row.try_get("", "link_id").ok()?,
+                        row.try_get("", "visitor_hash").ok()?,
+                    ))
+                })
+                .collect();
+            new.extend(
+                chunk
+                    .iter()
+                    .filter(|((link_id, _, visitor), _)| {
+                        inserted.contains(&(*link_id, (*visitor).to_owned()))
+                    })
+                    .map(|(_, index)| *index),
+            );
         }
         Ok(new)
     }
