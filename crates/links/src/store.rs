@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use platform::{
     AppError, AppResult,
     auth::{CurrentUser, Owned},
-    db::{Violation, violation},
+    db::{Violation, contains_any, violation},
     error::FieldError,
 };
 use sea_orm::{
@@ -16,7 +16,7 @@ use sea_orm::{
     ActiveValue::Set,
     ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect,
     RelationTrait, TransactionTrait,
-    sea_query::{Expr, ExprTrait, Func, LikeExpr, OnConflict, Query},
+    sea_query::{Expr, ExprTrait, OnConflict, Query},
 };
 use serde::{Deserialize, Serialize};
 
@@ -281,14 +281,14 @@ pub async fn list(
 ) -> AppResult<Vec<link::Model>> {
     let mut query = link::Entity::owned_by(user);
     if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        let pattern = LikeExpr::new(format!("%{}%", escape_like(&q.to_lowercase()))).escape('\\');
-        let lower = |col: link::Column| Expr::expr(Func::lower(Expr::col(col)));
-        query = query.filter(
-            sea_orm::Condition::any()
-                .add(lower(link::Column::Slug).like(pattern.clone()))
-                .add(lower(link::Column::TargetUrl).like(pattern.clone()))
-                .add(lower(link::Column::Title).like(pattern)),
-        );
+        query = query.filter(contains_any(
+            [
+                link::Column::Slug,
+                link::Column::TargetUrl,
+                link::Column::Title,
+            ],
+            q,
+        ));
     }
     if !filter.tags.is_empty() {
         // links.id IN (SELECT link_tags.link_id FROM link_tags
@@ -362,12 +362,6 @@ pub fn cursor_of(link: &Link, sort: Sort) -> ListCursor {
         },
         id: link.id,
     }
-}
-
-fn escape_like(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
 }
 
 /// A tag and how many of the owner's links carry it.

@@ -4,11 +4,8 @@
 use axum::extract::{Path, Query, State};
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait,
-    ActiveValue::Set,
-    ColumnTrait, Condition, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
-    sea_query::{Expr, ExprTrait, Func, LikeExpr},
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
 };
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -18,6 +15,7 @@ use super::{
     user::{self, Role, User},
 };
 use crate::{
+    db::contains_any,
     error::{AppError, AppResult, Problem, Validator},
     http::{Json, Page, Pagination},
     server::AppState,
@@ -53,15 +51,10 @@ pub async fn list_users(
         query = query.filter(user::Column::Id.gt(after));
     }
     if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        // `LIKE` on lower-cased text: case-insensitive on both databases (PostgreSQL's LIKE
-        // is case-sensitive, SQLite's is not), with the user's `%` and `_` taken literally.
-        let pattern = LikeExpr::new(format!("%{}%", escape_like(&q.to_lowercase()))).escape('\\');
-        let lower = |col: user::Column| Expr::expr(Func::lower(Expr::col(col)));
-        query = query.filter(
-            Condition::any()
-                .add(lower(user::Column::Email).like(pattern.clone()))
-                .add(lower(user::Column::DisplayName).like(pattern)),
-        );
+        query = query.filter(contains_any(
+            [user::Column::Email, user::Column::DisplayName],
+            q,
+        ));
     }
     if let Some(role) = filter.role {
         query = query.filter(user::Column::Role.eq(role));
@@ -72,12 +65,6 @@ pub async fn list_users(
         .all(&state.db)
         .await?;
     Ok(page.page(rows.into_iter().map(User::from).collect(), |u| u.id))
-}
-
-fn escape_like(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
 }
 
 /// Sets the role of the account with `email`; for the `capstone users set-role` command.

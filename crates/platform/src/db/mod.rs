@@ -4,6 +4,7 @@
 //! asks which database it is, except through the few dialect helpers kept here.
 
 mod constraint;
+mod search;
 
 use std::{path::Path, str::FromStr, time::Duration};
 
@@ -11,6 +12,7 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr};
 use secrecy::ExposeSecret;
 
 pub use constraint::{Violation, violation};
+pub use search::contains_any;
 
 use crate::config::Config;
 
