@@ -78,7 +78,10 @@ impl LinksState {
 
 /// Copies the redirect's atomic counters into the metrics registry every few seconds, so
 /// that `/metrics` shows them while the hot path pays only an atomic add per redirect.
-async fn publish_redirect_metrics(state: Arc<LinksState>, stop: tokio_util::sync::CancellationToken) {
+async fn publish_redirect_metrics(
+    state: Arc<LinksState>,
+    stop: tokio_util::sync::CancellationToken,
+) {
     use std::sync::atomic::Ordering::Relaxed;
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
     loop {
@@ -87,8 +90,13 @@ async fn publish_redirect_metrics(state: Arc<LinksState>, stop: tokio_util::sync
             () = stop.cancelled() => return,
         }
         let c = &state.counters;
-        for (outcome, value) in [("redirected", &c.redirected), ("not_found", &c.not_found), ("gone", &c.gone)] {
-            metrics::counter!("links_redirects_total", "outcome" => outcome).absolute(value.load(Relaxed));
+        for (outcome, value) in [
+            ("redirected", &c.redirected),
+            ("not_found", &c.not_found),
+            ("gone", &c.gone),
+        ] {
+            metrics::counter!("links_redirects_total", "outcome" => outcome)
+                .absolute(value.load(Relaxed));
         }
     }
 }
@@ -127,8 +135,21 @@ impl Links {
             counters: RedirectCounters::default(),
             client_ip_header: app.config.client_ip_header.clone(),
         });
+        let warm = state.clone();
+        background.spawn("cache warm-up", move |stop| async move {
+            let capacity = warm.settings.cache_capacity;
+            tokio::select! {
+                result = warm.cache.warm(&warm.db, capacity) => match result {
+                    Ok(n) => tracing::info!(links = n, "redirect cache warmed"),
+                    Err(err) => tracing::warn!(error = %err, "redirect cache warm-up failed"),
+                },
+                () = stop.cancelled() => {}
+            }
+        });
         let counters_state = state.clone();
-        background.spawn("redirect metrics", move |stop| publish_redirect_metrics(counters_state, stop));
+        background.spawn("redirect metrics", move |stop| {
+            publish_redirect_metrics(counters_state, stop)
+        });
         Ok(Self { state })
     }
 
