@@ -16,7 +16,9 @@ pub struct Settings {
     /// invalidate at once; this bounds staleness for changes made through another one.
     pub cache_ttl_secs: u64,
     /// Clicks waiting to be written; past this, redirects wait for room rather than lose
-    /// clicks.
+    /// clicks. Kept small enough that the writer can drain a full queue within the
+    /// shutdown grace period: a longer queue would only defer the back-pressure to a stop
+    /// that cannot finish its work.
     pub click_queue_capacity: usize,
     /// Clicks written per transaction, and how often a partial batch is written anyway.
     pub click_batch_size: usize,
@@ -42,7 +44,7 @@ impl Default for Settings {
             slug_length: 7,
             cache_capacity: 100_000,
             cache_ttl_secs: 60,
-            click_queue_capacity: 100_000,
+            click_queue_capacity: 10_000,
             click_batch_size: 1_000,
             click_flush_ms: 200,
             country_header: None,
