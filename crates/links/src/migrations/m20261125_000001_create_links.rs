@@ -11,6 +11,7 @@
 //!   so unique visitors are counted exactly once per day without storing any IP address;
 //!   `visitor_salts` holds the salt of the current day only.
 
+use platform::migrations::columns::{cascade, id, timestamp, timestamp_null};
 use sea_orm_migration::{prelude::*, sea_orm::sea_query::Check};
 
 #[derive(DeriveMigrationName)]
@@ -118,45 +119,8 @@ enum LinkVisitors {
     VisitorHash,
 }
 
-fn id(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col)
-        .big_integer()
-        .not_null()
-        .auto_increment()
-        .primary_key()
-        .to_owned()
-}
-
-fn timestamp(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col)
-        .timestamp_with_time_zone()
-        .not_null()
-        .to_owned()
-}
-
-fn timestamp_null(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col)
-        .timestamp_with_time_zone()
-        .null()
-        .to_owned()
-}
-
 fn text_null(col: impl IntoIden, len: u32) -> ColumnDef {
     ColumnDef::new(col).string_len(len).null().to_owned()
-}
-
-/// A foreign key from `table.col` to `parent.id`, deleting children with the parent.
-fn cascade(
-    table: impl IntoIden + 'static,
-    col: impl IntoIden + 'static,
-    parent: impl IntoIden + 'static,
-    parent_id: impl IntoIden + 'static,
-) -> ForeignKeyCreateStatement {
-    ForeignKey::create()
-        .from(table, col)
-        .to(parent, parent_id)
-        .on_delete(ForeignKeyAction::Cascade)
-        .to_owned()
 }
 
 #[async_trait::async_trait]

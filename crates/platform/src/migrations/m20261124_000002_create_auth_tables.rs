@@ -10,6 +10,8 @@
 
 use sea_orm_migration::{prelude::*, sea_orm::sea_query::Check};
 
+use super::columns::{cascade, id, timestamp, timestamp_null};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -81,29 +83,6 @@ enum UserTokens {
     UsedAt,
 }
 
-fn timestamp(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col)
-        .timestamp_with_time_zone()
-        .not_null()
-        .to_owned()
-}
-
-fn timestamp_null(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col)
-        .timestamp_with_time_zone()
-        .null()
-        .to_owned()
-}
-
-fn id(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col)
-        .big_integer()
-        .not_null()
-        .auto_increment()
-        .primary_key()
-        .to_owned()
-}
-
 /// `user_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE`, as a column and a key.
 fn owner(
     table: impl IntoIden + Clone + 'static,
@@ -114,11 +93,7 @@ fn owner(
             .big_integer()
             .not_null()
             .to_owned(),
-        ForeignKey::create()
-            .from(table, col)
-            .to(Users::Table, Users::Id)
-            .on_delete(ForeignKeyAction::Cascade)
-            .to_owned(),
+        cascade(table, col, Users::Table, Users::Id),
     )
 }
 

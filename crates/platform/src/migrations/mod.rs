@@ -1,6 +1,7 @@
 //! The platform's tables. Apps bring their own migrations; the binary runs them all, in
 //! order, platform first (app tables refer to `users`).
 
+pub mod columns;
 mod m20261124_000001_create_users;
 mod m20261124_000002_create_auth_tables;
 mod m20261124_000003_create_oauth_states;
