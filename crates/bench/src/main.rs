@@ -305,6 +305,9 @@ async fn measure_database(
     let base = server.base_url();
     // What the server logs from here on is about the measurement, not its start.
     let log_mark = server.log_mark();
+    // Peak memory after each phase, to tell what grows it.
+    let mb = |kib: Option<u64>| kib.map(|k| k as f64 / 1024.0);
+    let rss_after_start = mb(server.peak_rss_kib());
     let (auth, auth_note) = api::auth(client, &base).await;
     notes.extend(auth_note);
 
@@ -313,6 +316,7 @@ async fn measure_database(
     // measure the contention, not the query. It also means the SIGTERM below arrives while
     // that backlog is still queued, which is the stop worth testing for lost clicks.
     let stats = api::time_stats(client, &base, seeded.hot_link_id, &auth, STATS_REQUESTS).await?;
+    let rss_after_stats = mb(server.peak_rss_kib());
     let (stats_p50_ms, stats_p99_ms, stats_clicks_seen) = match stats {
         api::Stats::Timed {
             p50_ms,
@@ -342,6 +346,7 @@ async fn measure_database(
         WARMUP.as_secs()
     );
     let (load, cpu) = plan.load(&server).await?;
+    let rss_after_load = mb(server.peak_rss_kib());
     eprintln!(
         "    {:.0} redirects/s, p50 {:.2} ms, p99 {:.2} ms; {} clicks sent",
         load.rps, load.p50_ms, load.p99_ms, load.redirects
@@ -388,6 +393,11 @@ async fn measure_database(
         stats_p50_ms,
         stats_p99_ms,
         peak_rss_mb: stopped.peak_rss_kib as f64 / 1024.0,
+        peak_rss_mb_by_phase: report::RssByPhase {
+            start: rss_after_start,
+            stats: rss_after_stats,
+            load: rss_after_load,
+        },
         clicks_queued_at_stop,
         writer_clicks_per_s_under_load: clicks_queued_at_stop.map(|queued| {
             (load.redirects - queued) as f64 / (WARMUP + plan.duration).as_secs_f64()

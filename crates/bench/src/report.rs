@@ -40,6 +40,8 @@ pub struct Database {
     pub stats_p99_ms: Option<f64>,
     pub peak_rss_mb: f64,
     // Context for reading the figures above.
+    /// The peak RSS as it stood after each phase (the last phase is the stop).
+    pub peak_rss_mb_by_phase: RssByPhase,
     /// Accepted clicks not yet written when SIGTERM was sent (the writer's backlog, which
     /// the graceful stop must drain).
     pub clicks_queued_at_stop: Option<u64>,
@@ -63,6 +65,15 @@ pub struct Database {
     pub seed_s: f64,
     pub shutdown_s: f64,
     pub notes: Vec<String>,
+}
+
+/// Peak resident memory (VmHWM) in MB after start (cache warmed, ready), after the stats
+/// requests, and after the redirect load.
+#[derive(Serialize)]
+pub struct RssByPhase {
+    pub start: Option<f64>,
+    pub stats: Option<f64>,
+    pub load: Option<f64>,
 }
 
 impl Database {
@@ -235,6 +246,16 @@ impl Report {
         let cores = |usage: Option<Usage>, pick: fn(&Usage) -> f64| {
             usage.map_or_else(|| "n/a".into(), |u| format!("{:.2}", pick(&u)))
         };
+        row(
+            "  after start/stats/load",
+            String::new(),
+            &|d| {
+                let p = &d.peak_rss_mb_by_phase;
+                let mb = |v: Option<f64>| v.map_or_else(|| "?".into(), |v| format!("{v:.0}"));
+                format!("{}/{}/{}", mb(p.start), mb(p.stats), mb(p.load))
+            },
+            "MB, peak so far",
+        );
         row(
             "CPU cores: server",
             cores(c.cpu, |u| u.server),
