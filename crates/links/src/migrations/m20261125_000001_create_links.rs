@@ -412,7 +412,7 @@ impl MigrationTrait for Migration {
                 .col(Links::Slug)
                 .unique()
                 .to_owned(),
-            // The owner's list, newest first, and ranked by clicks.
+            // The owner's list, newest first (the default order).
             Index::create()
                 .name("links_owner_created_idx")
                 .table(Links::Table)
