@@ -14,6 +14,9 @@ pub const PASSWORD: &str = "bench-password-7361-lorem";
 /// A client that never follows redirects (the ceiling answers 302 to example.com, and
 /// nothing here may leave 127.0.0.1) and gives up on a request after a while.
 pub fn client() -> reqwest::Client {
+    // reqwest needs a TLS provider whenever a build of the workspace enables its rustls
+    // feature (the platform does), even for plain HTTP; this is the one the server uses.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(30))
