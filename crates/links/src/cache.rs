@@ -13,6 +13,7 @@ use std::{
 };
 
 use axum::http::StatusCode;
+use futures_util::TryStreamExt;
 use chrono::{DateTime, Utc};
 use moka::sync::Cache;
 use platform::{AppResult, db::Db};
@@ -109,14 +110,11 @@ async fn load(db: &Db, slug: &str) -> AppResult<Option<CachedLink>> {
 }
 
 impl SlugCache {
-    /// Fills the cache with up to `limit` links, most clicked first, in two queries, so
-    /// that the first visits after a start do not each wait on the database.
+    /// Fills the cache with up to `limit` links, most clicked first, so that the first
+    /// visits after a start do not each wait on the database. The links are streamed, not
+    /// collected: a hundred thousand of them at once would cost hundreds of megabytes at
+    /// the peak, which the allocator then keeps.
     pub async fn warm(&self, db: &Db, limit: u64) -> AppResult<usize> {
-        let links = link::Entity::find()
-            .order_by_desc(link::Column::ClickCount)
-            .limit(limit)
-            .all(db)
-            .await?;
         let mut rules: HashMap<i64, Vec<rule::Model>> = HashMap::new();
         for r in rule::Entity::find()
             .order_by_asc(rule::Column::Position)
@@ -125,14 +123,19 @@ impl SlugCache {
         {
             rules.entry(r.link_id).or_default().push(r);
         }
-        let count = links.len();
-        for link in links {
-            let slug = link.slug.clone();
+        let mut links = link::Entity::find()
+            .order_by_desc(link::Column::ClickCount)
+            .limit(limit)
+            .stream(db)
+            .await?;
+        let mut count = 0;
+        while let Some(link) = links.try_next().await? {
             let link_rules = rules.remove(&link.id).unwrap_or_default();
             // A visit may have cached a fresher entry meanwhile; keep it.
             self.entries
-                .entry(slug)
+                .entry(link.slug.clone())
                 .or_insert_with(|| Some(Arc::new(cached(link, link_rules))));
+            count += 1;
         }
         Ok(count)
     }
