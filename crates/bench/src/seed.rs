@@ -93,7 +93,7 @@ pub async fn seed(url: &str, email: &str) -> anyhow::Result<Seeded> {
     insert_clicks(&db, hot, now).await?;
     eprintln!("      clicks      {:>5.1} s", phase.elapsed().as_secs_f64());
     let phase = Instant::now();
-    derive_aggregates(&db).await?;
+    derive_aggregates(&db, now).await?;
     eprintln!("      aggregates  {:>5.1} s", phase.elapsed().as_secs_f64());
 
     // Leave the database as a server that had been running would find it.
@@ -433,12 +433,14 @@ fn copy_line(out: &mut String, row: &[Field]) {
 /// - `visitors` counts human clicks that were their visitor's first on that link that UTC
 ///   day, in the hour and values of that first click: summed over a day that is the day's
 ///   unique visitors, exactly as the writer counts them (no approximation);
-/// - `link_visitors` holds each (link, day, visitor) seen.
+/// - `link_visitors` holds each (link, day, visitor) seen;
+/// - `click_days` holds the days before today, summed from the hourly rollups, and
+///   `click_days_compacted.through` is yesterday, as the server's compactor leaves them.
 ///
 /// The bucket is the hour in the stored format: `date_trunc('hour', …)` on PostgreSQL,
 /// and on SQLite the text cut after the hour with `:00:00+00:00` appended, which is what
 /// `DateTime<Utc>` of a whole hour encodes to (`2026-11-24T21:00:00+00:00`).
-async fn derive_aggregates(db: &DatabaseConnection) -> anyhow::Result<()> {
+async fn derive_aggregates(db: &DatabaseConnection, now: DateTime<Utc>) -> anyhow::Result<()> {
     let postgres = db.get_database_backend() == DbBackend::Postgres;
     let hour = hour_expression(db.get_database_backend(), "clicked_at");
     let day = if postgres {
@@ -490,6 +492,27 @@ async fn derive_aggregates(db: &DatabaseConnection) -> anyhow::Result<()> {
         .await?;
     }
     tx.execute_unprepared("DROP TABLE seed_facts").await?;
+    // The days that are over, compacted as the server's compactor would have left them.
+    let today = now.date_naive();
+    let bucket_day = if postgres {
+        "(bucket AT TIME ZONE 'UTC')::date"
+    } else {
+        "substr(bucket, 1, 10)"
+    };
+    tx.execute_unprepared(&format!(
+        "INSERT INTO click_days \
+             (link_id, dimension, day, value, clicks, bot_clicks, visitors) \
+         SELECT link_id, dimension, {bucket_day}, value, \
+                SUM(clicks), SUM(bot_clicks), SUM(visitors) \
+         FROM click_rollups WHERE bucket < '{today}T00:00:00+00:00' \
+         GROUP BY link_id, dimension, {bucket_day}, value"
+    ))
+    .await?;
+    tx.execute_unprepared(&format!(
+        "UPDATE click_days_compacted SET through = '{}' WHERE id = 1",
+        today - TimeDelta::days(1)
+    ))
+    .await?;
     tx.execute_unprepared(&format!(
         "INSERT INTO link_visitors (link_id, day, visitor_hash) \
          SELECT DISTINCT link_id, {day}, visitor_hash FROM clicks WHERE NOT is_bot"

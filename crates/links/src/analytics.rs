@@ -1,6 +1,7 @@
-//! Click statistics, read from the hourly rollups (never from the raw clicks), so that a
-//! link with millions of clicks answers as fast as one with ten: a 90-day range is at most
-//! 2,160 hourly rows per dimension value, summed by the database.
+//! Click statistics, read from the rollups (never from the raw clicks), so that a link
+//! with millions of clicks answers as fast as one with ten: the time series from the
+//! hourly totals (2,160 rows for 90 days), the breakdowns from the daily rollups of whole
+//! compacted days plus the hourly ones around them (see [`crate::compaction`]).
 
 use std::collections::HashMap;
 
@@ -8,13 +9,13 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 use platform::{AppResult, auth::CurrentUser};
 use sea_orm::{
-    ConnectionTrait, FromQueryResult,
-    sea_query::{Alias, Expr, ExprTrait, Func, Order, Query},
+    Condition, ConnectionTrait, FromQueryResult,
+    sea_query::{Alias, Expr, ExprTrait, Func, LockType, Order, Query, SelectStatement},
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::entities::link;
+use crate::{compaction, entities::link};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -125,42 +126,58 @@ pub async fn link_stats(
         .all(db)
         .await?;
 
-    // SELECT dimension, value, SUM(clicks [+ bot_clicks]) AS clicks FROM click_rollups
-    //   WHERE link_id = ? AND dimension IN (…) AND bucket >= ? AND bucket < ?
-    //   GROUP BY dimension, value HAVING SUM(…) > 0
-    let counted = if range.bots {
-        Expr::col(Alias::new("clicks")).add(Expr::col(Alias::new("bot_clicks")))
-    } else {
-        Expr::col(Alias::new("clicks"))
-    };
-    let total_of_value: sea_orm::sea_query::SimpleExpr =
-        Func::cast_as(Func::sum(counted), Alias::new("BIGINT")).into();
-    let values = Query::select()
-        .column(Alias::new("dimension"))
-        .column(Alias::new("value"))
-        .expr_as(total_of_value.clone(), Alias::new("clicks"))
-        .from(Alias::new("click_rollups"))
-        .and_where(Expr::col(Alias::new("link_id")).eq(link.id))
-        .and_where(Expr::col(Alias::new("dimension")).is_in(DIMENSIONS))
-        .and_where(Expr::col(Alias::new("bucket")).gte(first_hour))
-        .and_where(Expr::col(Alias::new("bucket")).lt(range.to))
-        .group_by_col(Alias::new("dimension"))
-        .group_by_col(Alias::new("value"))
-        .and_having(total_of_value.gt(0))
-        .to_owned();
-    let values = ValueRow::find_by_statement(backend.build(&values))
-        .all(db)
-        .await?;
+    // Breakdowns: whole compacted days from `click_days`, the hours around them from
+    // `click_rollups`, summed per value here.
+    let through = compaction::compacted_through(db, LockType::Share).await?;
+    let split = Split::new(first_hour, range.to, through);
+    let mut values: HashMap<(String, String), i64> = HashMap::new();
+    let mut queries = Vec::new();
+    if let Some((first, last)) = split.days {
+        queries.push(value_totals(
+            "click_days",
+            link.id,
+            range.bots,
+            Condition::all()
+                .add(Expr::col(Alias::new("day")).gte(first))
+                .add(Expr::col(Alias::new("day")).lte(last)),
+        ));
+    }
+    if !split.hours.is_empty() {
+        let hours = split
+            .hours
+            .iter()
+            .fold(Condition::any(), |any, (start, end)| {
+                any.add(
+                    Expr::col(Alias::new("bucket"))
+                        .gte(*start)
+                        .and(Expr::col(Alias::new("bucket")).lt(*end)),
+                )
+            });
+        queries.push(value_totals("click_rollups", link.id, range.bots, hours));
+    }
+    for query in queries {
+        for v in ValueRow::find_by_statement(backend.build(&query))
+            .all(db)
+            .await?
+        {
+            *values.entry((v.dimension, v.value)).or_default() += v.clicks;
+        }
+    }
 
     let mut series = empty_series(range);
     let (mut total, mut visitors, mut bots) = (0, 0, 0);
+    let mut cursor = 0;
     for h in &hours {
         let clicks = h.clicks + if range.bots { h.bot_clicks } else { 0 };
         total += clicks;
         visitors += h.visitors;
         bots += h.bot_clicks;
+        // Hours and buckets are both in time order: walk them together.
         let start = bucket_start(h.bucket.with_timezone(&range.tz), range.interval);
-        if let Some(b) = series.iter_mut().find(|(s, _, _)| *s == start) {
+        while series.get(cursor).is_some_and(|(s, _, _)| *s < start) {
+            cursor += 1;
+        }
+        if let Some(b) = series.get_mut(cursor).filter(|(s, _, _)| *s == start) {
             b.1 += clicks;
             b.2 += h.visitors;
         }
@@ -170,15 +187,15 @@ pub async fn link_stats(
         .iter()
         .map(|d| ((*d).to_owned(), Vec::new()))
         .collect();
-    for v in values {
-        let label = match (v.dimension.as_str(), v.value.is_empty()) {
+    for ((dimension, value), clicks) in values {
+        let label = match (dimension.as_str(), value.is_empty()) {
             ("referrer", true) => "(direct)".to_owned(),
             (_, true) => "(unknown)".to_owned(),
-            _ => v.value,
+            _ => value,
         };
-        top.entry(v.dimension).or_default().push(TopValue {
+        top.entry(dimension).or_default().push(TopValue {
             value: label,
-            clicks: v.clicks,
+            clicks,
         });
     }
     for values in top.values_mut() {
@@ -205,6 +222,67 @@ pub async fn link_stats(
             .collect(),
         top,
     })
+}
+
+/// Where the breakdowns of `[from, to)` are read: the whole UTC days that are compacted
+/// (`days`, inclusive) from `click_days`, and the hours before and after them (`hours`,
+/// half-open ranges) from `click_rollups`.
+#[derive(Debug, PartialEq)]
+struct Split {
+    days: Option<(NaiveDate, NaiveDate)>,
+    hours: Vec<(DateTime<Utc>, DateTime<Utc>)>,
+}
+
+impl Split {
+    fn new(from: DateTime<Utc>, to: DateTime<Utc>, compacted: Option<NaiveDate>) -> Self {
+        let midnight = |day: NaiveDate| day.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
+        let first = if midnight(from.date_naive()) == from {
+            from.date_naive()
+        } else {
+            from.date_naive() + Duration::days(1)
+        };
+        match compacted.map(|through| Ord::min(through, to.date_naive() - Duration::days(1))) {
+            Some(last) if first <= last => {
+                let (days_start, days_end) = (midnight(first), midnight(last + Duration::days(1)));
+                Split {
+                    days: Some((first, last)),
+                    hours: [(from, days_start), (days_end, to)]
+                        .into_iter()
+                        .filter(|(start, end)| start < end)
+                        .collect(),
+                }
+            }
+            _ => Split {
+                days: None,
+                hours: vec![(from, to)],
+            },
+        }
+    }
+}
+
+/// SELECT dimension, value, SUM(clicks [+ bot_clicks]) AS clicks FROM <table>
+///   WHERE link_id = ? AND dimension IN (…) AND <buckets>
+///   GROUP BY dimension, value HAVING SUM(…) > 0
+fn value_totals(table: &str, link_id: i64, bots: bool, buckets: Condition) -> SelectStatement {
+    let counted = if bots {
+        Expr::col(Alias::new("clicks")).add(Expr::col(Alias::new("bot_clicks")))
+    } else {
+        Expr::col(Alias::new("clicks"))
+    };
+    let total: sea_orm::sea_query::SimpleExpr =
+        Func::cast_as(Func::sum(counted), Alias::new("BIGINT")).into();
+    Query::select()
+        .column(Alias::new("dimension"))
+        .column(Alias::new("value"))
+        .expr_as(total.clone(), Alias::new("clicks"))
+        .from(Alias::new(table))
+        .and_where(Expr::col(Alias::new("link_id")).eq(link_id))
+        .and_where(Expr::col(Alias::new("dimension")).is_in(DIMENSIONS))
+        .cond_where(buckets)
+        .group_by_col(Alias::new("dimension"))
+        .group_by_col(Alias::new("value"))
+        .and_having(total.gt(0))
+        .to_owned()
 }
 
 /// Most buckets a series may have (a year of hours is 8,784).
@@ -368,6 +446,63 @@ mod tests {
             bucket_start(t, Interval::Hour).to_rfc3339(),
             "2026-04-01T01:00:00+02:00"
         );
+    }
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().into()
+    }
+
+    fn day(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn breakdowns_read_whole_compacted_days_and_the_hours_around_them() {
+        let (from, to) = (utc("2026-03-01T13:00:00Z"), utc("2026-03-10T05:00:00Z"));
+        assert_eq!(
+            Split::new(from, to, Some(day("2026-11-01"))),
+            Split {
+                days: Some((day("2026-03-02"), day("2026-03-09"))),
+                hours: vec![
+                    (from, utc("2026-03-02T00:00:00Z")),
+                    (utc("2026-03-10T00:00:00Z"), to),
+                ],
+            }
+        );
+        // Days not compacted yet come from the hours.
+        assert_eq!(
+            Split::new(from, to, Some(day("2026-03-04"))),
+            Split {
+                days: Some((day("2026-03-02"), day("2026-03-04"))),
+                hours: vec![
+                    (from, utc("2026-03-02T00:00:00Z")),
+                    (utc("2026-03-05T00:00:00Z"), to),
+                ],
+            }
+        );
+        // A range of whole days has no edges.
+        let (midnight, next) = (utc("2026-03-02T00:00:00Z"), utc("2026-03-04T00:00:00Z"));
+        assert_eq!(
+            Split::new(midnight, next, Some(day("2026-11-01"))),
+            Split {
+                days: Some((day("2026-03-02"), day("2026-03-03"))),
+                hours: vec![],
+            }
+        );
+        // Nothing compacted, or no whole day: hours only.
+        for (from, to, compacted) in [
+            (from, to, None),
+            (from, utc("2026-03-02T12:00:00Z"), Some(day("2026-11-01"))),
+            (from, to, Some(day("2026-02-01"))),
+        ] {
+            assert_eq!(
+                Split::new(from, to, compacted),
+                Split {
+                    days: None,
+                    hours: vec![(from, to)],
+                }
+            );
+        }
     }
 
     #[test]

@@ -13,8 +13,8 @@ use std::{
 };
 
 use axum::http::StatusCode;
-use futures_util::TryStreamExt;
 use chrono::{DateTime, Utc};
+use futures_util::TryStreamExt;
 use moka::sync::Cache;
 use platform::{AppResult, db::Db};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};

@@ -2,13 +2,15 @@
 //!
 //! The redirect hands a [`ClickEvent`] (the raw facts: time, link, address, a few headers)
 //! to a bounded queue and answers at once. One writer task takes clicks off the queue in
-//! batches and, per batch, in one transaction: parses them (browser, OS, device, bot,
-//! country, referrer, language, UTM), inserts the raw rows, adds to each link's counter,
-//! and adds to the hourly rollups that statistics are read from. On shutdown the writer
-//! drains the queue before it stops, so a clean stop loses no click.
+//! batches (whatever is queued, up to the batch size: the busier, the larger) and, per
+//! batch, in one transaction: parses them (browser, OS, device, bot, country, referrer,
+//! language, UTM), inserts the raw rows, adds to each link's counter, records first
+//! visits, and adds to the hourly rollups that statistics are read from (and to the daily
+//! ones for clicks of a day already compacted, see [`crate::compaction`]). On shutdown the
+//! writer drains the queue before it stops, so a clean stop loses no click.
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::{BTreeMap, HashMap, HashSet},
     net::IpAddr,
     sync::Arc,
     time::Duration,
@@ -19,13 +21,14 @@ use platform::{AppResult, db::Db};
 use sea_orm::{
     ActiveValue::Set,
     ConnectionTrait, EntityTrait, TransactionTrait,
-    sea_query::{CaseStatement, Expr, ExprTrait, OnConflict, Query},
+    sea_query::{Alias, Expr, ExprTrait, LockType, OnConflict, Query},
 };
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc::{self, error::TrySendError};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
+    compaction,
     entities::{click, link},
     geo::Geo,
     referrer, useragent,
@@ -111,12 +114,8 @@ pub struct ClickWriter {
     db: Db,
     geo: Arc<Geo>,
     salt: tokio::sync::Mutex<Option<(NaiveDate, String)>>,
+    seen: std::sync::Mutex<SeenVisitors>,
 }
-
-/// A rollup row's key: link, dimension, hour, value.
-type RollupKey<'a> = (i64, &'static str, DateTime<Utc>, &'a str);
-/// Human clicks, bot clicks, new visitors.
-type RollupCounts = (i64, i64, i64);
 
 /// One click, parsed, ready for the database.
 struct Parsed {
@@ -124,10 +123,65 @@ struct Parsed {
     link_id: i64,
     hour: DateTime<Utc>,
     day: NaiveDate,
-    visitor: String,
+    visitor: Visitor,
     is_bot: bool,
     dimensions: [(&'static str, String); 7],
 }
+
+/// A visitor's daily hash (see [`ClickWriter::parse`]).
+type Visitor = [u8; 16];
+
+/// Visitors this process has already stored for a link and day, so that a returning
+/// visitor costs no database work. Bounded: when full it starts over, and a forgotten
+/// visitor is only looked up in the database again, never counted twice.
+#[derive(Default)]
+struct SeenVisitors(HashSet<(i64, NaiveDate, Visitor)>);
+
+impl SeenVisitors {
+    const MAX: usize = 200_000;
+
+    /// Indexes (into `parsed`) of each human (link, day, visitor) not known to be stored.
+    fn unseen(&self, parsed: &[Parsed]) -> Vec<usize> {
+        let mut first = HashSet::new();
+        parsed
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| !p.is_bot)
+            .filter(|(_, p)| {
+                let key = (p.link_id, p.day, p.visitor);
+                !self.0.contains(&key) && first.insert(key)
+            })
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    fn remember(&mut self, visitors: impl IntoIterator<Item = (i64, NaiveDate, Visitor)>) {
+        for key in visitors {
+            if self.0.len() >= Self::MAX {
+                self.0.clear();
+            }
+            self.0.insert(key);
+        }
+    }
+}
+
+/// The two rollup tables: by hour, and by UTC day for the days already compacted.
+#[derive(Clone, Copy)]
+enum Rollup {
+    Hourly,
+    Daily,
+}
+
+/// Human clicks, bot clicks, and visitors seen for the first time that day.
+#[derive(Default, Clone, Copy)]
+struct Counts {
+    clicks: i64,
+    bot_clicks: i64,
+    visitors: i64,
+}
+
+/// A rollup row's key: link, dimension, bucket (an hour or a day), value.
+type RollupKey<'a, B> = (i64, &'static str, B, &'a str);
 
 impl ClickWriter {
     pub fn new(db: Db, geo: Arc<Geo>) -> Self {
@@ -135,6 +189,7 @@ impl ClickWriter {
             db,
             geo,
             salt: tokio::sync::Mutex::new(None),
+            seen: std::sync::Mutex::default(),
         }
     }
 
@@ -143,9 +198,12 @@ impl ClickWriter {
     pub async fn write_until_done(&self, batch: &[ClickEvent]) {
         let mut delay = Duration::from_millis(100);
         loop {
+            let started = std::time::Instant::now();
             match self.write(batch).await {
                 Ok(()) => {
                     metrics::counter!("links_clicks_written_total").increment(batch.len() as u64);
+                    metrics::histogram!("links_click_batch_seconds")
+                        .record(started.elapsed().as_secs_f64());
                     return;
                 }
                 Err(err) => {
@@ -165,62 +223,57 @@ impl ClickWriter {
             let salt = self.salt_for(batch[0].at.date_naive()).await?;
             batch.iter().map(|e| self.parse(e, &salt)).collect()
         };
-        let tx = self.db.begin().await?;
+        let unseen = self.seen.lock().expect("not poisoned").unseen(&parsed);
 
-        // 1. The raw clicks, in chunks (SQLite allows 32,766 bound values per statement).
+        let tx = self.db.begin().await?;
+        // The raw clicks, in chunks (SQLite allows 32,766 bound values per statement). Being
+        // a write, this also takes SQLite's write lock before anything below is read.
         for chunk in parsed.chunks(500) {
             click::Entity::insert_many(chunk.iter().map(|p| p.row.clone()))
                 .exec_without_returning(&tx)
                 .await?;
         }
+        add_to_click_counts(&tx, &parsed).await?;
+        let new_visitors = self.first_visits(&tx, &parsed, &unseen).await?;
 
-        // 2. Each link's counter, in one statement per 500 links:
-        //    UPDATE links SET click_count = click_count + CASE id WHEN … THEN n … END
-        //    WHERE id IN (…)
-        let mut per_link: HashMap<i64, i64> = HashMap::new();
-        for p in &parsed {
-            *per_link.entry(p.link_id).or_default() += 1;
-        }
-        let per_link: Vec<(i64, i64)> = per_link.into_iter().collect();
-        for chunk in per_link.chunks(500) {
-            let increment = chunk.iter().fold(CaseStatement::new(), |case, (id, n)| {
-                case.case(Expr::col(link::Column::Id).eq(*id), *n)
-            });
-            let update = Query::update()
-                .table(link::Entity)
-                .value(
-                    link::Column::ClickCount,
-                    Expr::col(link::Column::ClickCount).add(increment.finally(0)),
-                )
-                .and_where(Expr::col(link::Column::Id).is_in(chunk.iter().map(|(id, _)| *id)))
-                .to_owned();
-            tx.execute(&update).await?;
-        }
-
-        // 3. Visitors seen for the first time today on their link.
-        let new_visitors = self.first_visits(&tx, &parsed).await?;
-
-        // 4. The rollups: counts per link, hour and dimension value.
-        let mut rollups: HashMap<RollupKey, RollupCounts> = HashMap::new();
+        // The rollups: counts per link, dimension, bucket and value, by hour; and by day
+        // too for clicks of a day already compacted into `click_days` (late ones).
+        let compacted = compaction::compacted_through(&tx, LockType::Share).await?;
+        let mut hourly: HashMap<RollupKey<DateTime<Utc>>, Counts> = HashMap::new();
+        let mut daily: HashMap<RollupKey<NaiveDate>, Counts> = HashMap::new();
         for (i, p) in parsed.iter().enumerate() {
-            let new_visitor = new_visitors.contains(&i);
+            let new_visitor = i64::from(new_visitors.contains(&i));
+            let late = compacted.is_some_and(|through| p.day <= through);
             for (dimension, value) in &p.dimensions {
-                let entry = rollups
-                    .entry((p.link_id, *dimension, p.hour, value.as_str()))
-                    .or_default();
-                if p.is_bot {
-                    entry.1 += 1;
-                } else {
-                    entry.0 += 1;
-                    entry.2 += i64::from(new_visitor);
+                let add = |counts: &mut Counts| {
+                    if p.is_bot {
+                        counts.bot_clicks += 1;
+                    } else {
+                        counts.clicks += 1;
+                        counts.visitors += new_visitor;
+                    }
+                };
+                add(hourly
+                    .entry((p.link_id, dimension, p.hour, value))
+                    .or_default());
+                if late {
+                    add(daily
+                        .entry((p.link_id, dimension, p.day, value))
+                        .or_default());
                 }
             }
         }
-        let rows: Vec<_> = rollups.into_iter().collect();
-        for chunk in rows.chunks(1000) {
-            upsert_rollups(&tx, chunk).await?;
-        }
+        upsert_rollups(&tx, Rollup::Hourly, hourly).await?;
+        upsert_rollups(&tx, Rollup::Daily, daily).await?;
         tx.commit().await?;
+
+        self.seen
+            .lock()
+            .expect("not poisoned")
+            .remember(unseen.iter().map(|&i| {
+                let p = &parsed[i];
+                (p.link_id, p.day, p.visitor)
+            }));
         Ok(())
     }
 
@@ -236,12 +289,12 @@ impl ClickWriter {
         // A visitor is their address and browser, hashed with today's salt: countable for
         // a day, never reversible, never linkable across days. The address itself is not
         // stored anywhere.
-        let visitor = {
+        let visitor: Visitor = {
             let mut h = Sha256::new();
             h.update(salt.as_bytes());
             h.update(e.ip.to_string().as_bytes());
             h.update(e.user_agent.as_deref().unwrap_or("").as_bytes());
-            hex::encode(&h.finalize()[..16])
+            h.finalize()[..16].try_into().expect("16 of 32 bytes")
         };
         let cap = |s: Option<&str>, n: usize| s.map(|s| s.chars().take(n).collect::<String>());
         let row = click::ActiveModel {
@@ -255,7 +308,7 @@ impl ClickWriter {
             device: Set(agent.device.as_str().to_owned()),
             language: Set(language.clone()),
             is_bot: Set(agent.is_bot),
-            visitor_hash: Set(visitor.clone()),
+            visitor_hash: Set(hex::encode(visitor)),
             utm_source: Set(utm.source),
             utm_medium: Set(utm.medium),
             utm_campaign: Set(utm.campaign),
@@ -282,31 +335,31 @@ impl ClickWriter {
         }
     }
 
-    /// Indexes (into `parsed`) of the human clicks whose visitor is new today for the link.
+    /// Of the `unseen` clicks (indexes into `parsed`), those whose visitor is new that day
+    /// for the link, i.e. not stored yet by any instance.
     async fn first_visits(
         &self,
         tx: &impl ConnectionTrait,
         parsed: &[Parsed],
-    ) -> AppResult<Vec<usize>> {
-        let mut first: HashMap<(i64, NaiveDate, &str), usize> = HashMap::new();
-        for (i, p) in parsed.iter().enumerate().filter(|(_, p)| !p.is_bot) {
-            first
-                .entry((p.link_id, p.day, p.visitor.as_str()))
-                .or_insert(i);
-        }
-        let candidates: Vec<_> = first.into_iter().collect();
-        let mut new = Vec::new();
-        for chunk in candidates.chunks(500) {
+        unseen: &[usize],
+    ) -> AppResult<HashSet<usize>> {
+        let mut new = HashSet::new();
+        for chunk in unseen.chunks(500) {
             // INSERT … ON CONFLICT DO NOTHING RETURNING …: exactly the rows that are new
-            // come back, i.e. the visitors not seen on that link today by any instance.
+            // come back.
             let mut insert = Query::insert();
             insert.into_table(LinkVisitors::Table).columns([
                 LinkVisitors::LinkId,
                 LinkVisitors::Day,
                 LinkVisitors::VisitorHash,
             ]);
-            for ((link_id, day, visitor), _) in chunk {
-                insert.values_panic([(*link_id).into(), (*day).into(), (*visitor).into()]);
+            for &i in chunk {
+                let p = &parsed[i];
+                insert.values_panic([
+                    p.link_id.into(),
+                    p.day.into(),
+                    hex::encode(p.visitor).into(),
+                ]);
             }
             insert
                 .on_conflict(
@@ -318,28 +371,27 @@ impl ClickWriter {
                     .do_nothing()
                     .to_owned(),
                 )
-                .returning(
-                    Query::returning().columns([LinkVisitors::LinkId, LinkVisitors::VisitorHash]),
-                );
-            let inserted: HashSet<(i64, String)> = tx
+                .returning(Query::returning().columns([
+                    LinkVisitors::LinkId,
+                    LinkVisitors::Day,
+                    LinkVisitors::VisitorHash,
+                ]));
+            let inserted: HashSet<(i64, NaiveDate, String)> = tx
                 .query_all(&insert)
                 .await?
                 .into_iter()
                 .filter_map(|row| {
                     Some((
                         row.try_get("", "link_id").ok()?,
+                        row.try_get("", "day").ok()?,
                         row.try_get("", "visitor_hash").ok()?,
                     ))
                 })
                 .collect();
-            new.extend(
-                chunk
-                    .iter()
-                    .filter(|((link_id, _, visitor), _)| {
-                        inserted.contains(&(*link_id, (*visitor).to_owned()))
-                    })
-                    .map(|(_, index)| *index),
-            );
+            new.extend(chunk.iter().copied().filter(|&i| {
+                let p = &parsed[i];
+                inserted.contains(&(p.link_id, p.day, hex::encode(p.visitor)))
+            }));
         }
         Ok(new)
     }
@@ -401,67 +453,84 @@ enum VisitorSalts {
     Salt,
 }
 
-#[derive(sea_orm::DeriveIden)]
-enum ClickRollups {
-    Table,
-    LinkId,
-    Dimension,
-    Bucket,
-    Value,
-    Clicks,
-    BotClicks,
-    Visitors,
+/// Each link's `click_count` plus its clicks in the batch: one
+/// `UPDATE links SET click_count = click_count + n WHERE id IN (…)` per distinct `n` (most
+/// links get one click per batch, so there are few).
+async fn add_to_click_counts(tx: &impl ConnectionTrait, parsed: &[Parsed]) -> AppResult<()> {
+    let mut per_link: HashMap<i64, i64> = HashMap::new();
+    for p in parsed {
+        *per_link.entry(p.link_id).or_default() += 1;
+    }
+    let mut by_increment: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+    for (link_id, n) in per_link {
+        by_increment.entry(n).or_default().push(link_id);
+    }
+    for (n, ids) in by_increment {
+        for chunk in ids.chunks(1000) {
+            let update = Query::update()
+                .table(link::Entity)
+                .value(
+                    link::Column::ClickCount,
+                    Expr::col(link::Column::ClickCount).add(n),
+                )
+                .and_where(Expr::col(link::Column::Id).is_in(chunk.iter().copied()))
+                .to_owned();
+            tx.execute(&update).await?;
+        }
+    }
+    Ok(())
 }
 
-/// INSERT INTO click_rollups … ON CONFLICT (link_id, dimension, bucket, value)
-///   DO UPDATE SET clicks = click_rollups.clicks + excluded.clicks, …
-async fn upsert_rollups(
+/// INSERT INTO click_rollups | click_days … ON CONFLICT (link_id, dimension, bucket, value)
+///   DO UPDATE SET clicks = <table>.clicks + excluded.clicks, …
+/// in statements of 1,000 rows.
+async fn upsert_rollups<B: Into<sea_orm::sea_query::Expr> + Copy>(
     tx: &impl ConnectionTrait,
-    rows: &[(RollupKey<'_>, RollupCounts)],
+    rollup: Rollup,
+    rows: HashMap<RollupKey<'_, B>, Counts>,
 ) -> AppResult<()> {
-    let mut insert = Query::insert();
-    insert.into_table(ClickRollups::Table).columns([
-        ClickRollups::LinkId,
-        ClickRollups::Dimension,
-        ClickRollups::Bucket,
-        ClickRollups::Value,
-        ClickRollups::Clicks,
-        ClickRollups::BotClicks,
-        ClickRollups::Visitors,
-    ]);
-    for ((link_id, dimension, bucket, value), (clicks, bots, visitors)) in rows {
-        let value: String = value.chars().take(255).collect();
-        insert.values_panic([
-            (*link_id).into(),
-            (*dimension).into(),
-            (*bucket).into(),
-            value.into(),
-            (*clicks).into(),
-            (*bots).into(),
-            (*visitors).into(),
+    let (table, bucket) = match rollup {
+        Rollup::Hourly => ("click_rollups", "bucket"),
+        Rollup::Daily => ("click_days", "day"),
+    };
+    let rows: Vec<_> = rows.into_iter().collect();
+    for chunk in rows.chunks(1000) {
+        let mut insert = Query::insert();
+        insert.into_table(Alias::new(table)).columns([
+            Alias::new("link_id"),
+            Alias::new("dimension"),
+            Alias::new(bucket),
+            Alias::new("value"),
+            Alias::new("clicks"),
+            Alias::new("bot_clicks"),
+            Alias::new("visitors"),
         ]);
+        for ((link_id, dimension, at, value), counts) in chunk {
+            let value: String = value.chars().take(255).collect();
+            insert.values_panic([
+                (*link_id).into(),
+                (*dimension).into(),
+                (*at).into(),
+                value.into(),
+                counts.clicks.into(),
+                counts.bot_clicks.into(),
+                counts.visitors.into(),
+            ]);
+        }
+        let add = |col: &str| Expr::cust(format!("{table}.{col} + excluded.{col}"));
+        insert.on_conflict(
+            OnConflict::columns([
+                Alias::new("link_id"),
+                Alias::new("dimension"),
+                Alias::new(bucket),
+                Alias::new("value"),
+            ])
+            .value(Alias::new("clicks"), add("clicks"))
+            .value(Alias::new("bot_clicks"), add("bot_clicks"))
+            .value(Alias::new("visitors"), add("visitors"))
+            .to_owned(),
+        );
+        tx.execute(&insert).await?;
     }
-    insert.on_conflict(
-        OnConflict::columns([
-            ClickRollups::LinkId,
-            ClickRollups::Dimension,
-            ClickRollups::Bucket,
-            ClickRollups::Value,
-        ])
-        .value(
-            ClickRollups::Clicks,
-            Expr::cust("click_rollups.clicks + excluded.clicks"),
-        )
-        .value(
-            ClickRollups::BotClicks,
-            Expr::cust("click_rollups.bot_clicks + excluded.bot_clicks"),
-        )
-        .value(
-            ClickRollups::Visitors,
-            Expr::cust("click_rollups.visitors + excluded.visitors"),
-        )
-        .to_owned(),
-    );
-    tx.execute(&insert).await?;
     Ok(())
 }

@@ -8,6 +8,7 @@ pub mod analytics;
 pub mod api;
 pub mod cache;
 pub mod clicks;
+pub mod compaction;
 pub mod enrich;
 pub mod entities;
 pub mod geo;
@@ -120,6 +121,8 @@ impl Links {
         background.spawn("click writer", move |stop| {
             clicks::run_writer(rx, writer, batch, flush, stop)
         });
+        let db = app.db.clone();
+        background.spawn("rollup compaction", move |stop| compaction::run(db, stop));
         let cache = Arc::new(SlugCache::new(
             settings.cache_capacity,
             settings.cache_ttl(),

@@ -778,3 +778,98 @@ async fn qr_codes_in_svg_and_png() {
     .unwrap();
     assert_problem(bad, StatusCode::UNPROCESSABLE_ENTITY).await;
 }
+
+#[tokio::test]
+async fn compacted_days_answer_the_same_statistics_and_count_late_clicks_once() {
+    let app = app_with_ann().await;
+    let link = create(
+        &app,
+        json!({"target_url": "https://example.com/", "slug": "days"}),
+    )
+    .await;
+    let visit = |referer: Option<&'static str>| {
+        let mut request = app.client.request(Method::GET, "/days").header(
+            "user-agent",
+            "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0",
+        );
+        if let Some(referer) = referer {
+            request = request.header("referer", referer);
+        }
+        async move { assert_eq!(request.send().await.unwrap().status(), StatusCode::FOUND) }
+    };
+    visit(Some("https://www.google.com/")).await;
+    visit(Some("https://www.google.com/")).await;
+    wait_for_clicks(&app, &link["id"], 2).await;
+
+    let today = chrono::Utc::now().date_naive();
+    let stats = |from: String, to: String| {
+        let request = as_basic(
+            &app,
+            Method::GET,
+            &format!("{LINKS}/{}/stats?from={from}&to={to}", link["id"]),
+            ANN,
+        );
+        async {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            response.json::<Value>().await.unwrap()
+        }
+    };
+    // Whole UTC days, today included; and a range that ends in the middle of today.
+    let days = || {
+        stats(
+            format!("{}T00:00:00Z", today - chrono::TimeDelta::days(2)),
+            format!("{}T00:00:00Z", today + chrono::TimeDelta::days(1)),
+        )
+    };
+    let hours = || {
+        stats(
+            format!("{}T00:00:00Z", today - chrono::TimeDelta::days(2)),
+            (chrono::Utc::now() + chrono::TimeDelta::minutes(1))
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        )
+    };
+    let before = days().await;
+    assert_eq!(before["total_clicks"], 2, "{before}");
+
+    // Compact today as if it were over: its hourly rollups become daily ones.
+    let db = platform::db::connect(&crate::helpers::test_config(&app._db))
+        .await
+        .unwrap();
+    assert_eq!(
+        links::compaction::compact_through(&db, today)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        links::compaction::compact_through(&db, today)
+            .await
+            .unwrap(),
+        0,
+        "a day is compacted once"
+    );
+    let after = days().await;
+    assert_eq!(after["top"], before["top"], "{after}");
+    assert_eq!(after["total_clicks"], 2);
+
+    // A click for a day already compacted (as a backlog written late would be) counts in
+    // the daily and the hourly rollups, once in each statistics.
+    visit(None).await;
+    wait_for_clicks(&app, &link["id"], 3).await;
+    for late in [days().await, hours().await] {
+        assert_eq!(late["total_clicks"], 3, "{late}");
+        assert_eq!(
+            late["top"]["referrer"],
+            json!([
+                {"value": "google.com", "clicks": 2},
+                {"value": "(direct)", "clicks": 1},
+            ]),
+            "{late}"
+        );
+        assert_eq!(
+            late["top"]["browser"],
+            json!([{"value": "firefox", "clicks": 3}])
+        );
+    }
+}

@@ -6,12 +6,14 @@
 //! - Rules (one-to-many) are evaluated in `position` order, unique per link.
 //! - `clicks` is the raw log, one row per redirect; `click_rollups` holds counts per link,
 //!   hour and dimension value, kept up to date as clicks are written, so that statistics
-//!   read thousands of rollup rows instead of millions of clicks.
+//!   read thousands of rollup rows instead of millions of clicks. `click_days` holds the
+//!   same counts per UTC day for the days that are over (`click_days_compacted.through`
+//!   says up to which): a 90-day range reads 90 rows per value, not 2,160.
 //! - `link_visitors` remembers which (daily-salted) visitor hashes a link has seen on a day,
 //!   so unique visitors are counted exactly once per day without storing any IP address;
 //!   `visitor_salts` holds the salt of the current day only.
 
-use platform::migrations::columns::{cascade, id, timestamp, timestamp_null};
+use platform::migrations::columns::{cascade, create_clustered, id, timestamp, timestamp_null};
 use sea_orm_migration::{prelude::*, sea_orm::sea_query::Check};
 
 #[derive(DeriveMigrationName)]
@@ -105,6 +107,19 @@ enum ClickRollups {
 }
 
 #[derive(DeriveIden, Clone, Copy)]
+enum ClickDays {
+    Table,
+    Day,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+enum ClickDaysCompacted {
+    Table,
+    Id,
+    Through,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
 enum VisitorSalts {
     Table,
     Day,
@@ -121,6 +136,57 @@ enum LinkVisitors {
 
 fn text_null(col: impl IntoIden, len: u32) -> ColumnDef {
     ColumnDef::new(col).string_len(len).null().to_owned()
+}
+
+/// A rollup table: counts per link, dimension, time bucket and value, the bucket being an
+/// hour (`click_rollups`) or a day (`click_days`). The primary key is the only index: it
+/// serves the writer's upserts and the statistics, which read one link's rows by dimension
+/// and bucket range.
+fn rollup_table(table: impl IntoIden + Copy + 'static, bucket: ColumnDef) -> TableCreateStatement {
+    let bucket_name = bucket.get_column_name();
+    let count = |col: ClickRollups| {
+        ColumnDef::new(col)
+            .big_integer()
+            .not_null()
+            .default(0)
+            .to_owned()
+    };
+    Table::create()
+        .table(table)
+        .col(
+            ColumnDef::new(ClickRollups::LinkId)
+                .big_integer()
+                .not_null(),
+        )
+        .col(bucket)
+        .col(
+            ColumnDef::new(ClickRollups::Dimension)
+                .string_len(16)
+                .not_null(),
+        )
+        .col(
+            ColumnDef::new(ClickRollups::Value)
+                .string_len(255)
+                .not_null(),
+        )
+        // Human clicks; clicks by bots; visitors seen for the first time that UTC day.
+        .col(count(ClickRollups::Clicks))
+        .col(count(ClickRollups::BotClicks))
+        .col(count(ClickRollups::Visitors))
+        .primary_key(
+            Index::create()
+                .col(ClickRollups::LinkId)
+                .col(ClickRollups::Dimension)
+                .col(Alias::new(bucket_name))
+                .col(ClickRollups::Value),
+        )
+        .foreign_key(&mut cascade(
+            table,
+            ClickRollups::LinkId,
+            Links::Table,
+            Links::Id,
+        ))
+        .to_owned()
 }
 
 #[async_trait::async_trait]
@@ -301,91 +367,80 @@ impl MigrationTrait for Migration {
             )
             .await?;
 
+        create_clustered(
+            manager,
+            rollup_table(ClickRollups::Table, timestamp(ClickRollups::Bucket)),
+        )
+        .await?;
+        create_clustered(
+            manager,
+            rollup_table(
+                ClickDays::Table,
+                ColumnDef::new(ClickDays::Day).date().not_null().to_owned(),
+            ),
+        )
+        .await?;
+        // One row: the last UTC day whose `click_days` are complete (NULL: none yet). The
+        // writer reads it (FOR SHARE) in every batch, to add late clicks of such days to
+        // `click_days` too; the compactor locks it (FOR UPDATE) to add a day.
         manager
             .create_table(
                 Table::create()
-                    .table(ClickRollups::Table)
+                    .table(ClickDaysCompacted::Table)
                     .col(
-                        ColumnDef::new(ClickRollups::LinkId)
-                            .big_integer()
-                            .not_null(),
-                    )
-                    .col(timestamp(ClickRollups::Bucket))
-                    .col(
-                        ColumnDef::new(ClickRollups::Dimension)
-                            .string_len(16)
-                            .not_null(),
-                    )
-                    .col(
-                        ColumnDef::new(ClickRollups::Value)
-                            .string_len(255)
-                            .not_null(),
-                    )
-                    .col(
-                        ColumnDef::new(ClickRollups::Clicks)
-                            .big_integer()
+                        ColumnDef::new(ClickDaysCompacted::Id)
+                            .small_integer()
                             .not_null()
-                            .default(0),
+                            .primary_key(),
                     )
-                    .col(
-                        ColumnDef::new(ClickRollups::BotClicks)
-                            .big_integer()
-                            .not_null()
-                            .default(0),
-                    )
-                    .col(
-                        ColumnDef::new(ClickRollups::Visitors)
-                            .big_integer()
-                            .not_null()
-                            .default(0),
-                    )
-                    .primary_key(
-                        Index::create()
-                            .col(ClickRollups::LinkId)
-                            .col(ClickRollups::Dimension)
-                            .col(ClickRollups::Bucket)
-                            .col(ClickRollups::Value),
-                    )
-                    .foreign_key(&mut cascade(
-                        ClickRollups::Table,
-                        ClickRollups::LinkId,
-                        Links::Table,
-                        Links::Id,
+                    .col(ColumnDef::new(ClickDaysCompacted::Through).date().null())
+                    .check(Check::named(
+                        "click_days_compacted_one_row",
+                        Expr::col(ClickDaysCompacted::Id).eq(1),
                     ))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .exec_stmt(
+                Query::insert()
+                    .into_table(ClickDaysCompacted::Table)
+                    .columns([ClickDaysCompacted::Id])
+                    .values_panic([1.into()])
                     .to_owned(),
             )
             .await?;
 
-        manager
-            .create_table(
-                Table::create()
-                    .table(LinkVisitors::Table)
-                    .col(
-                        ColumnDef::new(LinkVisitors::LinkId)
-                            .big_integer()
-                            .not_null(),
-                    )
-                    .col(ColumnDef::new(LinkVisitors::Day).date().not_null())
-                    .col(
-                        ColumnDef::new(LinkVisitors::VisitorHash)
-                            .string_len(32)
-                            .not_null(),
-                    )
-                    .primary_key(
-                        Index::create()
-                            .col(LinkVisitors::LinkId)
-                            .col(LinkVisitors::Day)
-                            .col(LinkVisitors::VisitorHash),
-                    )
-                    .foreign_key(&mut cascade(
-                        LinkVisitors::Table,
-                        LinkVisitors::LinkId,
-                        Links::Table,
-                        Links::Id,
-                    ))
-                    .to_owned(),
-            )
-            .await?;
+        create_clustered(
+            manager,
+            Table::create()
+                .table(LinkVisitors::Table)
+                .col(
+                    ColumnDef::new(LinkVisitors::LinkId)
+                        .big_integer()
+                        .not_null(),
+                )
+                .col(ColumnDef::new(LinkVisitors::Day).date().not_null())
+                .col(
+                    ColumnDef::new(LinkVisitors::VisitorHash)
+                        .string_len(32)
+                        .not_null(),
+                )
+                .primary_key(
+                    Index::create()
+                        .col(LinkVisitors::LinkId)
+                        .col(LinkVisitors::Day)
+                        .col(LinkVisitors::VisitorHash),
+                )
+                .foreign_key(&mut cascade(
+                    LinkVisitors::Table,
+                    LinkVisitors::LinkId,
+                    Links::Table,
+                    Links::Id,
+                ))
+                .to_owned(),
+        )
+        .await?;
 
         // One random salt per day, shared by every instance through the database and deleted
         // once the day is over: visitor hashes of different days cannot be linked, and
@@ -438,6 +493,13 @@ impl MigrationTrait for Migration {
                 .col(LinkRules::Position)
                 .unique()
                 .to_owned(),
+            // The compactor reads one day of hourly rollups, of every link. Buckets only
+            // grow, so new entries land at the end of this index.
+            Index::create()
+                .name("click_rollups_bucket_idx")
+                .table(ClickRollups::Table)
+                .col(ClickRollups::Bucket)
+                .to_owned(),
             // Raw clicks of one link in a time range (paging, CSV export).
             Index::create()
                 .name("clicks_link_id_clicked_at_idx")
@@ -456,6 +518,8 @@ impl MigrationTrait for Migration {
         for table in [
             VisitorSalts::Table.into_iden(),
             LinkVisitors::Table.into_iden(),
+            ClickDaysCompacted::Table.into_iden(),
+            ClickDays::Table.into_iden(),
             ClickRollups::Table.into_iden(),
             Clicks::Table.into_iden(),
             LinkRules::Table.into_iden(),

@@ -42,3 +42,25 @@ pub fn cascade(
         .on_delete(ForeignKeyAction::Cascade)
         .to_owned()
 }
+
+/// Creates `table` with its rows kept in primary-key order: on SQLite a `WITHOUT ROWID`
+/// table, one B-tree instead of a rowid table plus a primary-key index, so that an upsert
+/// touches one tree and a key range is read from adjacent pages. For tables read and
+/// written only by their key, such as counters. (PostgreSQL keeps its usual heap and
+/// primary-key index.)
+pub async fn create_clustered(
+    manager: &SchemaManager<'_>,
+    table: TableCreateStatement,
+) -> Result<(), DbErr> {
+    match manager.get_database_backend() {
+        sea_orm::DbBackend::Sqlite => {
+            let sql = table.to_string(SqliteQueryBuilder);
+            manager
+                .get_connection()
+                .execute_unprepared(&format!("{sql} WITHOUT ROWID"))
+                .await
+                .map(drop)
+        }
+        _ => manager.create_table(table).await,
+    }
+}

@@ -1,0 +1,165 @@
+//! Folding the hourly rollups of finished days into daily ones.
+//!
+//! Statistics over a long range read `click_days` for the whole UTC days in it and
+//! `click_rollups` only for the hours around them: 90 rows per value instead of 2,160 for
+//! a 90-day range. The compactor adds each day to `click_days` once it is over, in one
+//! transaction that sums the day's hourly rows and advances `click_days_compacted.through`.
+//! Clicks that reach the database for a day already compacted (a backlog written late)
+//! are added to both tables by the writer, which reads `through` in the same transaction.
+
+use std::time::Duration;
+
+use chrono::{NaiveDate, TimeDelta, Utc};
+use platform::{AppResult, db::Db};
+use sea_orm::{
+    ConnectionTrait, TransactionTrait,
+    sea_query::{Alias, Expr, ExprTrait, Func, LockType, Query},
+};
+use tokio_util::sync::CancellationToken;
+
+#[derive(sea_orm::DeriveIden)]
+enum ClickDaysCompacted {
+    Table,
+    Id,
+    Through,
+}
+
+/// How often the compactor looks for a day that has ended, and how soon it tries again
+/// after a failure (the database was down, or on SQLite another write won a race).
+const EVERY: Duration = Duration::from_secs(600);
+const RETRY: Duration = Duration::from_secs(5);
+
+/// The background task: compacts every finished day, now and then every [`EVERY`].
+pub async fn run(db: Db, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(EVERY);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = stop.cancelled() => return,
+        }
+        let yesterday = Utc::now().date_naive() - TimeDelta::days(1);
+        match compact_through(&db, yesterday).await {
+            Ok(0) => {}
+            Ok(days) => tracing::info!(days, "click rollups compacted into days"),
+            Err(err) => {
+                tracing::warn!(error = %err, "compacting click rollups failed; retrying");
+                tick.reset_after(RETRY);
+            }
+        }
+    }
+}
+
+/// Compacts each day up to `last` (inclusive) not compacted yet, one transaction per day;
+/// returns how many days it compacted.
+pub async fn compact_through(db: &Db, last: NaiveDate) -> AppResult<u32> {
+    let mut days = 0;
+    loop {
+        let tx = db.begin().await?;
+        let through = compacted_through(&tx, LockType::Update).await?;
+        let next = match through {
+            Some(day) => day + TimeDelta::days(1),
+            // Never compacted: start from the first day that has clicks, if any.
+            None => first_rollup_day(&tx)
+                .await?
+                .unwrap_or(last + TimeDelta::days(1)),
+        };
+        if next > last {
+            if through.is_none() {
+                set_through(&tx, last).await?;
+                tx.commit().await?;
+            }
+            return Ok(days);
+        }
+
+        // INSERT INTO click_days (link_id, dimension, day, value, clicks, bot_clicks, visitors)
+        //   SELECT link_id, dimension, <next>, value, SUM(clicks), SUM(bot_clicks), SUM(visitors)
+        //   FROM click_rollups WHERE bucket >= <next 00:00> AND bucket < <next + 1 00:00>
+        //   GROUP BY link_id, dimension, value
+        let start = next.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
+        let sum = |col: &str| Func::sum(Expr::col(Alias::new(col)));
+        let day_rows = Query::select()
+            .column(Alias::new("link_id"))
+            .column(Alias::new("dimension"))
+            .expr(Expr::val(next))
+            .column(Alias::new("value"))
+            .expr(sum("clicks"))
+            .expr(sum("bot_clicks"))
+            .expr(sum("visitors"))
+            .from(Alias::new("click_rollups"))
+            .and_where(Expr::col(Alias::new("bucket")).gte(start))
+            .and_where(Expr::col(Alias::new("bucket")).lt(start + TimeDelta::days(1)))
+            .group_by_col(Alias::new("link_id"))
+            .group_by_col(Alias::new("dimension"))
+            .group_by_col(Alias::new("value"))
+            .to_owned();
+        let insert = Query::insert()
+            .into_table(Alias::new("click_days"))
+            .columns(
+                [
+                    "link_id",
+                    "dimension",
+                    "day",
+                    "value",
+                    "clicks",
+                    "bot_clicks",
+                    "visitors",
+                ]
+                .map(Alias::new),
+            )
+            .select_from(day_rows)
+            .map_err(|e| anyhow::anyhow!("compaction query: {e}"))?
+            .to_owned();
+        tx.execute(&insert).await?;
+        set_through(&tx, next).await?;
+        tx.commit().await?;
+        days += 1;
+    }
+}
+
+/// `click_days_compacted.through`: the last UTC day whose `click_days` are complete.
+///
+/// The writer reads it `FOR SHARE` and the compactor `FOR UPDATE`, so that on PostgreSQL a
+/// day is never compacted while a batch that counts clicks of that day in hours only is
+/// still in flight. SQLite has no row locks and needs none: it runs one writing
+/// transaction at a time (a writer reads this after its first write).
+pub(crate) async fn compacted_through(
+    tx: &impl ConnectionTrait,
+    lock: LockType,
+) -> AppResult<Option<NaiveDate>> {
+    let select = Query::select()
+        .column(ClickDaysCompacted::Through)
+        .from(ClickDaysCompacted::Table)
+        .and_where(Expr::col(ClickDaysCompacted::Id).eq(1))
+        .lock(lock)
+        .to_owned();
+    let row = tx
+        .query_one(&select)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("click_days_compacted has no row"))?;
+    Ok(row.try_get("", "through")?)
+}
+
+async fn set_through(tx: &impl ConnectionTrait, day: NaiveDate) -> AppResult<()> {
+    let update = Query::update()
+        .table(ClickDaysCompacted::Table)
+        .value(ClickDaysCompacted::Through, day)
+        .and_where(Expr::col(ClickDaysCompacted::Id).eq(1))
+        .to_owned();
+    tx.execute(&update).await?;
+    Ok(())
+}
+
+/// The UTC day of the oldest hourly rollup (read from `click_rollups_bucket_idx`).
+async fn first_rollup_day(tx: &impl ConnectionTrait) -> AppResult<Option<NaiveDate>> {
+    let select = Query::select()
+        .column(Alias::new("bucket"))
+        .from(Alias::new("click_rollups"))
+        .order_by(Alias::new("bucket"), sea_orm::Order::Asc)
+        .limit(1)
+        .to_owned();
+    let Some(row) = tx.query_one(&select).await? else {
+        return Ok(None);
+    };
+    let bucket: chrono::DateTime<Utc> = row.try_get("", "bucket")?;
+    Ok(Some(bucket.date_naive()))
+}
