@@ -49,6 +49,7 @@ enum UsersCommand {
 }
 
 fn main() -> ExitCode {
+    limit_malloc_arenas();
     let cli = Cli::parse();
     let config = match Config::load(cli.config.exists().then_some(cli.config.as_path())) {
         Ok(config) => config,
@@ -179,4 +180,17 @@ fn toml_lines(config: &Config) -> String {
                 .join("\n")
         })
         .unwrap_or_default()
+}
+
+/// glibc's malloc gives each thread that allocates its own arena, up to eight per core,
+/// and memory freed into one arena is not reused by the others. The server has more
+/// threads than cores (tokio's workers, and a thread per SQLite connection), so under
+/// load the arenas each keep their own free memory: about 50 MB more peak RSS in the
+/// links benchmark. Two arenas are plenty on the machines we run on.
+fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only tunes the allocator; it is called before any thread starts.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
 }
