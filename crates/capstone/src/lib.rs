@@ -90,7 +90,7 @@ pub async fn start_with(mut config: Config, db: Db) -> anyhow::Result<Running> {
     let grace = config.shutdown_timeout();
     let background = Background::new();
     let state = AppState::new(config, db.clone()).await?;
-    let links = links::Links::start(&state, &background)?;
+    let links = links::Links::start(&state, &background).await?;
     // The redirects sit beside the API, outside its middleware stack (see links::redirect).
     let app = server::router(state.clone(), api(&state, &links)).merge(links.redirects());
 
@@ -99,8 +99,16 @@ pub async fn start_with(mut config: Config, db: Db) -> anyhow::Result<Running> {
     let task = tokio::spawn(async move {
         server::serve(listener, app, token, grace).await?;
         // Requests are done; now the workers finish what they hold, then the pool closes.
-        background.shutdown(grace).await;
+        let finished = background.shutdown(grace).await;
         db.close().await?;
+        // An operator (or a supervisor) must be able to tell a stop that lost work, such
+        // as clicks the writer could not store, from a clean one: by the exit status.
+        anyhow::ensure!(
+            finished,
+            "background work did not finish within the shutdown timeout ({}s): what it \
+             still held, such as queued clicks, is lost",
+            grace.as_secs()
+        );
         Ok(())
     });
     Ok(Running {

@@ -17,7 +17,10 @@ use std::{
 };
 
 use chrono::{DateTime, DurationRound, NaiveDate, TimeDelta, Utc};
-use platform::{AppResult, db::Db};
+use platform::{
+    AppResult,
+    db::{Db, fixed_chunks},
+};
 use sea_orm::{
     ActiveValue::Set,
     ConnectionTrait, EntityTrait, TransactionTrait,
@@ -226,9 +229,9 @@ impl ClickWriter {
         let unseen = self.seen.lock().expect("not poisoned").unseen(&parsed);
 
         let tx = self.db.begin().await?;
-        // The raw clicks, in chunks (SQLite allows 32,766 bound values per statement). Being
+        // The raw clicks, 500 per statement (SQLite allows 32,766 bound values). Being
         // a write, this also takes SQLite's write lock before anything below is read.
-        for chunk in parsed.chunks(500) {
+        for chunk in fixed_chunks(&parsed, 500) {
             click::Entity::insert_many(chunk.iter().map(|p| p.row.clone()))
                 .exec_without_returning(&tx)
                 .await?;
@@ -344,7 +347,7 @@ impl ClickWriter {
         unseen: &[usize],
     ) -> AppResult<HashSet<usize>> {
         let mut new = HashSet::new();
-        for chunk in unseen.chunks(500) {
+        for chunk in fixed_chunks(unseen, 500) {
             // INSERT … ON CONFLICT DO NOTHING RETURNING …: exactly the rows that are new
             // come back.
             let mut insert = Query::insert();
@@ -466,7 +469,7 @@ async fn add_to_click_counts(tx: &impl ConnectionTrait, parsed: &[Parsed]) -> Ap
         by_increment.entry(n).or_default().push(link_id);
     }
     for (n, ids) in by_increment {
-        for chunk in ids.chunks(1000) {
+        for chunk in fixed_chunks(&ids, 1000) {
             let update = Query::update()
                 .table(link::Entity)
                 .value(
@@ -494,7 +497,7 @@ async fn upsert_rollups<B: Into<sea_orm::sea_query::Expr> + Copy>(
         Rollup::Daily => ("click_days", "day"),
     };
     let rows: Vec<_> = rows.into_iter().collect();
-    for chunk in rows.chunks(1000) {
+    for chunk in fixed_chunks(&rows, 1000) {
         let mut insert = Query::insert();
         insert.into_table(Alias::new(table)).columns([
             Alias::new("link_id"),

@@ -109,14 +109,15 @@ pub struct Links {
 
 impl Links {
     /// Reads the `[links]` settings and starts the click writer on `background`.
-    pub fn start(app: &AppState, background: &Background) -> anyhow::Result<Self> {
+    pub async fn start(app: &AppState, background: &Background) -> anyhow::Result<Self> {
         let settings = Settings::from_config(&app.config)?;
         let geo = Arc::new(Geo::new(
             settings.country_header.as_deref(),
             settings.geoip_database.as_deref(),
         )?);
         let (clicks, rx) = ClickQueue::new(settings.click_queue_capacity);
-        let writer = Arc::new(ClickWriter::new(app.db.clone(), geo.clone()));
+        let writer_db = platform::db::connect_dedicated(&app.config).await?;
+        let writer = Arc::new(ClickWriter::new(writer_db, geo.clone()));
         let (batch, flush) = (settings.click_batch_size, settings.click_flush());
         background.spawn("click writer", move |stop| {
             clicks::run_writer(rx, writer, batch, flush, stop)

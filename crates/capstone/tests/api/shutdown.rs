@@ -24,8 +24,13 @@ impl Drop for Server {
 }
 
 fn start_binary(db: &TestDatabase) -> Server {
+    start_binary_with(db, &[])
+}
+
+fn start_binary_with(db: &TestDatabase, env: &[(&str, &str)]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_capstone"))
         .arg("serve")
+        .envs(env.iter().copied())
         .env("DATABASE_URL", &db.url)
         .env("CAPSTONE_PORT", "0")
         .env("CAPSTONE_LOG_FORMAT", "json")
@@ -215,4 +220,51 @@ async fn a_graceful_stop_loses_no_click() {
     let stored: i64 = row.try_get("", "n").unwrap();
     assert_eq!(stored, sent as i64, "clicks sent {sent}, stored {stored}");
     conn.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_stop_that_cannot_store_the_queued_clicks_exits_with_failure() {
+    use sea_orm_migration::sea_orm::{ConnectionTrait, Database};
+
+    let db = TestDatabase::fresh().await;
+    let mut server = start_binary_with(&db, &[("CAPSTONE_SHUTDOWN_TIMEOUT_SECS", "1")]);
+    let test_client = testkit::TestClient::new(server.addr.parse().unwrap());
+    let (base, client) = (test_client.base.clone(), test_client.http.clone());
+    let register = client
+        .post(format!("{base}/api/v1/auth/register"))
+        .json(&serde_json::json!({"email": "ann@example.com", "password": "correct horse battery staple", "display_name": "Ann"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(register.status(), 201);
+    let created = client
+        .post(format!("{base}/api/v1/links"))
+        .basic_auth("ann@example.com", Some("correct horse battery staple"))
+        .json(&serde_json::json!({"target_url": "https://example.com/", "slug": "doomed"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+
+    // The clicks table is gone: the writer keeps the click and retries, and the stop
+    // gives up after its timeout.
+    let conn = Database::connect(db.url.as_str()).await.unwrap();
+    conn.execute_unprepared("DROP TABLE clicks").await.unwrap();
+    conn.close().await.unwrap();
+    let response = client.get(format!("{base}/doomed")).send().await.unwrap();
+    assert_eq!(response.status(), 302);
+
+    sigterm(&server.child);
+    let status = wait_exit(&mut server.child, Duration::from_secs(15));
+    assert_eq!(status.code(), Some(1), "exit status {status}");
+    let logs: Vec<Value> = server
+        .lines
+        .try_iter()
+        .filter_map(|line| serde_json::from_str(&line).ok())
+        .collect();
+    assert!(
+        logs.iter()
+            .any(|l| l["level"] == "ERROR" && l.to_string().contains("queued clicks")),
+        "no error line says what was lost: {logs:#?}"
+    );
 }

@@ -3,6 +3,7 @@
 //! Everything above this module talks to [`Db`] (SeaORM's `DatabaseConnection`) and never
 //! asks which database it is, except through the few dialect helpers kept here.
 
+mod batch;
 mod constraint;
 mod search;
 
@@ -11,6 +12,7 @@ use std::{path::Path, str::FromStr, time::Duration};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr};
 use secrecy::ExposeSecret;
 
+pub use batch::fixed_chunks;
 pub use constraint::{Violation, violation};
 pub use search::contains_any;
 
@@ -32,11 +34,27 @@ pub async fn connect(config: &Config) -> Result<Db, DbErr> {
         std::fs::create_dir_all(dir)
             .map_err(|e| DbErr::Custom(format!("cannot create {}: {e}", dir.display())))?;
     }
-
-    let mut options = ConnectOptions::new(url.to_owned());
+    let mut options = options(config);
     options
         .max_connections(config.database_max_connections)
-        .min_connections(1)
+        .min_connections(1);
+    Database::connect(options).await
+}
+
+/// A pool of one connection, opened on first use, for a worker that writes in large
+/// batches: it neither waits for nor holds up the request handlers' connections, and its
+/// prepared statements (and, on SQLite, its page cache) stay warm from batch to batch
+/// instead of being duplicated in every connection of the shared pool.
+pub async fn connect_dedicated(config: &Config) -> Result<Db, DbErr> {
+    let mut options = options(config);
+    options.max_connections(1).connect_lazy(true);
+    Database::connect(options).await
+}
+
+/// What every pool shares: timeouts, and SQLite's settings (see [`connect`]).
+fn options(config: &Config) -> ConnectOptions {
+    let mut options = ConnectOptions::new(config.database_url.expose_secret().to_owned());
+    options
         .connect_timeout(Duration::from_secs(5))
         .acquire_timeout(Duration::from_secs(5))
         .sqlx_logging(false)
@@ -47,7 +65,7 @@ pub async fn connect(config: &Config) -> Result<Db, DbErr> {
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(5))
         });
-    Database::connect(options).await
+    options
 }
 
 /// A pool that connects on first use: the server starts even when the database is down and
