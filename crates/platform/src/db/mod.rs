@@ -34,7 +34,7 @@ pub async fn connect(config: &Config) -> Result<Db, DbErr> {
         std::fs::create_dir_all(dir)
             .map_err(|e| DbErr::Custom(format!("cannot create {}: {e}", dir.display())))?;
     }
-    let mut options = options(config);
+    let mut options = options(config, SHARED_CACHE_MIB);
     options
         .max_connections(config.database_max_connections)
         .min_connections(1);
@@ -46,24 +46,33 @@ pub async fn connect(config: &Config) -> Result<Db, DbErr> {
 /// prepared statements (and, on SQLite, its page cache) stay warm from batch to batch
 /// instead of being duplicated in every connection of the shared pool.
 pub async fn connect_dedicated(config: &Config) -> Result<Db, DbErr> {
-    let mut options = options(config);
+    let mut options = options(config, DEDICATED_CACHE_MIB);
     options.max_connections(1).connect_lazy(true);
     Database::connect(options).await
 }
 
+/// SQLite's page cache per connection, in MiB: its default (2) for the shared pool, whose
+/// connections each read a few pages per request; more for a dedicated writer, whose
+/// batches touch pages all over the tables they update (in the links benchmark, the click
+/// writer's rollup upserts take 0.9 s per 10,000 clicks with 32 MiB, 1.1 s with 2 MiB).
+const SHARED_CACHE_MIB: u32 = 2;
+const DEDICATED_CACHE_MIB: u32 = 32;
+
 /// What every pool shares: timeouts, and SQLite's settings (see [`connect`]).
-fn options(config: &Config) -> ConnectOptions {
+fn options(config: &Config, sqlite_cache_mib: u32) -> ConnectOptions {
     let mut options = ConnectOptions::new(config.database_url.expose_secret().to_owned());
     options
         .connect_timeout(Duration::from_secs(5))
         .acquire_timeout(Duration::from_secs(5))
         .sqlx_logging(false)
-        .map_sqlx_sqlite_opts(|opts| {
+        .map_sqlx_sqlite_opts(move |opts| {
             use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
             opts.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(5))
+                // A negative size is in KiB.
+                .pragma("cache_size", format!("-{}", sqlite_cache_mib * 1024))
         });
     options
 }
