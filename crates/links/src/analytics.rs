@@ -10,7 +10,7 @@ use chrono_tz::Tz;
 use platform::{AppResult, auth::CurrentUser};
 use sea_orm::{
     Condition, ConnectionTrait, FromQueryResult,
-    sea_query::{Alias, Expr, ExprTrait, Func, LockType, Order, Query, SelectStatement},
+    sea_query::{Alias, Expr, ExprTrait, Func, Order, Query, SelectStatement},
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -128,7 +128,7 @@ pub async fn link_stats(
 
     // Breakdowns: whole compacted days from `click_days`, the hours around them from
     // `click_rollups`, summed per value here.
-    let through = compaction::compacted_through(db, LockType::Share).await?;
+    let through = compaction::compacted_through(db, None).await?;
     let split = Split::new(first_hour, range.to, through);
     let mut values: HashMap<(String, String), i64> = HashMap::new();
     let mut queries = Vec::new();

@@ -241,7 +241,7 @@ impl ClickWriter {
 
         // The rollups: counts per link, dimension, bucket and value, by hour; and by day
         // too for clicks of a day already compacted into `click_days` (late ones).
-        let compacted = compaction::compacted_through(&tx, LockType::Share).await?;
+        let compacted = compaction::compacted_through(&tx, Some(LockType::Share)).await?;
         let mut hourly: HashMap<RollupKey<DateTime<Utc>>, Counts> = HashMap::new();
         let mut daily: HashMap<RollupKey<NaiveDate>, Counts> = HashMap::new();
         for (i, p) in parsed.iter().enumerate() {

@@ -55,7 +55,7 @@ pub async fn compact_through(db: &Db, last: NaiveDate) -> AppResult<u32> {
     let mut days = 0;
     loop {
         let tx = db.begin().await?;
-        let through = compacted_through(&tx, LockType::Update).await?;
+        let through = compacted_through(&tx, Some(LockType::Update)).await?;
         let next = match through {
             Some(day) => day + TimeDelta::days(1),
             // Never compacted: start from the first day that has clicks, if any.
@@ -121,18 +121,22 @@ pub async fn compact_through(db: &Db, last: NaiveDate) -> AppResult<u32> {
 /// The writer reads it `FOR SHARE` and the compactor `FOR UPDATE`, so that on PostgreSQL a
 /// day is never compacted while a batch that counts clicks of that day in hours only is
 /// still in flight. SQLite has no row locks and needs none: it runs one writing
-/// transaction at a time (a writer reads this after its first write).
+/// transaction at a time (a writer reads this after its first write). Statistics read it
+/// without a lock: the hourly rollups of a compacted day stay, so a day compacted just
+/// after this read is still counted right, from its hours.
 pub(crate) async fn compacted_through(
-    tx: &impl ConnectionTrait,
-    lock: LockType,
+    conn: &impl ConnectionTrait,
+    lock: Option<LockType>,
 ) -> AppResult<Option<NaiveDate>> {
-    let select = Query::select()
+    let mut select = Query::select()
         .column(ClickDaysCompacted::Through)
         .from(ClickDaysCompacted::Table)
         .and_where(Expr::col(ClickDaysCompacted::Id).eq(1))
-        .lock(lock)
         .to_owned();
-    let row = tx
+    if let Some(lock) = lock {
+        select.lock(lock);
+    }
+    let row = conn
         .query_one(&select)
         .await?
         .ok_or_else(|| anyhow::anyhow!("click_days_compacted has no row"))?;
