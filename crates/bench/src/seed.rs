@@ -476,9 +476,15 @@ async fn derive_aggregates(db: &DatabaseConnection, now: DateTime<Utc>) -> anyho
     ];
     for (dimension, value) in dimensions {
         // PostgreSQL refuses a string constant in GROUP BY, so `total` groups without it.
-        let (select, group) = match value {
-            Some(value) => (value.to_owned(), format!(", {value}")),
-            None => ("''".to_owned(), String::new()),
+        // Clicks without a value get no row (the statistics count them as the total
+        // minus the values), as the writer leaves them.
+        let (select, filter, group) = match value {
+            Some(value) => (
+                value.to_owned(),
+                format!("WHERE {value} <> ''"),
+                format!(", {value}"),
+            ),
+            None => ("''".to_owned(), String::new(), String::new()),
         };
         tx.execute_unprepared(&format!(
             "INSERT INTO click_rollups \
@@ -487,7 +493,7 @@ async fn derive_aggregates(db: &DatabaseConnection, now: DateTime<Utc>) -> anyho
                     SUM(CASE WHEN is_bot THEN 0 ELSE 1 END), \
                     SUM(CASE WHEN is_bot THEN 1 ELSE 0 END), \
                     SUM(first_visit) \
-             FROM seed_facts GROUP BY link_id, bucket{group}"
+             FROM seed_facts {filter} GROUP BY link_id, bucket{group}"
         ))
         .await?;
     }

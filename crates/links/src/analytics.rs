@@ -182,20 +182,37 @@ pub async fn link_stats(
         }
     }
 
+    // Clicks without a value for a dimension (no country known, no referrer, …) have no
+    // rollup row of their own: they are the total minus the clicks with a value.
+    let total_in_range = values
+        .get(&("total".to_owned(), String::new()))
+        .copied()
+        .unwrap_or(0);
     let mut top: HashMap<String, Vec<TopValue>> = DIMENSIONS
         .iter()
         .map(|d| ((*d).to_owned(), Vec::new()))
         .collect();
     for ((dimension, value), clicks) in values {
-        let label = match (dimension.as_str(), value.is_empty()) {
-            ("referrer", true) => "(direct)".to_owned(),
-            (_, true) => "(unknown)".to_owned(),
-            _ => value,
-        };
-        top.entry(dimension).or_default().push(TopValue {
-            value: label,
-            clicks,
-        });
+        // Rows with an empty value, as older versions stored them, are left to the sum.
+        if let Some(entries) = top.get_mut(&dimension)
+            && !value.is_empty()
+        {
+            entries.push(TopValue { value, clicks });
+        }
+    }
+    for (dimension, entries) in &mut top {
+        let unknown = total_in_range - entries.iter().map(|v| v.clicks).sum::<i64>();
+        if unknown > 0 {
+            let label = if dimension == "referrer" {
+                "(direct)"
+            } else {
+                "(unknown)"
+            };
+            entries.push(TopValue {
+                value: label.to_owned(),
+                clicks: unknown,
+            });
+        }
     }
     for values in top.values_mut() {
         values.sort_by(|a, b| b.clicks.cmp(&a.clicks).then_with(|| a.value.cmp(&b.value)));
@@ -260,7 +277,7 @@ impl Split {
 }
 
 /// SELECT dimension, value, SUM(clicks [+ bot_clicks]) AS clicks FROM <table>
-///   WHERE link_id = ? AND dimension IN (…) AND <buckets>
+///   WHERE link_id = ? AND dimension IN ('total', …) AND <buckets>
 ///   GROUP BY dimension, value HAVING SUM(…) > 0
 fn value_totals(table: &str, link_id: i64, bots: bool, buckets: Condition) -> SelectStatement {
     let counted = if bots {
@@ -276,7 +293,9 @@ fn value_totals(table: &str, link_id: i64, bots: bool, buckets: Condition) -> Se
         .expr_as(total.clone(), Alias::new("clicks"))
         .from(Alias::new(table))
         .and_where(Expr::col(Alias::new("link_id")).eq(link_id))
-        .and_where(Expr::col(Alias::new("dimension")).is_in(DIMENSIONS))
+        .and_where(
+            Expr::col(Alias::new("dimension")).is_in(std::iter::once("total").chain(DIMENSIONS)),
+        )
         .cond_where(buckets)
         .group_by_col(Alias::new("dimension"))
         .group_by_col(Alias::new("value"))

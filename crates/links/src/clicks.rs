@@ -247,7 +247,13 @@ impl ClickWriter {
         for (i, p) in parsed.iter().enumerate() {
             let new_visitor = i64::from(new_visitors.contains(&i));
             let late = compacted.is_some_and(|through| p.day <= through);
-            for (dimension, value) in &p.dimensions {
+            // A dimension without a value (no country known, no referrer, …) gets no row:
+            // statistics count those clicks as the total minus the values.
+            let known = p
+                .dimensions
+                .iter()
+                .filter(|(dimension, value)| *dimension == "total" || !value.is_empty());
+            for (dimension, value) in known {
                 let add = |counts: &mut Counts| {
                     if p.is_bot {
                         counts.bot_clicks += 1;

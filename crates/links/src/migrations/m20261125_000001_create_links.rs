@@ -5,8 +5,10 @@
 //!   `link_tags`, whose primary key is the pair `(link_id, tag_id)`.
 //! - Rules (one-to-many) are evaluated in `position` order, unique per link.
 //! - `clicks` is the raw log, one row per redirect; `click_rollups` holds counts per link,
-//!   hour and dimension value, kept up to date as clicks are written, so that statistics
-//!   read thousands of rollup rows instead of millions of clicks. `click_days` holds the
+//!   hour and dimension value (the `total` dimension counts every click; clicks without a
+//!   value for a dimension, such as an unknown country, have no row of it), kept up to
+//!   date as clicks are written, so that statistics read thousands of rollup rows instead
+//!   of millions of clicks. `click_days` holds the
 //!   same counts per UTC day for the days that are over (`click_days_compacted.through`
 //!   says up to which): a 90-day range reads 90 rows per value, not 2,160.
 //! - `link_visitors` remembers which (daily-salted) visitor hashes a link has seen on a day,
