@@ -141,9 +141,8 @@ fn text_null(col: impl IntoIden, len: u32) -> ColumnDef {
 }
 
 /// A rollup table: counts per link, dimension, time bucket and value, the bucket being an
-/// hour (`click_rollups`) or a day (`click_days`). The primary key is the only index: it
-/// serves the writer's upserts and the statistics, which read one link's rows by dimension
-/// and bucket range.
+/// hour (`click_rollups`) or a day (`click_days`). The primary key serves the writer's
+/// upserts and the statistics, which read one link's rows by dimension and bucket range.
 fn rollup_table(table: impl IntoIden + Copy + 'static, bucket: ColumnDef) -> TableCreateStatement {
     let bucket_name = bucket.get_column_name();
     let count = |col: ClickRollups| {
