@@ -10,7 +10,7 @@
 //! writer drains the queue before it stops, so a clean stop loses no click.
 
 use std::{
-    collections::{BTreeMap, HashMap, HashSet},
+    collections::{BTreeMap, HashMap, HashSet, btree_map::Entry},
     net::IpAddr,
     sync::Arc,
     time::Duration,
@@ -223,8 +223,17 @@ impl ClickWriter {
             return Ok(());
         }
         let parsed: Vec<Parsed> = {
-            let salt = self.salt_for(batch[0].at.date_naive()).await?;
-            batch.iter().map(|e| self.parse(e, &salt)).collect()
+            // Each click is hashed with the salt of its own day: a batch may span midnight.
+            let mut salts = BTreeMap::new();
+            for day in batch.iter().map(|e| e.at.date_naive()) {
+                if let Entry::Vacant(slot) = salts.entry(day) {
+                    slot.insert(self.salt_for(day).await?);
+                }
+            }
+            batch
+                .iter()
+                .map(|e| self.parse(e, &salts[&e.at.date_naive()]))
+                .collect()
         };
         let unseen = self.seen.lock().expect("not poisoned").unseen(&parsed);
 
