@@ -189,7 +189,7 @@ pub async fn connect_tcp<Ws: WithSocket>(
     #[cfg(feature = "_rt-tokio")]
     if crate::rt::rt_tokio::available() {
         let stream = tokio::net::TcpStream::connect((host, port)).await?;
-        // Capstone patch (upstream launchbadge/sqlx#4336, unreleased in 0.9.0): without
+        // Capstone patch (upstream transact-rs/sqlx#4336, unreleased in 0.9.0): without
         // TCP_NODELAY, Nagle's algorithm and delayed ACKs hold some queries for ~40 ms.
         stream.set_nodelay(true)?;
         return Ok(with_socket.with_socket(stream).await);
