@@ -10,7 +10,7 @@
 //! writer drains the queue before it stops, so a clean stop loses no click.
 
 use std::{
-    collections::{BTreeMap, HashMap, HashSet, btree_map::Entry},
+    collections::{BTreeMap, HashSet, btree_map::Entry},
     net::IpAddr,
     sync::Arc,
     time::Duration,
@@ -230,8 +230,14 @@ impl ClickWriter {
                     slot.insert(self.salt_for(day).await?);
                 }
             }
-            batch
-                .iter()
+            // In the order of the indexes written below (link first): each B-tree page is
+            // then visited once per batch, not once per click. In random order, a batch
+            // larger than the page cache makes SQLite spill and re-read the same pages over
+            // and over (measured: one WAL frame written per row written).
+            let mut events: Vec<&ClickEvent> = batch.iter().collect();
+            events.sort_by_key(|e| (e.link_id, e.at));
+            events
+                .into_iter()
                 .map(|e| self.parse(e, &salts[&e.at.date_naive()]))
                 .collect()
         };
@@ -251,8 +257,9 @@ impl ClickWriter {
         // The rollups: counts per link, dimension, bucket and value, by hour; and by day
         // too for clicks of a day already compacted into `click_days` (late ones).
         let compacted = compaction::compacted_through(&tx, Some(LockType::Share)).await?;
-        let mut hourly: HashMap<RollupKey<DateTime<Utc>>, Counts> = HashMap::new();
-        let mut daily: HashMap<RollupKey<NaiveDate>, Counts> = HashMap::new();
+        // Ordered maps: rows are upserted in primary-key order (see the sort above).
+        let mut hourly: BTreeMap<RollupKey<DateTime<Utc>>, Counts> = BTreeMap::new();
+        let mut daily: BTreeMap<RollupKey<NaiveDate>, Counts> = BTreeMap::new();
         for (i, p) in parsed.iter().enumerate() {
             let new_visitor = i64::from(new_visitors.contains(&i));
             let late = compacted.is_some_and(|through| p.day <= through);
@@ -475,7 +482,7 @@ enum VisitorSalts {
 /// `UPDATE links SET click_count = click_count + n WHERE id IN (…)` per distinct `n` (most
 /// links get one click per batch, so there are few).
 async fn add_to_click_counts(tx: &impl ConnectionTrait, parsed: &[Parsed]) -> AppResult<()> {
-    let mut per_link: HashMap<i64, i64> = HashMap::new();
+    let mut per_link: BTreeMap<i64, i64> = BTreeMap::new();
     for p in parsed {
         *per_link.entry(p.link_id).or_default() += 1;
     }
@@ -505,7 +512,7 @@ async fn add_to_click_counts(tx: &impl ConnectionTrait, parsed: &[Parsed]) -> Ap
 async fn upsert_rollups<B: Into<sea_orm::sea_query::Expr> + Copy>(
     tx: &impl ConnectionTrait,
     rollup: Rollup,
-    rows: HashMap<RollupKey<'_, B>, Counts>,
+    rows: BTreeMap<RollupKey<'_, B>, Counts>,
 ) -> AppResult<()> {
     let (table, bucket) = match rollup {
         Rollup::Hourly => ("click_rollups", "bucket"),
