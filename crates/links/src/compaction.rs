@@ -13,9 +13,11 @@ use chrono::{NaiveDate, TimeDelta, Utc};
 use platform::{AppResult, db::Db};
 use sea_orm::{
     ConnectionTrait, TransactionTrait,
-    sea_query::{Alias, Expr, ExprTrait, Func, LockType, Query},
+    sea_query::{Alias, Expr, ExprTrait, Func, IntoTableRef, LockType, Query},
 };
 use tokio_util::sync::CancellationToken;
+
+use crate::{analytics::DIMENSIONS, entities::link};
 
 #[derive(sea_orm::DeriveIden)]
 enum ClickDaysCompacted {
@@ -72,25 +74,37 @@ pub async fn compact_through(db: &Db, last: NaiveDate) -> AppResult<u32> {
         }
 
         // INSERT INTO click_days (link_id, dimension, day, value, clicks, bot_clicks, visitors)
-        //   SELECT link_id, dimension, <next>, value, SUM(clicks), SUM(bot_clicks), SUM(visitors)
-        //   FROM click_rollups WHERE bucket >= <next 00:00> AND bucket < <next + 1 00:00>
-        //   GROUP BY link_id, dimension, value
+        //   SELECT r.link_id, r.dimension, <next>, r.value, SUM(r.clicks), …
+        //   FROM links l CROSS JOIN click_rollups r
+        //   WHERE r.link_id = l.id AND r.dimension IN ('total', 'country', …)
+        //     AND r.bucket >= <next 00:00> AND r.bucket < <next + 1 00:00>
+        //   GROUP BY r.link_id, r.dimension, r.value
+        // Link by link, through the rollups' primary key: click_rollups has no index on
+        // `bucket` (one would cost the writer a second B-tree insert per rollup row), and
+        // SQLite keeps a CROSS JOIN's order rather than choosing to scan every rollup.
         let start = next.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
-        let sum = |col: &str| Func::sum(Expr::col(Alias::new(col)));
+        let r = Alias::new("r");
+        let col = |name: &str| Expr::col((r.clone(), Alias::new(name)));
+        let dimensions = std::iter::once("total").chain(DIMENSIONS);
         let day_rows = Query::select()
-            .column(Alias::new("link_id"))
-            .column(Alias::new("dimension"))
+            .expr(col("link_id"))
+            .expr(col("dimension"))
             .expr(Expr::val(next))
-            .column(Alias::new("value"))
-            .expr(sum("clicks"))
-            .expr(sum("bot_clicks"))
-            .expr(sum("visitors"))
-            .from(Alias::new("click_rollups"))
-            .and_where(Expr::col(Alias::new("bucket")).gte(start))
-            .and_where(Expr::col(Alias::new("bucket")).lt(start + TimeDelta::days(1)))
-            .group_by_col(Alias::new("link_id"))
-            .group_by_col(Alias::new("dimension"))
-            .group_by_col(Alias::new("value"))
+            .expr(col("value"))
+            .expr(Func::sum(col("clicks")))
+            .expr(Func::sum(col("bot_clicks")))
+            .expr(Func::sum(col("visitors")))
+            .from_as(link::Entity, Alias::new("l"))
+            .cross_join(Alias::new("click_rollups").into_table_ref().alias(r.clone()))
+            .and_where(col("link_id").equals((Alias::new("l"), link::Column::Id)))
+            .and_where(col("dimension").is_in(dimensions))
+            .and_where(col("bucket").gte(start))
+            .and_where(col("bucket").lt(start + TimeDelta::days(1)))
+            .group_by_columns([
+                (r.clone(), Alias::new("link_id")),
+                (r.clone(), Alias::new("dimension")),
+                (r.clone(), Alias::new("value")),
+            ])
             .to_owned();
         let insert = Query::insert()
             .into_table(Alias::new("click_days"))
@@ -153,7 +167,8 @@ async fn set_through(tx: &impl ConnectionTrait, day: NaiveDate) -> AppResult<()>
     Ok(())
 }
 
-/// The UTC day of the oldest hourly rollup (read from `click_rollups_bucket_idx`).
+/// The UTC day of the oldest hourly rollup. Without an index on `bucket` this reads the
+/// whole table, once in a database's life: only before its first compaction.
 async fn first_rollup_day(tx: &impl ConnectionTrait) -> AppResult<Option<NaiveDate>> {
     let select = Query::select()
         .column(Alias::new("bucket"))

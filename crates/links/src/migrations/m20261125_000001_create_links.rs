@@ -494,13 +494,6 @@ impl MigrationTrait for Migration {
                 .col(LinkRules::Position)
                 .unique()
                 .to_owned(),
-            // The compactor reads one day of hourly rollups, of every link. Buckets only
-            // grow, so new entries land at the end of this index.
-            Index::create()
-                .name("click_rollups_bucket_idx")
-                .table(ClickRollups::Table)
-                .col(ClickRollups::Bucket)
-                .to_owned(),
             // Raw clicks of one link in a time range (paging, CSV export).
             Index::create()
                 .name("clicks_link_id_clicked_at_idx")
