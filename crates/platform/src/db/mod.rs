@@ -57,12 +57,19 @@ struct SqliteTuning {
     cache_mib: u32,
     /// The WAL's size, in pages, past which a commit copies it into the database file.
     checkpoint_pages: u32,
+    /// Statement journals and temporary sorts in memory rather than in files under
+    /// /var/tmp. A multi-row statement inside a transaction journals every page it
+    /// changes: the click writer's did so through a file, a third of its writes in the
+    /// links benchmark. Not for the shared pool, whose large sorts (a day's compaction)
+    /// are better spilled to disk.
+    temp_in_memory: bool,
 }
 
 /// The shared pool: SQLite's defaults; its connections each read a few pages per request.
 const SHARED: SqliteTuning = SqliteTuning {
     cache_mib: 2,
     checkpoint_pages: 1000,
+    temp_in_memory: false,
 };
 
 /// A dedicated writer, whose batches touch pages all over the tables they update.
@@ -79,6 +86,7 @@ const SHARED: SqliteTuning = SqliteTuning {
 const DEDICATED: SqliteTuning = SqliteTuning {
     cache_mib: 8,
     checkpoint_pages: 65_536,
+    temp_in_memory: true,
 };
 
 /// What every pool shares: timeouts, and SQLite's settings (see [`connect`]).
@@ -96,11 +104,10 @@ fn options(config: &Config, sqlite: SqliteTuning) -> ConnectOptions {
                 .busy_timeout(Duration::from_secs(5))
                 // A negative size is in KiB.
                 .pragma("cache_size", format!("-{}", sqlite.cache_mib * 1024))
-                // Statement journals and temporary sorts in memory, not in files under
-                // /var/tmp: a multi-row statement inside a transaction journals every page
-                // it changes, and the click writer's did so through a file (a third of
-                // its writes in the links benchmark).
-                .pragma("temp_store", "memory")
+                .pragma(
+                    "temp_store",
+                    if sqlite.temp_in_memory { "memory" } else { "default" },
+                )
                 .pragma("wal_autocheckpoint", sqlite.checkpoint_pages.to_string())
                 // After a checkpoint, the WAL file is cut back to 64 MiB rather than kept
                 // at its largest size.
