@@ -22,8 +22,7 @@ use platform::{
     db::{Db, fixed_chunks},
 };
 use sea_orm::{
-    ActiveValue::Set,
-    ConnectionTrait, EntityTrait, TransactionTrait,
+    ConnectionTrait, TransactionTrait,
     sea_query::{Alias, Expr, ExprTrait, LockType, OnConflict, Query},
 };
 use sha2::{Digest, Sha256};
@@ -120,16 +119,84 @@ pub struct ClickWriter {
     seen: std::sync::Mutex<SeenVisitors>,
 }
 
-/// One click, parsed, ready for the database.
+/// One click, parsed, ready for the database: a row of `clicks` and what the other tables
+/// need. Kept compact (the labels a user agent parses to are static strings), as a batch
+/// holds thousands.
 struct Parsed {
-    row: click::ActiveModel,
     link_id: i64,
+    at: DateTime<Utc>,
     hour: DateTime<Utc>,
     day: NaiveDate,
     visitor: Visitor,
     is_bot: bool,
-    dimensions: [(&'static str, String); 7],
+    browser: &'static str,
+    os: &'static str,
+    device: &'static str,
+    referrer: Option<String>,
+    referrer_host: Option<String>,
+    country: Option<String>,
+    language: Option<String>,
+    utm: referrer::Utm,
 }
+
+impl Parsed {
+    /// The rollup dimensions and this click's value in each (empty: not known).
+    fn dimensions(&self) -> [(&'static str, &str); 7] {
+        fn known(value: &Option<String>) -> &str {
+            value.as_deref().unwrap_or("")
+        }
+        [
+            ("total", ""),
+            ("country", known(&self.country)),
+            ("referrer", known(&self.referrer_host)),
+            ("browser", self.browser),
+            ("os", self.os),
+            ("device", self.device),
+            ("language", known(&self.language)),
+        ]
+    }
+
+    /// The `clicks` row, in the order of [`CLICK_COLUMNS`].
+    fn row(&self) -> [Expr; 16] {
+        [
+            self.link_id.into(),
+            self.at.into(),
+            self.referrer.clone().into(),
+            self.referrer_host.clone().into(),
+            self.country.clone().into(),
+            self.browser.into(),
+            self.os.into(),
+            self.device.into(),
+            self.language.clone().into(),
+            self.is_bot.into(),
+            hex::encode(self.visitor).into(),
+            self.utm.source.clone().into(),
+            self.utm.medium.clone().into(),
+            self.utm.campaign.clone().into(),
+            self.utm.term.clone().into(),
+            self.utm.content.clone().into(),
+        ]
+    }
+}
+
+const CLICK_COLUMNS: [click::Column; 16] = [
+    click::Column::LinkId,
+    click::Column::ClickedAt,
+    click::Column::Referrer,
+    click::Column::ReferrerHost,
+    click::Column::Country,
+    click::Column::Browser,
+    click::Column::Os,
+    click::Column::Device,
+    click::Column::Language,
+    click::Column::IsBot,
+    click::Column::VisitorHash,
+    click::Column::UtmSource,
+    click::Column::UtmMedium,
+    click::Column::UtmCampaign,
+    click::Column::UtmTerm,
+    click::Column::UtmContent,
+];
 
 /// A visitor's daily hash (see [`ClickWriter::parse`]).
 type Visitor = [u8; 16];
@@ -247,9 +314,12 @@ impl ClickWriter {
         // The raw clicks, 500 per statement (SQLite allows 32,766 bound values). Being
         // a write, this also takes SQLite's write lock before anything below is read.
         for chunk in fixed_chunks(&parsed, 500) {
-            click::Entity::insert_many(chunk.iter().map(|p| p.row.clone()))
-                .exec_without_returning(&tx)
-                .await?;
+            let mut insert = Query::insert();
+            insert.into_table(click::Entity).columns(CLICK_COLUMNS);
+            for p in chunk {
+                insert.values_panic(p.row());
+            }
+            tx.execute(&insert).await?;
         }
         add_to_click_counts(&tx, &parsed).await?;
         let new_visitors = self.first_visits(&tx, &parsed, &unseen).await?;
@@ -266,8 +336,8 @@ impl ClickWriter {
             // A dimension without a value (no country known, no referrer, …) gets no row:
             // statistics count those clicks as the total minus the values.
             let known = p
-                .dimensions
-                .iter()
+                .dimensions()
+                .into_iter()
                 .filter(|(dimension, value)| *dimension == "total" || !value.is_empty());
             for (dimension, value) in known {
                 let add = |counts: &mut Counts| {
@@ -321,42 +391,21 @@ impl ClickWriter {
             h.update(e.user_agent.as_deref().unwrap_or("").as_bytes());
             h.finalize()[..16].try_into().expect("16 of 32 bytes")
         };
-        let cap = |s: Option<&str>, n: usize| s.map(|s| s.chars().take(n).collect::<String>());
-        let row = click::ActiveModel {
-            link_id: Set(e.link_id),
-            clicked_at: Set(e.at),
-            referrer: Set(cap(e.referrer.as_deref(), 2048)),
-            referrer_host: Set(referrer_host.clone()),
-            country: Set(country.clone()),
-            browser: Set(agent.browser.as_str().to_owned()),
-            os: Set(agent.os.as_str().to_owned()),
-            device: Set(agent.device.as_str().to_owned()),
-            language: Set(language.clone()),
-            is_bot: Set(agent.is_bot),
-            visitor_hash: Set(hex::encode(visitor)),
-            utm_source: Set(utm.source),
-            utm_medium: Set(utm.medium),
-            utm_campaign: Set(utm.campaign),
-            utm_term: Set(utm.term),
-            utm_content: Set(utm.content),
-            ..Default::default()
-        };
         Parsed {
-            row,
             link_id: e.link_id,
+            at: e.at,
             hour: e.at.duration_trunc(TimeDelta::hours(1)).unwrap_or(e.at),
             day: e.at.date_naive(),
             visitor,
             is_bot: agent.is_bot,
-            dimensions: [
-                ("total", String::new()),
-                ("country", country.unwrap_or_default()),
-                ("referrer", referrer_host.unwrap_or_default()),
-                ("browser", agent.browser.as_str().to_owned()),
-                ("os", agent.os.as_str().to_owned()),
-                ("device", agent.device.as_str().to_owned()),
-                ("language", language.unwrap_or_default()),
-            ],
+            browser: agent.browser.as_str(),
+            os: agent.os.as_str(),
+            device: agent.device.as_str(),
+            referrer: e.referrer.as_deref().map(|r| r.chars().take(2048).collect()),
+            referrer_host,
+            country,
+            language,
+            utm,
         }
     }
 
