@@ -401,7 +401,10 @@ impl ClickWriter {
             browser: agent.browser.as_str(),
             os: agent.os.as_str(),
             device: agent.device.as_str(),
-            referrer: e.referrer.as_deref().map(|r| r.chars().take(2048).collect()),
+            referrer: e
+                .referrer
+                .as_deref()
+                .map(|r| r.chars().take(2048).collect()),
             referrer_host,
             country,
             language,

@@ -95,7 +95,11 @@ pub async fn compact_through(db: &Db, last: NaiveDate) -> AppResult<u32> {
             .expr(Func::sum(col("bot_clicks")))
             .expr(Func::sum(col("visitors")))
             .from_as(link::Entity, Alias::new("l"))
-            .cross_join(Alias::new("click_rollups").into_table_ref().alias(r.clone()))
+            .cross_join(
+                Alias::new("click_rollups")
+                    .into_table_ref()
+                    .alias(r.clone()),
+            )
             .and_where(col("link_id").equals((Alias::new("l"), link::Column::Id)))
             .and_where(col("dimension").is_in(dimensions))
             .and_where(col("bucket").gte(start))

@@ -45,7 +45,6 @@ pub async fn connect(config: &Config) -> Result<Db, DbErr> {
 /// batches: it neither waits for nor holds up the request handlers' connections, and its
 /// prepared statements (and, on SQLite, its page cache) stay warm from batch to batch
 /// instead of being duplicated in every connection of the shared pool.
-
 pub async fn connect_dedicated(config: &Config) -> Result<Db, DbErr> {
     let mut options = options(config, DEDICATED);
     options.max_connections(1).connect_lazy(true);
@@ -106,7 +105,11 @@ fn options(config: &Config, sqlite: SqliteTuning) -> ConnectOptions {
                 .pragma("cache_size", format!("-{}", sqlite.cache_mib * 1024))
                 .pragma(
                     "temp_store",
-                    if sqlite.temp_in_memory { "memory" } else { "default" },
+                    if sqlite.temp_in_memory {
+                        "memory"
+                    } else {
+                        "default"
+                    },
                 )
                 .pragma("wal_autocheckpoint", sqlite.checkpoint_pages.to_string())
                 // After a checkpoint, the WAL file is cut back to 64 MiB rather than kept
