@@ -217,6 +217,50 @@ async fn another_users_links_answer_404_and_anonymous_calls_401() {
     assert!(bobs["items"].as_array().unwrap().is_empty());
 }
 
+/// A change made through another instance (here: straight in the database, which this
+/// instance's cache never hears of) reaches the redirect once the cached entry's time to
+/// live is over, and not before.
+#[tokio::test]
+async fn a_change_made_elsewhere_reaches_the_redirect_after_the_cache_ttl() {
+    use sea_orm_migration::sea_orm::ConnectionTrait;
+
+    let app = crate::helpers::spawn_app_with(|config| {
+        config.links.insert("cache_ttl_secs".into(), 1.into());
+    })
+    .await;
+    register(&app, ANN).await;
+    create(
+        &app,
+        json!({"target_url": "https://first.example/", "slug": "elsewhere"}),
+    )
+    .await;
+    let location = |response: reqwest::Response| response.headers()["location"].clone();
+    assert_eq!(
+        location(follow(&app, "/elsewhere").await),
+        "https://first.example/"
+    );
+
+    let db = platform::db::connect(&crate::helpers::test_config(&app._db))
+        .await
+        .unwrap();
+    db.execute_unprepared(
+        "UPDATE links SET target_url = 'https://second.example/' WHERE slug = 'elsewhere'",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        location(follow(&app, "/elsewhere").await),
+        "https://first.example/",
+        "cached"
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        location(follow(&app, "/elsewhere").await),
+        "https://second.example/",
+        "reloaded after the TTL"
+    );
+}
+
 #[tokio::test]
 async fn updates_and_deletes_reach_the_redirect_at_once() {
     let app = app_with_ann().await;
