@@ -154,6 +154,11 @@ impl SlugCache {
                 self.insert(slug, Some(Arc::new(cached(link, link_rules))));
             }
             count += 1;
+            // Rows arrive faster than this loop uses them, so without a pause it would keep
+            // its worker thread to itself until the end, holding up requests queued there.
+            if count % 256 == 0 {
+                tokio::task::yield_now().await;
+            }
         }
         Ok(count)
     }
