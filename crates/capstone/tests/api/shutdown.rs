@@ -155,13 +155,10 @@ fn field<'a>(line: &'a Value, name: &str) -> &'a Value {
     }
 }
 
-#[tokio::test]
-async fn a_graceful_stop_loses_no_click() {
-    use sea_orm_migration::sea_orm::{ConnectionTrait, Database};
-
-    let db = TestDatabase::fresh().await;
-    let mut server = start_binary(&db);
-    let test_client = testkit::TestClient::new(server.addr.parse().unwrap());
+/// Registers Ann on the server at `addr` and creates her link `/{slug}`; returns the
+/// server's base URL and a client for it.
+async fn ann_with_link(addr: &str, slug: &str) -> (String, reqwest::Client) {
+    let test_client = testkit::TestClient::new(addr.parse().unwrap());
     let (base, client) = (test_client.base.clone(), test_client.http.clone());
     let register = client
         .post(format!("{base}/api/v1/auth/register"))
@@ -173,11 +170,21 @@ async fn a_graceful_stop_loses_no_click() {
     let created = client
         .post(format!("{base}/api/v1/links"))
         .basic_auth("ann@example.com", Some("correct horse battery staple"))
-        .json(&serde_json::json!({"target_url": "https://example.com/", "slug": "counted"}))
+        .json(&serde_json::json!({"target_url": "https://example.com/", "slug": slug}))
         .send()
         .await
         .unwrap();
     assert_eq!(created.status(), 201);
+    (base, client)
+}
+
+#[tokio::test]
+async fn a_graceful_stop_loses_no_click() {
+    use sea_orm_migration::sea_orm::{ConnectionTrait, Database};
+
+    let db = TestDatabase::fresh().await;
+    let mut server = start_binary(&db);
+    let (base, client) = ann_with_link(&server.addr, "counted").await;
 
     // Clicks from 16 concurrent visitors, then SIGTERM straight away: whatever is still
     // queued must be written before the process exits.
@@ -228,23 +235,7 @@ async fn a_stop_that_cannot_store_the_queued_clicks_exits_with_failure() {
 
     let db = TestDatabase::fresh().await;
     let mut server = start_binary_with(&db, &[("CAPSTONE_SHUTDOWN_TIMEOUT_SECS", "1")]);
-    let test_client = testkit::TestClient::new(server.addr.parse().unwrap());
-    let (base, client) = (test_client.base.clone(), test_client.http.clone());
-    let register = client
-        .post(format!("{base}/api/v1/auth/register"))
-        .json(&serde_json::json!({"email": "ann@example.com", "password": "correct horse battery staple", "display_name": "Ann"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(register.status(), 201);
-    let created = client
-        .post(format!("{base}/api/v1/links"))
-        .basic_auth("ann@example.com", Some("correct horse battery staple"))
-        .json(&serde_json::json!({"target_url": "https://example.com/", "slug": "doomed"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 201);
+    let (base, client) = ann_with_link(&server.addr, "doomed").await;
 
     // The clicks table is gone: the writer keeps the click and retries, and the stop
     // gives up after its timeout.
