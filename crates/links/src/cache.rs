@@ -6,6 +6,11 @@
 //! quick_cache rather than moka: a hit is one hash lookup and an atomic, with no
 //! bookkeeping queue behind it, and 100,000 cached links take 32 MB instead of 60. It has
 //! no time to live of its own, so each entry carries its load time.
+//!
+//! Each instance has its own cache. An instance that changes a link forgets it at once, and
+//! with Redis tells the others to forget it too (a broadcast on `links:changed`); without
+//! Redis, or while it is down, the others see the change when their entry's time to live
+//! runs out.
 
 use std::{
     collections::HashMap,
@@ -19,7 +24,12 @@ use std::{
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
-use platform::{AppResult, db::Db};
+use platform::{
+    AppResult,
+    background::Background,
+    db::Db,
+    shared::{Broadcast, Shared},
+};
 use quick_cache::sync::Cache;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
@@ -69,7 +79,11 @@ impl CachedLink {
 pub struct SlugCache {
     entries: Cache<String, Entry>,
     ttl: Duration,
+    shared: Shared,
 }
+
+/// The channel on which instances announce the slugs they changed.
+const CHANGED: &str = "links:changed";
 
 /// A cached answer (`None`: no such link) and when it was read from the database.
 #[derive(Clone)]
@@ -79,11 +93,33 @@ struct Entry {
 }
 
 impl SlugCache {
-    pub fn new(capacity: u64, ttl: Duration) -> Self {
-        Self {
+    /// An empty cache, which hears from the other instances through `shared` until
+    /// `background` stops.
+    pub fn start(
+        capacity: u64,
+        ttl: Duration,
+        shared: Shared,
+        background: &Background,
+    ) -> Arc<Self> {
+        let cache = Arc::new(Self {
             entries: Cache::new(usize::try_from(capacity).unwrap_or(usize::MAX)),
             ttl,
-        }
+            shared: shared.clone(),
+        });
+        // A weak reference: the subscription must not keep the cache alive by itself.
+        let listener = Arc::downgrade(&cache);
+        shared.subscribe(CHANGED, background, move |event| {
+            let Some(cache) = listener.upgrade() else {
+                return;
+            };
+            match event {
+                Broadcast::Message(slug) => {
+                    cache.entries.remove(slug.as_str());
+                }
+                Broadcast::Missed => cache.entries.clear(),
+            }
+        });
+        cache
     }
 
     /// The link behind `slug` (`None`: no such link), from memory or else the database.
@@ -98,10 +134,11 @@ impl SlugCache {
         Ok(link)
     }
 
-    /// Forgets `slug`, after its link changed or was deleted (or was created, replacing a
-    /// cached "no such slug").
-    pub fn invalidate(&self, slug: &str) {
+    /// Forgets `slug`, here and in every other instance, after its link changed or was
+    /// deleted (or was created, replacing a cached "no such slug").
+    pub async fn invalidate(&self, slug: &str) {
         self.entries.remove(slug);
+        self.shared.publish(CHANGED, slug).await;
     }
 
     fn insert(&self, slug: String, link: Option<Arc<CachedLink>>) {

@@ -56,8 +56,8 @@ impl LinksState {
 
     /// After a link is created: forget a cached "not found" for its slug, fetch its title
     /// if it has none, and queue its safety check when one is configured.
-    pub fn after_create(&self, link: &entities::link::Model, needs_title: bool) {
-        self.cache.invalidate(&link.slug);
+    pub async fn after_create(&self, link: &entities::link::Model, needs_title: bool) {
+        self.cache.invalidate(&link.slug).await;
         if needs_title {
             self.enrichment.fetch_title(link.id, &link.target_url);
         }
@@ -124,10 +124,12 @@ impl Links {
         });
         let db = app.db.clone();
         background.spawn("rollup compaction", move |stop| compaction::run(db, stop));
-        let cache = Arc::new(SlugCache::new(
+        let cache = SlugCache::start(
             settings.cache_capacity,
             settings.cache_ttl(),
-        ));
+            app.shared.clone(),
+            background,
+        );
         let enrichment = workers::start(&app.db, cache.clone(), &settings, background)?;
         let state: Arc<LinksState> = Arc::new(LinksState {
             db: app.db.clone(),

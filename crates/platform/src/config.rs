@@ -29,9 +29,13 @@ pub struct Config {
     pub database_url: SecretString,
     /// Connections in the pool (SQLite: readers share one file; PostgreSQL: per instance).
     pub database_max_connections: u32,
-    /// Optional shared cache and rate-limit store.
+    /// Optional shared store (`redis://` or `rediss://`): rate-limit counters shared by
+    /// all instances, and cache invalidations broadcast between them. Holds a password.
     #[serde(serialize_with = "serialize_url_redacted_opt")]
     pub redis_url: Option<SecretString>,
+    /// The start of every Redis key and channel this deployment uses, so that several
+    /// deployments can share one Redis server.
+    pub redis_prefix: String,
     pub log_format: LogFormat,
     /// A `tracing` filter such as `info` or `info,sqlx=warn`; `RUST_LOG` wins when set.
     pub log_level: String,
@@ -126,6 +130,7 @@ impl Default for Config {
             database_url: SecretString::from("sqlite://data/capstone.db?mode=rwc"),
             database_max_connections: 16,
             redis_url: None,
+            redis_prefix: "capstone".into(),
             log_format: LogFormat::Auto,
             log_level: "info".into(),
             request_timeout_secs: 30,
@@ -227,6 +232,17 @@ impl Config {
                 || redis.expose_secret().starts_with("rediss://"))
         {
             return invalid("redis_url", "must start with redis:// or rediss://");
+        }
+        if self.redis_prefix.is_empty()
+            || !self
+                .redis_prefix
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-.:".contains(&b))
+        {
+            return invalid(
+                "redis_prefix",
+                "must be letters, digits, '_', '-', '.' or ':' (e.g. capstone)",
+            );
         }
         if self.database_max_connections < 2 {
             // Start-up migration holds one connection (a lock) while it uses another.
@@ -412,6 +428,12 @@ mod tests {
             let err = Config::load(None).unwrap_err().to_string();
             assert!(err.contains("database_url"), "{err}");
             jail.set_env("DATABASE_URL", "sqlite://x.db");
+
+            jail.set_env("CAPSTONE_REDIS_PREFIX", "two words");
+            let err = Config::load(None).unwrap_err().to_string();
+            assert!(err.contains("redis_prefix"), "{err}");
+            jail.set_env("CAPSTONE_REDIS_PREFIX", "staging:links");
+            assert_eq!(Config::load(None).unwrap().redis_prefix, "staging:links");
 
             jail.set_env("CAPSTONE_REQUST_TIMEOUT_SECS", "5");
             let err = Config::load(None).unwrap_err().to_string();

@@ -3,7 +3,8 @@
 //! An app depends on this crate and never on another app. It gets a database pool ([`db`]),
 //! one error type that renders as problem+json ([`error`]), the HTTP conventions
 //! ([`http`]), accounts and authentication ([`auth`]), logs and metrics
-//! ([`observability`]), background workers ([`background`]) and the server ([`server`]).
+//! ([`observability`]), background workers ([`background`]), the server ([`server`]) and what instances share
+//! through Redis ([`shared`]).
 
 pub mod auth;
 pub mod background;
@@ -16,6 +17,7 @@ pub mod migrations;
 pub mod observability;
 pub mod outbound;
 pub mod server;
+pub mod shared;
 
 pub use config::Config;
 pub use error::{AppError, AppResult};

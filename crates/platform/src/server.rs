@@ -31,10 +31,11 @@ use crate::{
     http::{self, Json},
     mail::Mailer,
     observability,
+    shared::Shared,
 };
 
-/// What handlers can reach: the database pool, the configuration, and what
-/// authentication needs (signing keys, failure counters).
+/// What handlers can reach: the database pool, the configuration, what authentication
+/// needs (signing keys, failure counters), and what instances share.
 #[derive(Clone)]
 pub struct AppState {
     pub db: Db,
@@ -44,11 +45,14 @@ pub struct AppState {
     pub mailer: Arc<Mailer>,
     /// Calls to third parties (OAuth providers); one client, so one connection pool.
     pub http: reqwest::Client,
+    /// What instances share through Redis, when configured: counters and broadcasts.
+    pub shared: Shared,
 }
 
 impl AppState {
     pub async fn new(config: Config, db: Db) -> crate::AppResult<Self> {
-        let auth = AuthState::new(&config).await?;
+        let shared = Shared::connect(&config).await?;
+        let auth = AuthState::new(&config, &shared).await?;
         let mailer = Mailer::new(&config)?;
         Ok(Self {
             db,
@@ -57,6 +61,7 @@ impl AppState {
             mailer: Arc::new(mailer),
             http: crate::outbound::client()
                 .map_err(|e| anyhow::anyhow!("cannot build the outbound HTTP client: {e}"))?,
+            shared,
         })
     }
 }
@@ -202,22 +207,38 @@ fn cors(config: &Config) -> Option<CorsLayer> {
 #[derive(serde::Serialize, utoipa::ToSchema)]
 struct Health {
     status: &'static str,
+    /// `up` or `down`, when Redis is configured. Redis is optional, so an instance without
+    /// it is still ready: it counts per process and its caches rely on their TTL meanwhile.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    redis: Option<&'static str>,
 }
 
 /// Liveness: the process is up and serving. Does not touch the database.
 #[utoipa::path(get, path = "/healthz", tag = "platform", responses((status = 200, body = Health)))]
 async fn healthz() -> Json<Health> {
-    Json(Health { status: "ok" })
+    Json(Health {
+        status: "ok",
+        redis: None,
+    })
 }
 
-/// Readiness: the database answers. Load balancers should route here.
+/// Readiness: the database answers (and how Redis is, when configured). Load balancers
+/// should route here.
 #[utoipa::path(get, path = "/readyz", tag = "platform", responses(
     (status = 200, body = Health),
     (status = 503, description = "The database is unreachable", body = Problem, content_type = "application/problem+json"),
 ))]
 async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, AppError> {
     if db::ping(&state.db, Duration::from_secs(2)).await {
-        Ok(Json(Health { status: "ready" }))
+        let redis = match state.shared.is_configured() {
+            false => None,
+            true if state.shared.ping().await => Some("up"),
+            true => Some("down"),
+        };
+        Ok(Json(Health {
+            status: "ready",
+            redis,
+        }))
     } else {
         Err(AppError::Unavailable {
             detail: "The database is unreachable.".into(),

@@ -23,10 +23,22 @@ fn admin_url() -> Option<String> {
         .filter(|url| !url.trim().is_empty())
 }
 
-/// A database that exists for one test only.
+/// The Redis server the suite shares (`CAPSTONE_TEST_REDIS_URL`), if any.
+pub fn redis_url() -> Option<String> {
+    std::env::var("CAPSTONE_TEST_REDIS_URL")
+        .ok()
+        .filter(|url| !url.trim().is_empty())
+}
+
+/// A database that exists for one test only, and the test's own corner of Redis.
 pub struct TestDatabase {
     pub url: String,
     pub backend: Backend,
+    /// [`redis_url`], for the servers of this test.
+    pub redis_url: Option<String>,
+    /// A prefix of this test's own for its Redis keys and channels, so that tests running
+    /// at once on one Redis never see each other's counters or broadcasts.
+    pub redis_prefix: String,
     cleanup: Cleanup,
 }
 
@@ -39,6 +51,8 @@ enum Cleanup {
 
 impl TestDatabase {
     pub async fn fresh() -> Self {
+        let redis_url = redis_url();
+        let redis_prefix = format!("capstone_test_{}", uuid::Uuid::new_v4().simple());
         match admin_url() {
             None => {
                 let dir = tempfile::tempdir().expect("temporary folder");
@@ -46,6 +60,8 @@ impl TestDatabase {
                 Self {
                     url,
                     backend: Backend::Sqlite,
+                    redis_url,
+                    redis_prefix,
                     cleanup: Cleanup::Dir(dir),
                 }
             }
@@ -62,6 +78,8 @@ impl TestDatabase {
                 Self {
                     url: replace_database(&admin_url, &name),
                     backend: Backend::Postgres,
+                    redis_url,
+                    redis_prefix,
                     cleanup: Cleanup::PostgresDatabase { admin_url, name },
                 }
             }

@@ -6,8 +6,9 @@
 //!
 //! Tests run on SQLite (a file in a temporary folder) unless `CAPSTONE_TEST_DATABASE_URL`
 //! names a PostgreSQL server, in which case each test gets its own freshly created
-//! database on it, dropped when the test ends. Either way tests never share state, so they
-//! run in parallel.
+//! database on it, dropped when the test ends. With `CAPSTONE_TEST_REDIS_URL` the servers
+//! use that Redis too, each test under a key prefix of its own. Either way tests never
+//! share state, so they run in parallel.
 
 mod client;
 mod database;
@@ -16,7 +17,7 @@ pub mod oauth;
 pub mod safe_browsing;
 
 pub use client::{TestClient, assert_problem};
-pub use database::{Backend, TestDatabase};
+pub use database::{Backend, TestDatabase, redis_url};
 pub use mail::{MailSink, Message};
 pub use oauth::{Consent, FakeOAuthProvider, FakeUser};
 pub use safe_browsing::{FakePage, FakeSafeBrowsing, FakeWebsite, LookupFailure};

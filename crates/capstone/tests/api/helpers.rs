@@ -1,4 +1,4 @@
-use std::ops::Deref;
+use std::{ops::Deref, sync::Arc};
 
 use platform::Config;
 use serde_json::{Value, json};
@@ -7,8 +7,8 @@ use testkit::{TestClient, TestDatabase};
 /// A running server on its own fresh database, stopped when dropped.
 pub struct TestApp {
     pub client: TestClient,
-    /// Kept alive (and dropped after the server) for the length of the test.
-    pub _db: TestDatabase,
+    /// Kept alive (and dropped after the servers on it) for the length of the test.
+    pub _db: Arc<TestDatabase>,
     pub running: Option<capstone::Running>,
 }
 
@@ -27,12 +27,14 @@ impl Drop for TestApp {
     }
 }
 
-/// The configuration every test starts from: port 0, its own database.
+/// The configuration every test starts from: port 0, its own database (and Redis prefix).
 pub fn test_config(db: &TestDatabase) -> Config {
     Config {
         port: 0,
         database_url: db.url.clone().into(),
         database_max_connections: 4,
+        redis_url: db.redis_url.clone().map(Into::into),
+        redis_prefix: db.redis_prefix.clone(),
         ..Config::default()
     }
 }
@@ -42,7 +44,16 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
-    let db = TestDatabase::fresh().await;
+    start_on(Arc::new(TestDatabase::fresh().await), configure).await
+}
+
+/// Another server on `app`'s database and Redis prefix, as in a deployment of several
+/// instances; `configure` should be what `app` was started with.
+pub async fn another_instance(app: &TestApp, configure: impl FnOnce(&mut Config)) -> TestApp {
+    start_on(app._db.clone(), configure).await
+}
+
+async fn start_on(db: Arc<TestDatabase>, configure: impl FnOnce(&mut Config)) -> TestApp {
     let mut config = test_config(&db);
     configure(&mut config);
     let running = capstone::start(config).await.expect("server starts");

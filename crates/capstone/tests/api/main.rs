@@ -14,4 +14,5 @@ mod oauth;
 mod observability;
 mod platform_routes;
 mod register;
+mod shared_state;
 mod shutdown;

@@ -98,7 +98,7 @@ pub async fn create_many(
                 .await;
                 match created {
                     Ok(created) => {
-                        links.after_create(&created, needs_title);
+                        links.after_create(&created, needs_title).await;
                         Ok(created)
                     }
                     Err(err) => Err(store::item_errors(err)

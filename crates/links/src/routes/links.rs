@@ -70,7 +70,7 @@ pub async fn create(
         links.initial_safety(),
     )
     .await?;
-    links.after_create(&created, needs_title);
+    links.after_create(&created, needs_title).await;
     let view = store::view(&state.db, created, &state.config.public_url()).await?;
     Ok((
         StatusCode::CREATED,
@@ -244,8 +244,8 @@ pub async fn update(
         store::set_rules(&tx, id, &rules).await?;
     }
     tx.commit().await?;
-    links.cache.invalidate(&old_slug);
-    links.cache.invalidate(&updated.slug);
+    links.cache.invalidate(&old_slug).await;
+    links.cache.invalidate(&updated.slug).await;
     Ok(Json(
         store::view(&state.db, updated, &state.config.public_url()).await?,
     ))
@@ -271,6 +271,6 @@ pub async fn delete(
 ) -> AppResult<StatusCode> {
     let found = find_owned::<link::Entity>(&state.db, id, &user).await?;
     link::Entity::delete_by_id(found.id).exec(&state.db).await?;
-    links.cache.invalidate(&found.slug);
+    links.cache.invalidate(&found.slug).await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -43,6 +43,7 @@ use crate::{
     http::Json,
     mail::Mail,
     server::AppState,
+    shared::Shared,
 };
 
 pub mod entity {
@@ -123,7 +124,7 @@ fn invalid_token() -> AppError {
 }
 
 /// At most this many messages to one address, and this many reset requests from one client
-/// address, per window. Counted per process, like the sign-in limits.
+/// address, per window. Counted like the sign-in limits: in Redis when there is one.
 const MAILS_PER_ADDRESS: u32 = 5;
 const RESET_REQUESTS_PER_IP: u32 = 20;
 const MAIL_WINDOW: Duration = Duration::from_secs(60 * 60);
@@ -136,32 +137,41 @@ pub struct MailLimits {
     by_ip: FailureLimiter,
 }
 
-impl Default for MailLimits {
-    fn default() -> Self {
+impl MailLimits {
+    pub fn new(shared: &Shared) -> Self {
         Self {
-            by_address: FailureLimiter::new(MAILS_PER_ADDRESS, MAIL_WINDOW),
-            by_ip: FailureLimiter::new(RESET_REQUESTS_PER_IP, MAIL_WINDOW),
+            by_address: FailureLimiter::new(
+                "mail:address",
+                MAILS_PER_ADDRESS,
+                MAIL_WINDOW,
+                shared.clone(),
+            ),
+            by_ip: FailureLimiter::new(
+                "mail:ip",
+                RESET_REQUESTS_PER_IP,
+                MAIL_WINDOW,
+                shared.clone(),
+            ),
         }
     }
-}
 
-impl MailLimits {
     /// Counts one request to mail `address` (from `ip`, when that is limited too), or
     /// refuses it with 429 and how long to wait.
-    fn admit(&self, address: &str, ip: Option<IpAddr>) -> AppResult<()> {
+    async fn admit(&self, address: &str, ip: Option<IpAddr>) -> AppResult<()> {
         let ip = ip.map(|ip| ip.to_string());
-        let wait = self
-            .by_address
-            .blocked(address)
-            .max(ip.as_deref().and_then(|ip| self.by_ip.blocked(ip)));
+        let by_ip = match &ip {
+            Some(ip) => self.by_ip.blocked(ip).await,
+            None => None,
+        };
+        let wait = self.by_address.blocked(address).await.max(by_ip);
         if let Some(retry_after) = wait {
             tracing::warn!(ip = ip.as_deref(), "mail request refused: too many");
             return Err(AppError::TooManyRequests { retry_after });
         }
         // A FailureLimiter counts whatever it is told to; here, every admitted request.
-        self.by_address.record_failure(address);
+        self.by_address.record_failure(address).await;
         if let Some(ip) = &ip {
-            self.by_ip.record_failure(ip);
+            self.by_ip.record_failure(ip).await;
         }
         Ok(())
     }
@@ -337,7 +347,7 @@ pub async fn request_verification(
     if account.email_verified_at.is_some() {
         return Err(AppError::conflict("email", "is verified already"));
     }
-    state.auth.mail_limits.admit(&account.email, None)?;
+    state.auth.mail_limits.admit(&account.email, None).await?;
     send_verification(&state, &account).await?;
     Ok(StatusCode::ACCEPTED)
 }
@@ -409,7 +419,11 @@ pub async fn request_password_reset(
     Json(input): Json<PasswordResetRequest>,
 ) -> AppResult<StatusCode> {
     let email = Email::parse(&input.email).map_err(|m| AppError::validation("email", m))?;
-    state.auth.mail_limits.admit(email.as_str(), Some(ip))?;
+    state
+        .auth
+        .mail_limits
+        .admit(email.as_str(), Some(ip))
+        .await?;
     let account = user::Entity::find()
         .filter(user::Column::Email.eq(email.as_str()))
         .one(&state.db)
@@ -491,7 +505,7 @@ pub async fn confirm_password_reset(
     token::revoke_all(&tx, account.id).await?;
     tx.commit().await?;
     // The owner has just proved themselves; earlier failed guesses no longer lock them out.
-    state.auth.failures_by_account.reset(&account.email);
+    state.auth.failures_by_account.reset(&account.email).await;
     tracing::info!(user_id = account.id, "password reset");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -517,28 +531,30 @@ mod tests {
         assert!(!issued_to("", "ann@example.com"));
     }
 
-    #[test]
-    fn mail_requests_are_limited_per_address_and_per_client() {
-        let limits = MailLimits::default();
+    #[tokio::test]
+    async fn mail_requests_are_limited_per_address_and_per_client() {
+        let limits = MailLimits::new(&Shared::local());
         let ip = Some(IpAddr::from([192, 0, 2, 1]));
         for _ in 0..MAILS_PER_ADDRESS {
-            assert!(limits.admit("ann@example.com", ip).is_ok());
+            assert!(limits.admit("ann@example.com", ip).await.is_ok());
         }
-        let Err(AppError::TooManyRequests { retry_after }) = limits.admit("ann@example.com", ip)
+        let Err(AppError::TooManyRequests { retry_after }) =
+            limits.admit("ann@example.com", ip).await
         else {
             panic!("expected 429 past the limit")
         };
         assert!(retry_after <= MAIL_WINDOW);
-        assert!(limits.admit("bob@example.com", None).is_ok());
+        assert!(limits.admit("bob@example.com", None).await.is_ok());
 
-        let limits = MailLimits::default();
+        let limits = MailLimits::new(&Shared::local());
         for n in 0..RESET_REQUESTS_PER_IP {
-            assert!(limits.admit(&format!("u{n}@example.com"), ip).is_ok());
+            assert!(limits.admit(&format!("u{n}@example.com"), ip).await.is_ok());
         }
-        assert!(limits.admit("new@example.com", ip).is_err());
+        assert!(limits.admit("new@example.com", ip).await.is_err());
         assert!(
             limits
                 .admit("new@example.com", Some(IpAddr::from([192, 0, 2, 2])))
+                .await
                 .is_ok()
         );
     }

@@ -60,7 +60,8 @@ pub async fn check_password(
     if let Some(wait) = limits
         .failures_by_account
         .blocked(&email)
-        .max(limits.failures_by_ip.blocked(&ip_key))
+        .await
+        .max(limits.failures_by_ip.blocked(&ip_key).await)
     {
         tracing::warn!(%email, %ip, "sign-in refused: too many failures");
         return Err(AppError::TooManyRequests { retry_after: wait });
@@ -78,8 +79,8 @@ pub async fn check_password(
         && found.as_ref().is_some_and(|u| u.password_hash.is_some());
 
     let Some(user) = found.filter(|_| matches) else {
-        limits.failures_by_account.record_failure(&email);
-        limits.failures_by_ip.record_failure(&ip_key);
+        limits.failures_by_account.record_failure(&email).await;
+        limits.failures_by_ip.record_failure(&ip_key).await;
         metrics::counter!("auth_failed_logins_total").increment(1);
         tracing::warn!(%email, %ip, "sign-in failed: wrong email or password");
         user::Entity::update_many()
@@ -97,7 +98,7 @@ pub async fn check_password(
         return Err(AppError::Unauthorized);
     }
 
-    limits.failures_by_account.reset(&email);
+    limits.failures_by_account.reset(&email).await;
     // Basic auth checks the password on every request; record the sign-in at most once a
     // minute rather than writing on every call.
     let now = Utc::now();

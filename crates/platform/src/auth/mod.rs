@@ -35,7 +35,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 pub use identity::{AuthMethod, CurrentUser, RequireAdmin, Scope};
 pub use ownership::{Owned, find_owned};
 
-use crate::{config::Config, error::AppResult, server::AppState};
+use crate::{config::Config, error::AppResult, server::AppState, shared::Shared};
 use jwt::JwtKeys;
 use rate_limit::FailureLimiter;
 
@@ -52,7 +52,7 @@ pub struct AuthState {
 }
 
 impl AuthState {
-    pub async fn new(config: &Config) -> AppResult<Self> {
+    pub async fn new(config: &Config, shared: &Shared) -> AppResult<Self> {
         use secrecy::ExposeSecret;
         let jwt = match &config.jwt_keys {
             Some(keys) => JwtKeys::parse(keys.expose_secret())
@@ -70,9 +70,19 @@ impl AuthState {
             .expect("a random token meets the policy");
         Ok(Self {
             jwt,
-            failures_by_account: FailureLimiter::new(config.login_failures_per_account, window),
-            failures_by_ip: FailureLimiter::new(config.login_failures_per_ip, window),
-            mail_limits: email_flows::MailLimits::default(),
+            failures_by_account: FailureLimiter::new(
+                "login:account",
+                config.login_failures_per_account,
+                window,
+                shared.clone(),
+            ),
+            failures_by_ip: FailureLimiter::new(
+                "login:ip",
+                config.login_failures_per_ip,
+                window,
+                shared.clone(),
+            ),
+            mail_limits: email_flows::MailLimits::new(shared),
             dummy_hash: password::hash(dummy).await?,
         })
     }
