@@ -4,13 +4,16 @@
 //! to a bounded queue and answers at once. One writer task takes clicks off the queue in
 //! batches (whatever is queued, up to the batch size: the busier, the larger) and, per
 //! batch, in one transaction: parses them (browser, OS, device, bot, country, referrer,
-//! language, UTM), inserts the raw rows, adds to each link's counter, records first
-//! visits, and adds to the hourly rollups that statistics are read from (and to the daily
-//! ones for clicks of a day already compacted, see [`crate::compaction`]). On shutdown the
-//! writer drains the queue before it stops, so a clean stop loses no click.
+//! language, UTM), drops those of links deleted meanwhile, inserts the raw rows, adds to
+//! each link's counter, records first visits, and adds to the hourly rollups that
+//! statistics are read from (and to the daily ones for clicks of a day already compacted,
+//! see [`crate::compaction`]). The statements are in [`sql`]. On shutdown the writer
+//! drains the queue before it stops, so a clean stop loses no click.
+
+mod sql;
 
 use std::{
-    collections::{BTreeMap, HashSet, btree_map::Entry},
+    collections::{BTreeMap, HashMap, HashSet, btree_map::Entry},
     net::IpAddr,
     sync::Arc,
     time::Duration,
@@ -19,22 +22,18 @@ use std::{
 use chrono::{DateTime, DurationRound, NaiveDate, TimeDelta, Utc};
 use platform::{
     AppResult,
-    db::{Db, fixed_chunks},
+    db::{Db, Dialect},
 };
 use sea_orm::{
-    ConnectionTrait, TransactionTrait,
-    sea_query::{Alias, Expr, ExprTrait, LockType, OnConflict, Query},
+    ConnectionTrait,
+    sea_query::{Expr, ExprTrait, OnConflict, Query},
 };
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc::{self, error::TrySendError};
 use tokio_util::sync::CancellationToken;
 
-use crate::{
-    compaction,
-    entities::{click, link},
-    geo::Geo,
-    referrer, useragent,
-};
+use self::sql::{Bucket, Rollup, RollupKey, Statements};
+use crate::{geo::Geo, referrer, useragent};
 
 /// A click as the redirect saw it; everything else is worked out by the writer.
 #[derive(Debug, Clone)]
@@ -74,7 +73,7 @@ impl ClickQueue {
 /// The writer task: runs until `stop`, then writes everything still queued.
 pub async fn run_writer(
     mut rx: mpsc::Receiver<ClickEvent>,
-    writer: Arc<ClickWriter>,
+    mut writer: ClickWriter,
     batch_size: usize,
     flush: Duration,
     stop: CancellationToken,
@@ -115,13 +114,15 @@ pub async fn run_writer(
 pub struct ClickWriter {
     db: Db,
     geo: Arc<Geo>,
-    salt: tokio::sync::Mutex<Option<(NaiveDate, String)>>,
-    seen: std::sync::Mutex<SeenVisitors>,
+    statements: Statements,
+    labels: Labels,
+    salt: Option<(NaiveDate, String)>,
+    seen: SeenVisitors,
 }
 
 /// One click, parsed, ready for the database: a row of `clicks` and what the other tables
-/// need. Kept compact (the labels a user agent parses to are static strings), as a batch
-/// holds thousands.
+/// need. Its labels are interned (see [`Labels`]): a batch holds thousands of clicks that
+/// share a handful of browsers, countries and languages.
 struct Parsed {
     link_id: i64,
     at: DateTime<Utc>,
@@ -129,74 +130,39 @@ struct Parsed {
     day: NaiveDate,
     visitor: Visitor,
     is_bot: bool,
-    browser: &'static str,
-    os: &'static str,
-    device: &'static str,
-    referrer: Option<String>,
-    referrer_host: Option<String>,
-    country: Option<String>,
-    language: Option<String>,
-    utm: referrer::Utm,
+    browser: Arc<str>,
+    os: Arc<str>,
+    device: Arc<str>,
+    referrer: Option<Arc<str>>,
+    referrer_host: Option<Arc<str>>,
+    country: Option<Arc<str>>,
+    language: Option<Arc<str>>,
+    /// `utm_source`, `utm_medium`, `utm_campaign`, `utm_term`, `utm_content`.
+    utm: [Option<Arc<str>>; 5],
 }
 
 impl Parsed {
-    /// The rollup dimensions and this click's value in each (empty: not known).
-    fn dimensions(&self) -> [(&'static str, &str); 7] {
-        fn known(value: &Option<String>) -> &str {
-            value.as_deref().unwrap_or("")
-        }
+    /// The rollup dimensions this click has a value in: always the total, and the others
+    /// when known. A dimension without a value (no country known, no referrer, …) gets no
+    /// rollup row: statistics count those clicks as the total minus the values.
+    fn dimensions<'a>(
+        &'a self,
+        total: &'a Arc<str>,
+    ) -> impl Iterator<Item = (&'static str, &'a Arc<str>)> {
         [
-            ("total", ""),
-            ("country", known(&self.country)),
-            ("referrer", known(&self.referrer_host)),
-            ("browser", self.browser),
-            ("os", self.os),
-            ("device", self.device),
-            ("language", known(&self.language)),
+            ("total", Some(total)),
+            ("country", self.country.as_ref()),
+            ("referrer", self.referrer_host.as_ref()),
+            ("browser", Some(&self.browser)),
+            ("os", Some(&self.os)),
+            ("device", Some(&self.device)),
+            ("language", self.language.as_ref()),
         ]
-    }
-
-    /// The `clicks` row, in the order of [`CLICK_COLUMNS`].
-    fn row(&self) -> [Expr; 16] {
-        [
-            self.link_id.into(),
-            self.at.into(),
-            self.referrer.clone().into(),
-            self.referrer_host.clone().into(),
-            self.country.clone().into(),
-            self.browser.into(),
-            self.os.into(),
-            self.device.into(),
-            self.language.clone().into(),
-            self.is_bot.into(),
-            hex::encode(self.visitor).into(),
-            self.utm.source.clone().into(),
-            self.utm.medium.clone().into(),
-            self.utm.campaign.clone().into(),
-            self.utm.term.clone().into(),
-            self.utm.content.clone().into(),
-        ]
+        .into_iter()
+        .filter_map(|(dimension, value)| Some((dimension, value?)))
+        .filter(|(dimension, value)| *dimension == "total" || !value.is_empty())
     }
 }
-
-const CLICK_COLUMNS: [click::Column; 16] = [
-    click::Column::LinkId,
-    click::Column::ClickedAt,
-    click::Column::Referrer,
-    click::Column::ReferrerHost,
-    click::Column::Country,
-    click::Column::Browser,
-    click::Column::Os,
-    click::Column::Device,
-    click::Column::Language,
-    click::Column::IsBot,
-    click::Column::VisitorHash,
-    click::Column::UtmSource,
-    click::Column::UtmMedium,
-    click::Column::UtmCampaign,
-    click::Column::UtmTerm,
-    click::Column::UtmContent,
-];
 
 /// A visitor's daily hash (see [`ClickWriter::parse`]).
 type Visitor = [u8; 16];
@@ -235,11 +201,47 @@ impl SeenVisitors {
     }
 }
 
-/// The two rollup tables: by hour, and by UTC day for the days already compacted.
-#[derive(Clone, Copy)]
-enum Rollup {
-    Hourly,
-    Daily,
+/// What the writer has worked out before, kept so that the next click with the same
+/// header costs a hash lookup: the classification of each user agent, and one shared
+/// copy of each label (browser, country, language, referrer host, UTM value). Bounded:
+/// when full, each map starts over.
+#[derive(Default)]
+struct Labels {
+    agents: HashMap<Box<str>, useragent::Agent>,
+    interned: HashSet<Arc<str>>,
+}
+
+impl Labels {
+    const MAX: usize = 10_000;
+
+    fn agent(&mut self, user_agent: &str) -> useragent::Agent {
+        if let Some(agent) = self.agents.get(user_agent) {
+            return *agent;
+        }
+        if self.agents.len() >= Self::MAX {
+            self.agents.clear();
+        }
+        let agent = useragent::classify(user_agent);
+        self.agents.insert(user_agent.into(), agent);
+        agent
+    }
+
+    /// The shared copy of `label`, cut to the 255 characters a rollup value holds.
+    fn intern(&mut self, label: &str) -> Arc<str> {
+        let label = match label.char_indices().nth(255) {
+            Some((end, _)) => &label[..end],
+            None => label,
+        };
+        if let Some(shared) = self.interned.get(label) {
+            return shared.clone();
+        }
+        if self.interned.len() >= Self::MAX {
+            self.interned.clear();
+        }
+        let shared: Arc<str> = label.into();
+        self.interned.insert(shared.clone());
+        shared
+    }
 }
 
 /// Human clicks, bot clicks, and visitors seen for the first time that day.
@@ -250,22 +252,21 @@ struct Counts {
     visitors: i64,
 }
 
-/// A rollup row's key: link, dimension, bucket (an hour or a day), value.
-type RollupKey<'a, B> = (i64, &'static str, B, &'a str);
-
 impl ClickWriter {
     pub fn new(db: Db, geo: Arc<Geo>) -> Self {
         Self {
+            statements: Statements::new(Dialect::of(&db)),
             db,
             geo,
-            salt: tokio::sync::Mutex::new(None),
-            seen: std::sync::Mutex::default(),
+            labels: Labels::default(),
+            salt: None,
+            seen: SeenVisitors::default(),
         }
     }
 
     /// Writes `batch`, retrying with backoff while the database is unavailable: clicks are
     /// kept, never dropped (the queue in front applies back-pressure meanwhile).
-    pub async fn write_until_done(&self, batch: &[ClickEvent]) {
+    pub async fn write_until_done(&mut self, batch: &[ClickEvent]) {
         let mut delay = Duration::from_millis(100);
         loop {
             let started = std::time::Instant::now();
@@ -285,61 +286,61 @@ impl ClickWriter {
         }
     }
 
-    async fn write(&self, batch: &[ClickEvent]) -> AppResult<()> {
+    async fn write(&mut self, batch: &[ClickEvent]) -> anyhow::Result<()> {
         if batch.is_empty() {
             return Ok(());
         }
-        let parsed: Vec<Parsed> = {
-            // Each click is hashed with the salt of its own day: a batch may span midnight.
-            let mut salts = BTreeMap::new();
-            for day in batch.iter().map(|e| e.at.date_naive()) {
-                if let Entry::Vacant(slot) = salts.entry(day) {
-                    slot.insert(self.salt_for(day).await?);
-                }
+        // Each click is hashed with the salt of its own day: a batch may span midnight.
+        let mut salts = BTreeMap::new();
+        for day in batch.iter().map(|e| e.at.date_naive()) {
+            if let Entry::Vacant(slot) = salts.entry(day) {
+                slot.insert(self.salt_for(day).await?);
             }
-            // In the order of the indexes written below (link first): each B-tree page is
-            // then visited once per batch, not once per click. In random order, a batch
-            // larger than the page cache makes SQLite spill and re-read the same pages over
-            // and over (measured: one WAL frame written per row written).
-            let mut events: Vec<&ClickEvent> = batch.iter().collect();
-            events.sort_by_key(|e| (e.link_id, e.at));
-            events
-                .into_iter()
-                .map(|e| self.parse(e, &salts[&e.at.date_naive()]))
-                .collect()
-        };
-        let unseen = self.seen.lock().expect("not poisoned").unseen(&parsed);
-
-        let tx = self.db.begin().await?;
-        // The raw clicks, 500 per statement (SQLite allows 32,766 bound values). Being
-        // a write, this also takes SQLite's write lock before anything below is read.
-        for chunk in fixed_chunks(&parsed, 500) {
-            let mut insert = Query::insert();
-            insert.into_table(click::Entity).columns(CLICK_COLUMNS);
-            for p in chunk {
-                insert.values_panic(p.row());
-            }
-            tx.execute(&insert).await?;
         }
-        add_to_click_counts(&tx, &parsed).await?;
-        let new_visitors = self.first_visits(&tx, &parsed, &unseen).await?;
+        // In the order of the indexes written below (link first): each B-tree page is
+        // then visited once per batch, not once per click. In random order, a batch
+        // larger than the page cache makes SQLite spill and re-read the same pages over
+        // and over (measured: one WAL frame written per row written).
+        let mut events: Vec<&ClickEvent> = batch.iter().collect();
+        events.sort_by_key(|e| (e.link_id, e.at));
+        let mut parsed: Vec<Parsed> = events
+            .into_iter()
+            .map(|e| self.parse(e, &salts[&e.at.date_naive()]))
+            .collect();
+
+        let statements = &mut self.statements;
+        let mut tx = Statements::begin(&self.db).await?;
+        let mut link_ids: Vec<i64> = parsed.iter().map(|p| p.link_id).collect();
+        link_ids.dedup();
+        let existing = statements.existing_links(&mut tx, &link_ids).await?;
+        if existing.len() < link_ids.len() {
+            let before = parsed.len();
+            parsed.retain(|p| existing.contains(&p.link_id));
+            tracing::info!(
+                clicks = before - parsed.len(),
+                "clicks on links deleted meanwhile are not kept"
+            );
+        }
+        let unseen = self.seen.unseen(&parsed);
+        // The raw clicks first: being a write, this also takes SQLite's write lock before
+        // anything below is read.
+        statements.insert_clicks(&mut tx, &parsed).await?;
+        statements
+            .add_to_click_counts(&mut tx, &by_increment(&parsed))
+            .await?;
+        let new_visitors = first_visits(statements, &mut tx, &parsed, &unseen).await?;
 
         // The rollups: counts per link, dimension, bucket and value, by hour; and by day
         // too for clicks of a day already compacted into `click_days` (late ones).
-        let compacted = compaction::compacted_through(&tx, Some(LockType::Share)).await?;
+        let compacted = statements.compacted_through(&mut tx).await?;
         // Ordered maps: rows are upserted in primary-key order (see the sort above).
-        let mut hourly: BTreeMap<RollupKey<DateTime<Utc>>, Counts> = BTreeMap::new();
-        let mut daily: BTreeMap<RollupKey<NaiveDate>, Counts> = BTreeMap::new();
+        let mut hourly: BTreeMap<RollupKey, Counts> = BTreeMap::new();
+        let mut daily: BTreeMap<RollupKey, Counts> = BTreeMap::new();
+        let total = self.labels.intern("");
         for (i, p) in parsed.iter().enumerate() {
             let new_visitor = i64::from(new_visitors.contains(&i));
             let late = compacted.is_some_and(|through| p.day <= through);
-            // A dimension without a value (no country known, no referrer, …) gets no row:
-            // statistics count those clicks as the total minus the values.
-            let known = p
-                .dimensions()
-                .into_iter()
-                .filter(|(dimension, value)| *dimension == "total" || !value.is_empty());
-            for (dimension, value) in known {
+            for (dimension, value) in p.dimensions(&total) {
                 let add = |counts: &mut Counts| {
                     if p.is_bot {
                         counts.bot_clicks += 1;
@@ -349,38 +350,46 @@ impl ClickWriter {
                     }
                 };
                 add(hourly
-                    .entry((p.link_id, dimension, p.hour, value))
+                    .entry((p.link_id, dimension, Bucket::Hour(p.hour), value.clone()))
                     .or_default());
                 if late {
                     add(daily
-                        .entry((p.link_id, dimension, p.day, value))
+                        .entry((p.link_id, dimension, Bucket::Day(p.day), value.clone()))
                         .or_default());
                 }
             }
         }
-        upsert_rollups(&tx, Rollup::Hourly, hourly).await?;
-        upsert_rollups(&tx, Rollup::Daily, daily).await?;
+        let hourly: Vec<_> = hourly.into_iter().collect();
+        statements
+            .upsert_rollups(&mut tx, Rollup::Hourly, &hourly)
+            .await?;
+        let daily: Vec<_> = daily.into_iter().collect();
+        statements
+            .upsert_rollups(&mut tx, Rollup::Daily, &daily)
+            .await?;
         tx.commit().await?;
 
-        self.seen
-            .lock()
-            .expect("not poisoned")
-            .remember(unseen.iter().map(|&i| {
-                let p = &parsed[i];
-                (p.link_id, p.day, p.visitor)
-            }));
+        self.seen.remember(unseen.iter().map(|&i| {
+            let p = &parsed[i];
+            (p.link_id, p.day, p.visitor)
+        }));
         Ok(())
     }
 
-    fn parse(&self, e: &ClickEvent, salt: &str) -> Parsed {
-        let agent = useragent::classify(e.user_agent.as_deref().unwrap_or(""));
-        let country = self.geo.country(e.country_header.as_deref(), e.ip);
-        let referrer_host = e.referrer.as_deref().and_then(referrer::host);
-        let language = e
-            .accept_language
-            .as_deref()
-            .and_then(referrer::primary_language);
+    fn parse(&mut self, e: &ClickEvent, salt: &str) -> Parsed {
+        let user_agent = e.user_agent.as_deref().unwrap_or("");
+        let agent = self.labels.agent(user_agent);
+        let labels = &mut self.labels;
+        let mut intern = |label: Option<String>| label.map(|l| labels.intern(&l));
+        let country = intern(self.geo.country(e.country_header.as_deref(), e.ip));
+        let referrer_host = intern(e.referrer.as_deref().and_then(referrer::host));
+        let language = intern(
+            e.accept_language
+                .as_deref()
+                .and_then(referrer::primary_language),
+        );
         let utm = e.query.as_deref().map(referrer::utm).unwrap_or_default();
+        let utm = [utm.source, utm.medium, utm.campaign, utm.term, utm.content].map(&mut intern);
         // A visitor is their address and browser, hashed with today's salt: countable for
         // a day, never reversible, never linkable across days. The address itself is not
         // stored anywhere.
@@ -388,7 +397,7 @@ impl ClickWriter {
             let mut h = Sha256::new();
             h.update(salt.as_bytes());
             h.update(e.ip.to_string().as_bytes());
-            h.update(e.user_agent.as_deref().unwrap_or("").as_bytes());
+            h.update(user_agent.as_bytes());
             h.finalize()[..16].try_into().expect("16 of 32 bytes")
         };
         Parsed {
@@ -398,13 +407,16 @@ impl ClickWriter {
             day: e.at.date_naive(),
             visitor,
             is_bot: agent.is_bot,
-            browser: agent.browser.as_str(),
-            os: agent.os.as_str(),
-            device: agent.device.as_str(),
+            browser: self.labels.intern(agent.browser.as_str()),
+            os: self.labels.intern(agent.os.as_str()),
+            device: self.labels.intern(agent.device.as_str()),
             referrer: e
                 .referrer
                 .as_deref()
-                .map(|r| r.chars().take(2048).collect()),
+                .map(|r| match r.char_indices().nth(2048) {
+                    Some((end, _)) => r[..end].into(),
+                    None => r.into(),
+                }),
             referrer_host,
             country,
             language,
@@ -412,72 +424,10 @@ impl ClickWriter {
         }
     }
 
-    /// Of the `unseen` clicks (indexes into `parsed`), those whose visitor is new that day
-    /// for the link, i.e. not stored yet by any instance.
-    async fn first_visits(
-        &self,
-        tx: &impl ConnectionTrait,
-        parsed: &[Parsed],
-        unseen: &[usize],
-    ) -> AppResult<HashSet<usize>> {
-        let mut new = HashSet::new();
-        for chunk in fixed_chunks(unseen, 500) {
-            // INSERT … ON CONFLICT DO NOTHING RETURNING …: exactly the rows that are new
-            // come back.
-            let mut insert = Query::insert();
-            insert.into_table(LinkVisitors::Table).columns([
-                LinkVisitors::LinkId,
-                LinkVisitors::Day,
-                LinkVisitors::VisitorHash,
-            ]);
-            for &i in chunk {
-                let p = &parsed[i];
-                insert.values_panic([
-                    p.link_id.into(),
-                    p.day.into(),
-                    hex::encode(p.visitor).into(),
-                ]);
-            }
-            insert
-                .on_conflict(
-                    OnConflict::columns([
-                        LinkVisitors::LinkId,
-                        LinkVisitors::Day,
-                        LinkVisitors::VisitorHash,
-                    ])
-                    .do_nothing()
-                    .to_owned(),
-                )
-                .returning(Query::returning().columns([
-                    LinkVisitors::LinkId,
-                    LinkVisitors::Day,
-                    LinkVisitors::VisitorHash,
-                ]));
-            let inserted: HashSet<(i64, NaiveDate, String)> = tx
-                .query_all(&insert)
-                .await?
-                .into_iter()
-                .filter_map(|row| {
-                    Some((
-                        row.try_get("", "link_id").ok()?,
-                        row.try_get("", "day").ok()?,
-                        row.try_get("", "visitor_hash").ok()?,
-                    ))
-                })
-                .collect();
-            new.extend(chunk.iter().copied().filter(|&i| {
-                let p = &parsed[i];
-                inserted.contains(&(p.link_id, p.day, hex::encode(p.visitor)))
-            }));
-        }
-        Ok(new)
-    }
-
     /// Today's visitor salt: made by the first instance that needs it, shared through the
     /// database, and the only one kept (yesterday's is deleted).
-    async fn salt_for(&self, day: NaiveDate) -> AppResult<String> {
-        let mut cached = self.salt.lock().await;
-        if let Some((d, salt)) = cached.as_ref()
+    async fn salt_for(&mut self, day: NaiveDate) -> AppResult<String> {
+        if let Some((d, salt)) = &self.salt
             && *d == day
         {
             return Ok(salt.clone());
@@ -510,30 +460,40 @@ impl ClickWriter {
             .and_where(Expr::col(VisitorSalts::Day).lt(day))
             .to_owned();
         self.db.execute(&delete).await?;
-        *cached = Some((day, salt.clone()));
+        self.salt = Some((day, salt.clone()));
         Ok(salt)
     }
 }
 
-#[derive(sea_orm::DeriveIden)]
-enum LinkVisitors {
-    Table,
-    LinkId,
-    Day,
-    VisitorHash,
+/// Of the `unseen` clicks (indexes into `parsed`), those whose visitor is new that day for
+/// the link, i.e. not stored yet by any instance.
+async fn first_visits(
+    statements: &mut Statements,
+    tx: &mut sql::Batch,
+    parsed: &[Parsed],
+    unseen: &[usize],
+) -> anyhow::Result<HashSet<usize>> {
+    let hash = |i: usize| {
+        let p = &parsed[i];
+        (p.link_id, p.day, hex::encode(p.visitor))
+    };
+    let candidates: Vec<_> = unseen.iter().map(|&i| hash(i)).collect();
+    let inserted: HashSet<_> = statements
+        .insert_visitors(tx, &candidates)
+        .await?
+        .into_iter()
+        .collect();
+    Ok(unseen
+        .iter()
+        .copied()
+        .zip(candidates)
+        .filter(|(_, key)| inserted.contains(key))
+        .map(|(i, _)| i)
+        .collect())
 }
 
-#[derive(sea_orm::DeriveIden)]
-enum VisitorSalts {
-    Table,
-    Day,
-    Salt,
-}
-
-/// Each link's `click_count` plus its clicks in the batch: one
-/// `UPDATE links SET click_count = click_count + n WHERE id IN (…)` per distinct `n` (most
-/// links get one click per batch, so there are few).
-async fn add_to_click_counts(tx: &impl ConnectionTrait, parsed: &[Parsed]) -> AppResult<()> {
+/// Each link's clicks in the batch, grouped by that number: link ids per increment.
+fn by_increment(parsed: &[Parsed]) -> BTreeMap<i64, Vec<i64>> {
     let mut per_link: BTreeMap<i64, i64> = BTreeMap::new();
     for p in parsed {
         *per_link.entry(p.link_id).or_default() += 1;
@@ -542,72 +502,12 @@ async fn add_to_click_counts(tx: &impl ConnectionTrait, parsed: &[Parsed]) -> Ap
     for (link_id, n) in per_link {
         by_increment.entry(n).or_default().push(link_id);
     }
-    for (n, ids) in by_increment {
-        for chunk in fixed_chunks(&ids, 1000) {
-            let update = Query::update()
-                .table(link::Entity)
-                .value(
-                    link::Column::ClickCount,
-                    Expr::col(link::Column::ClickCount).add(n),
-                )
-                .and_where(Expr::col(link::Column::Id).is_in(chunk.iter().copied()))
-                .to_owned();
-            tx.execute(&update).await?;
-        }
-    }
-    Ok(())
+    by_increment
 }
 
-/// INSERT INTO click_rollups | click_days … ON CONFLICT (link_id, dimension, bucket, value)
-///   DO UPDATE SET clicks = <table>.clicks + excluded.clicks, …
-/// in statements of 1,000 rows.
-async fn upsert_rollups<B: Into<sea_orm::sea_query::Expr> + Copy>(
-    tx: &impl ConnectionTrait,
-    rollup: Rollup,
-    rows: BTreeMap<RollupKey<'_, B>, Counts>,
-) -> AppResult<()> {
-    let (table, bucket) = match rollup {
-        Rollup::Hourly => ("click_rollups", "bucket"),
-        Rollup::Daily => ("click_days", "day"),
-    };
-    let rows: Vec<_> = rows.into_iter().collect();
-    for chunk in fixed_chunks(&rows, 1000) {
-        let mut insert = Query::insert();
-        insert.into_table(Alias::new(table)).columns([
-            Alias::new("link_id"),
-            Alias::new("dimension"),
-            Alias::new(bucket),
-            Alias::new("value"),
-            Alias::new("clicks"),
-            Alias::new("bot_clicks"),
-            Alias::new("visitors"),
-        ]);
-        for ((link_id, dimension, at, value), counts) in chunk {
-            let value: String = value.chars().take(255).collect();
-            insert.values_panic([
-                (*link_id).into(),
-                (*dimension).into(),
-                (*at).into(),
-                value.into(),
-                counts.clicks.into(),
-                counts.bot_clicks.into(),
-                counts.visitors.into(),
-            ]);
-        }
-        let add = |col: &str| Expr::cust(format!("{table}.{col} + excluded.{col}"));
-        insert.on_conflict(
-            OnConflict::columns([
-                Alias::new("link_id"),
-                Alias::new("dimension"),
-                Alias::new(bucket),
-                Alias::new("value"),
-            ])
-            .value(Alias::new("clicks"), add("clicks"))
-            .value(Alias::new("bot_clicks"), add("bot_clicks"))
-            .value(Alias::new("visitors"), add("visitors"))
-            .to_owned(),
-        );
-        tx.execute(&insert).await?;
-    }
-    Ok(())
+#[derive(sea_orm::DeriveIden)]
+enum VisitorSalts {
+    Table,
+    Day,
+    Salt,
 }

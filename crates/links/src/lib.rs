@@ -117,7 +117,7 @@ impl Links {
         )?);
         let (clicks, rx) = ClickQueue::new(settings.click_queue_capacity);
         let writer_db = platform::db::connect_dedicated(&app.config).await?;
-        let writer = Arc::new(ClickWriter::new(writer_db, geo.clone()));
+        let writer = ClickWriter::new(writer_db, geo.clone());
         let (batch, flush) = (settings.click_batch_size, settings.click_flush());
         background.spawn("click writer", move |stop| {
             clicks::run_writer(rx, writer, batch, flush, stop)

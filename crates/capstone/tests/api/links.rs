@@ -88,6 +88,58 @@ async fn a_link_redirects_with_its_status_and_counts_clicks() {
     assert_eq!(count, 2, "two GETs counted, the HEAD not");
 }
 
+/// A link deleted while its clicks wait in the queue: its clicks go with it, and the
+/// clicks written in the same batch are still counted (they once failed with it, forever).
+#[tokio::test]
+async fn clicks_on_a_link_deleted_before_they_are_written_do_not_hold_up_the_others() {
+    // A long gathering window, so that the link is deleted while its click is queued.
+    let app = crate::helpers::spawn_app_with(|config| {
+        config.links.insert("click_flush_ms".into(), 1500.into());
+    })
+    .await;
+    register(&app, ANN).await;
+    let doomed = create(
+        &app,
+        json!({"target_url": "https://example.com/doomed", "slug": "doomed"}),
+    )
+    .await;
+    let kept = create(
+        &app,
+        json!({"target_url": "https://example.com/kept", "slug": "kept"}),
+    )
+    .await;
+    assert_eq!(follow(&app, "/doomed").await.status(), StatusCode::FOUND);
+    assert_eq!(follow(&app, "/kept").await.status(), StatusCode::FOUND);
+    let deleted = as_basic(
+        &app,
+        Method::DELETE,
+        &format!("{LINKS}/{}", doomed["id"]),
+        ANN,
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+
+    let clicks_of_kept = format!("{LINKS}/{}/clicks", kept["id"]);
+    let mut stored = 0;
+    for _ in 0..100 {
+        let page: Value = as_basic(&app, Method::GET, &clicks_of_kept, ANN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        stored = page["items"].as_array().unwrap().len();
+        if stored == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(stored, 1, "the other link's click is written");
+}
+
 #[tokio::test]
 async fn custom_slugs_statuses_and_query_forwarding() {
     let app = app_with_ann().await;

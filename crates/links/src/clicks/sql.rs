@@ -1,0 +1,392 @@
+//! The click writer's statements, written out in SQL and bound with sqlx directly.
+//!
+//! The writer is the one place where the cost of building a statement shows: tens of
+//! thousands of rows a second, a dozen values each. Through SeaQuery every value becomes an
+//! expression node and every string is copied twice on its way to the driver, which
+//! measured at over half the writer's time. Here each statement's text is made once per
+//! shape and kept, and values are bound as they are: the labels a click is parsed to are
+//! interned `Arc<str>`s, bound without a copy.
+//!
+//! Both databases take the same statements but for their placeholders (`?` or `$n`) and
+//! PostgreSQL's row lock on the compaction mark (see [`crate::compaction`]).
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use platform::db::{Db, Dialect, fixed_chunks};
+use sea_orm::sqlx::{self, AssertSqlSafe, Postgres, Row, Sqlite, Transaction};
+
+use super::{Counts, Parsed};
+
+/// One batch's transaction, on whichever database the writer has.
+pub(super) enum Batch {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+/// Runs `$body` with `$conn` bound to the batch's connection. The body is compiled once
+/// per database, so one text of it serves both.
+macro_rules! on_connection {
+    ($batch:expr, $conn:ident => $body:expr) => {
+        match $batch {
+            Batch::Sqlite(tx) => {
+                let $conn = &mut **tx;
+                $body
+            }
+            Batch::Postgres(tx) => {
+                let $conn = &mut **tx;
+                $body
+            }
+        }
+    };
+}
+
+/// Runs the statement `$make` makes of each of `$items`, in order, on the batch's
+/// connection, making the next while the database runs the current one: the database
+/// works on a thread of its own (SQLite) or in another process, so the thousands of values
+/// bound here cost it no time.
+macro_rules! execute_each {
+    ($batch:expr, $items:expr, |$item:pat_param| $make:expr) => {
+        on_connection!($batch, conn => {
+            let items = $items;
+            let mut made = match items.first() {
+                Some($item) => Some($make),
+                None => None,
+            };
+            let mut i = 0;
+            while let Some(statement) = made.take() {
+                i += 1;
+                // `join!` polls in order: its first poll sends the statement off, then the
+                // next one is made while that one runs.
+                let (done, next) = tokio::join!(statement.execute(&mut *conn), async {
+                    match items.get(i) {
+                        Some($item) => Some($make),
+                        None => None,
+                    }
+                });
+                done?;
+                made = next;
+            }
+        })
+    };
+}
+
+/// The statements' texts, made once per shape (statement and row count) and reused: both
+/// databases cache the prepared statement per text, and [`fixed_chunks`] keeps the
+/// shapes few.
+pub(super) struct Statements {
+    dialect: Dialect,
+    texts: HashMap<(Shape, usize), Arc<str>>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Shape {
+    Existing,
+    Clicks,
+    Counts,
+    Visitors,
+    Rollups(Rollup),
+}
+
+/// The two rollup tables: by hour, and by UTC day for the days already compacted.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) enum Rollup {
+    Hourly,
+    Daily,
+}
+
+/// A rollup row's bucket: an hour of `click_rollups` or a day of `click_days`.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum Bucket {
+    Hour(DateTime<Utc>),
+    Day(NaiveDate),
+}
+
+/// A rollup row's key: link, dimension, bucket, value.
+pub(super) type RollupKey = (i64, &'static str, Bucket, Arc<str>);
+
+/// Rows per statement: far below SQLite's 32,766 bound values (16 × 500 = 8,000).
+const CLICK_ROWS: usize = 500;
+const LINK_IDS: usize = 1000;
+const COUNT_IDS: usize = 1000;
+const VISITOR_ROWS: usize = 500;
+const ROLLUP_ROWS: usize = 1000;
+
+impl Statements {
+    pub(super) fn new(dialect: Dialect) -> Self {
+        Self {
+            dialect,
+            texts: HashMap::new(),
+        }
+    }
+
+    /// Opens a batch's transaction. On SQLite it takes the write lock at once (`BEGIN
+    /// IMMEDIATE`), so that what it reads first (which links still exist) cannot change
+    /// before it writes.
+    pub(super) async fn begin(db: &Db) -> sqlx::Result<Batch> {
+        Ok(match Dialect::of(db) {
+            Dialect::Sqlite => Batch::Sqlite(
+                db.get_sqlite_connection_pool()
+                    .begin_with("BEGIN IMMEDIATE")
+                    .await?,
+            ),
+            Dialect::Postgres => Batch::Postgres(db.get_postgres_connection_pool().begin().await?),
+        })
+    }
+
+    /// The text of `shape` for `rows` rows.
+    fn text(&mut self, shape: Shape, rows: usize) -> AssertSqlSafe<Arc<str>> {
+        let dialect = self.dialect;
+        let text = self
+            .texts
+            .entry((shape, rows))
+            .or_insert_with(|| write(dialect, shape, rows).into());
+        AssertSqlSafe(text.clone())
+    }
+
+    /// `SELECT id FROM links WHERE id IN (…)`: which of `ids` (ascending) still exist. A
+    /// link deleted while its clicks were queued is gone with its statistics, and its
+    /// clicks with it: written, they would break the foreign key and fail the batch.
+    pub(super) async fn existing_links(
+        &mut self,
+        batch: &mut Batch,
+        ids: &[i64],
+    ) -> sqlx::Result<HashSet<i64>> {
+        let mut existing = HashSet::with_capacity(ids.len());
+        for chunk in fixed_chunks(ids, LINK_IDS) {
+            let sql = self.text(Shape::Existing, chunk.len());
+            on_connection!(batch, conn => {
+                let mut query = sqlx::query(sql);
+                for id in chunk {
+                    query = query.bind(id);
+                }
+                for row in query.fetch_all(conn).await? {
+                    existing.insert(row.try_get("id")?);
+                }
+            });
+        }
+        Ok(existing)
+    }
+
+    /// `INSERT INTO clicks (…) VALUES (…), …`: the raw rows.
+    pub(super) async fn insert_clicks(
+        &mut self,
+        batch: &mut Batch,
+        parsed: &[Parsed],
+    ) -> sqlx::Result<()> {
+        let chunks: Vec<_> = fixed_chunks(parsed, CLICK_ROWS).collect();
+        execute_each!(batch, chunks, |&chunk| {
+            let mut query = sqlx::query(self.text(Shape::Clicks, chunk.len()));
+            for p in chunk {
+                let [source, medium, campaign, term, content] = &p.utm;
+                query = query
+                    .bind(p.link_id)
+                    .bind(p.at)
+                    .bind(&p.referrer)
+                    .bind(&p.referrer_host)
+                    .bind(&p.country)
+                    .bind(&p.browser)
+                    .bind(&p.os)
+                    .bind(&p.device)
+                    .bind(&p.language)
+                    .bind(p.is_bot)
+                    .bind(hex::encode(p.visitor))
+                    .bind(source)
+                    .bind(medium)
+                    .bind(campaign)
+                    .bind(term)
+                    .bind(content);
+            }
+            query
+        });
+        Ok(())
+    }
+
+    /// `UPDATE links SET click_count = click_count + n WHERE id IN (…)`, once per distinct
+    /// `n` (most links get one click per batch, so there are few).
+    pub(super) async fn add_to_click_counts(
+        &mut self,
+        batch: &mut Batch,
+        by_increment: &std::collections::BTreeMap<i64, Vec<i64>>,
+    ) -> sqlx::Result<()> {
+        let mut chunks = Vec::new();
+        for (n, ids) in by_increment {
+            for chunk in fixed_chunks(ids, COUNT_IDS) {
+                chunks.push((n, chunk));
+            }
+        }
+        execute_each!(batch, chunks, |&(n, chunk)| {
+            let mut query = sqlx::query(self.text(Shape::Counts, chunk.len())).bind(n);
+            for id in chunk {
+                query = query.bind(id);
+            }
+            query
+        });
+        Ok(())
+    }
+
+    /// `INSERT INTO link_visitors … ON CONFLICT DO NOTHING RETURNING …`: of `visitors`
+    /// (link, day, hash), exactly those not stored before come back.
+    pub(super) async fn insert_visitors(
+        &mut self,
+        batch: &mut Batch,
+        visitors: &[(i64, NaiveDate, String)],
+    ) -> sqlx::Result<Vec<(i64, NaiveDate, String)>> {
+        let mut new = Vec::new();
+        for chunk in fixed_chunks(visitors, VISITOR_ROWS) {
+            let sql = self.text(Shape::Visitors, chunk.len());
+            on_connection!(batch, conn => {
+                let mut query = sqlx::query(sql);
+                for (link_id, day, hash) in chunk {
+                    query = query.bind(link_id).bind(day).bind(hash);
+                }
+                for row in query.fetch_all(conn).await? {
+                    new.push((
+                        row.try_get("link_id")?,
+                        row.try_get("day")?,
+                        row.try_get("visitor_hash")?,
+                    ));
+                }
+            });
+        }
+        Ok(new)
+    }
+
+    /// The last UTC day already compacted into `click_days`, read `FOR SHARE` on
+    /// PostgreSQL so that the compactor cannot fold that day in while this batch is open.
+    pub(super) async fn compacted_through(
+        &mut self,
+        batch: &mut Batch,
+    ) -> sqlx::Result<Option<NaiveDate>> {
+        Ok(on_connection!(batch, conn => {
+            let sql = match self.dialect {
+                Dialect::Sqlite => "SELECT through FROM click_days_compacted WHERE id = 1",
+                Dialect::Postgres => {
+                    "SELECT through FROM click_days_compacted WHERE id = 1 FOR SHARE"
+                }
+            };
+            sqlx::query(sql).fetch_one(conn).await?.try_get("through")?
+        }))
+    }
+
+    /// `INSERT INTO click_rollups | click_days … ON CONFLICT (…) DO UPDATE SET clicks =
+    /// clicks + excluded.clicks, …`, in primary-key order.
+    pub(super) async fn upsert_rollups(
+        &mut self,
+        batch: &mut Batch,
+        rollup: Rollup,
+        rows: &[(RollupKey, Counts)],
+    ) -> sqlx::Result<()> {
+        let chunks: Vec<_> = fixed_chunks(rows, ROLLUP_ROWS).collect();
+        execute_each!(batch, chunks, |&chunk| {
+            let mut query = sqlx::query(self.text(Shape::Rollups(rollup), chunk.len()));
+            for ((link_id, dimension, bucket, value), counts) in chunk {
+                query = query.bind(link_id).bind(*dimension);
+                query = match bucket {
+                    Bucket::Hour(hour) => query.bind(hour),
+                    Bucket::Day(day) => query.bind(day),
+                };
+                query = query
+                    .bind(value)
+                    .bind(counts.clicks)
+                    .bind(counts.bot_clicks)
+                    .bind(counts.visitors);
+            }
+            query
+        });
+        Ok(())
+    }
+}
+
+impl Batch {
+    pub(super) async fn commit(self) -> sqlx::Result<()> {
+        match self {
+            Batch::Sqlite(tx) => tx.commit().await,
+            Batch::Postgres(tx) => tx.commit().await,
+        }
+    }
+}
+
+/// The SQL text of `shape` for `rows` rows.
+fn write(dialect: Dialect, shape: Shape, rows: usize) -> String {
+    match shape {
+        Shape::Existing => format!(
+            "SELECT id FROM links WHERE id IN {}",
+            values(dialect, 0, rows, 1)
+        ),
+        Shape::Clicks => format!(
+            "INSERT INTO clicks (link_id, clicked_at, referrer, referrer_host, country, \
+             browser, os, device, language, is_bot, visitor_hash, utm_source, utm_medium, \
+             utm_campaign, utm_term, utm_content) VALUES {}",
+            values(dialect, 0, 16, rows)
+        ),
+        Shape::Counts => format!(
+            "UPDATE links SET click_count = click_count + {} WHERE id IN {}",
+            placeholder(dialect, 1),
+            values(dialect, 1, rows, 1)
+        ),
+        Shape::Visitors => format!(
+            "INSERT INTO link_visitors (link_id, day, visitor_hash) VALUES {} \
+             ON CONFLICT (link_id, day, visitor_hash) DO NOTHING \
+             RETURNING link_id, day, visitor_hash",
+            values(dialect, 0, 3, rows)
+        ),
+        Shape::Rollups(rollup) => {
+            let (table, bucket) = match rollup {
+                Rollup::Hourly => ("click_rollups", "bucket"),
+                Rollup::Daily => ("click_days", "day"),
+            };
+            format!(
+                "INSERT INTO {table} (link_id, dimension, {bucket}, value, clicks, bot_clicks, \
+                 visitors) VALUES {} \
+                 ON CONFLICT (link_id, dimension, {bucket}, value) DO UPDATE SET \
+                 clicks = {table}.clicks + excluded.clicks, \
+                 bot_clicks = {table}.bot_clicks + excluded.bot_clicks, \
+                 visitors = {table}.visitors + excluded.visitors",
+                values(dialect, 0, 7, rows)
+            )
+        }
+    }
+}
+
+/// `rows` groups of `columns` placeholders, numbered after the first `before`:
+/// `(?, ?), (?, ?)` or `($1, $2), ($3, $4)`.
+fn values(dialect: Dialect, before: usize, columns: usize, rows: usize) -> String {
+    let mut sql = String::with_capacity(rows * columns * 6);
+    for row in 0..rows {
+        sql.push_str(if row == 0 { "(" } else { ", (" });
+        for column in 0..columns {
+            if column > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&placeholder(dialect, before + row * columns + column + 1));
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+fn placeholder(dialect: Dialect, n: usize) -> String {
+    match dialect {
+        Dialect::Sqlite => "?".to_owned(),
+        Dialect::Postgres => format!("${n}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_on_postgres_only() {
+        assert_eq!(values(Dialect::Sqlite, 0, 2, 2), "(?, ?), (?, ?)");
+        assert_eq!(values(Dialect::Postgres, 1, 2, 2), "($2, $3), ($4, $5)");
+        assert_eq!(
+            write(Dialect::Postgres, Shape::Counts, 2),
+            "UPDATE links SET click_count = click_count + $1 WHERE id IN ($2, $3)"
+        );
+    }
+}
