@@ -11,6 +11,9 @@ WORKDIR /src
 
 # Only what the build reads, so edits to docs or deploy files do not invalidate this layer.
 COPY Cargo.toml Cargo.lock ./
+# The patched sqlx-core (see vendor/README.md) and the bundled SQLite's build flags.
+COPY vendor ./vendor
+COPY .cargo ./.cargo
 COPY crates ./crates
 
 # The cargo registry, git checkouts and target dir live in BuildKit cache mounts: rebuilds
