@@ -309,7 +309,7 @@ impl ClickWriter {
             .collect();
 
         let statements = &mut self.statements;
-        let mut tx = Statements::begin(&self.db).await?;
+        let mut tx = sql::Batch::begin(&self.db).await?;
         let mut link_ids: Vec<i64> = parsed.iter().map(|p| p.link_id).collect();
         link_ids.dedup();
         let existing = statements.existing_links(&mut tx, &link_ids).await?;

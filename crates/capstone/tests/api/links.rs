@@ -121,23 +121,24 @@ async fn clicks_on_a_link_deleted_before_they_are_written_do_not_hold_up_the_oth
     .unwrap();
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
 
-    let clicks_of_kept = format!("{LINKS}/{}/clicks", kept["id"]);
-    let mut stored = 0;
-    for _ in 0..100 {
-        let page: Value = as_basic(&app, Method::GET, &clicks_of_kept, ANN)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        stored = page["items"].as_array().unwrap().len();
-        if stored == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(stored, 1, "the other link's click is written");
+    wait_for_clicks(&app, &kept["id"], 1).await;
+    let clicks: Value = as_basic(
+        &app,
+        Method::GET,
+        &format!("{LINKS}/{}/clicks", kept["id"]),
+        ANN,
+    )
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(
+        clicks["items"].as_array().unwrap().len(),
+        1,
+        "the other link's click is written"
+    );
 }
 
 #[tokio::test]

@@ -45,30 +45,12 @@ macro_rules! on_connection {
 }
 
 /// Runs the statement `$make` makes of each of `$items`, in order, on the batch's
-/// connection, making the next while the database runs the current one: the database
-/// works on a thread of its own (SQLite) or in another process, so the thousands of values
-/// bound here cost it no time.
+/// connection.
 macro_rules! execute_each {
     ($batch:expr, $items:expr, |$item:pat_param| $make:expr) => {
         on_connection!($batch, conn => {
-            let items = $items;
-            let mut made = match items.first() {
-                Some($item) => Some($make),
-                None => None,
-            };
-            let mut i = 0;
-            while let Some(statement) = made.take() {
-                i += 1;
-                // `join!` polls in order: its first poll sends the statement off, then the
-                // next one is made while that one runs.
-                let (done, next) = tokio::join!(statement.execute(&mut *conn), async {
-                    match items.get(i) {
-                        Some($item) => Some($make),
-                        None => None,
-                    }
-                });
-                done?;
-                made = next;
+            for $item in $items.iter() {
+                $make.execute(&mut *conn).await?;
             }
         })
     };
@@ -121,20 +103,6 @@ impl Statements {
             dialect,
             texts: HashMap::new(),
         }
-    }
-
-    /// Opens a batch's transaction. On SQLite it takes the write lock at once (`BEGIN
-    /// IMMEDIATE`), so that what it reads first (which links still exist) cannot change
-    /// before it writes.
-    pub(super) async fn begin(db: &Db) -> sqlx::Result<Batch> {
-        Ok(match Dialect::of(db) {
-            Dialect::Sqlite => Batch::Sqlite(
-                db.get_sqlite_connection_pool()
-                    .begin_with("BEGIN IMMEDIATE")
-                    .await?,
-            ),
-            Dialect::Postgres => Batch::Postgres(db.get_postgres_connection_pool().begin().await?),
-        })
     }
 
     /// The text of `shape` for `rows` rows.
@@ -302,6 +270,20 @@ impl Statements {
 }
 
 impl Batch {
+    /// Opens a batch's transaction. On SQLite it takes the write lock at once (`BEGIN
+    /// IMMEDIATE`), so that what it reads first (which links still exist) cannot change
+    /// before it writes.
+    pub(super) async fn begin(db: &Db) -> sqlx::Result<Batch> {
+        Ok(match Dialect::of(db) {
+            Dialect::Sqlite => Batch::Sqlite(
+                db.get_sqlite_connection_pool()
+                    .begin_with("BEGIN IMMEDIATE")
+                    .await?,
+            ),
+            Dialect::Postgres => Batch::Postgres(db.get_postgres_connection_pool().begin().await?),
+        })
+    }
+
     pub(super) async fn commit(self) -> sqlx::Result<()> {
         match self {
             Batch::Sqlite(tx) => tx.commit().await,
