@@ -119,9 +119,9 @@ impl Links {
         let writer_db = platform::db::connect_dedicated(&app.config).await?;
         let writer = ClickWriter::new(writer_db, geo.clone());
         let (batch, flush) = (settings.click_batch_size, settings.click_flush());
-        background.spawn("click writer", move |stop| {
+        background.spawn_on_own_thread("click writer", move |stop| {
             clicks::run_writer(rx, writer, batch, flush, stop)
-        });
+        })?;
         let db = app.db.clone();
         background.spawn("rollup compaction", move |stop| compaction::run(db, stop));
         let cache = SlugCache::start(

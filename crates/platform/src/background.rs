@@ -44,6 +44,38 @@ impl Background {
         }
         finished
     }
+
+    /// Like [`Background::spawn`], but on a thread of its own with its own single-threaded
+    /// runtime, for a worker whose throughput the request load must not decide.
+    ///
+    /// On the shared runtime such a worker is one task among the request handlers: each
+    /// time its database driver wakes it (the SQLite driver is a thread; PostgreSQL's
+    /// socket is polled by the runtime), it waits in line behind the requests being
+    /// served. The click writer, woken a few hundred times per batch, spent much of each
+    /// batch waiting so under load; on its own thread it waits for a core instead.
+    pub fn spawn_on_own_thread<F, Fut>(&self, name: &'static str, work: F) -> std::io::Result<()>
+    where
+        F: FnOnce(CancellationToken) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + 'static,
+    {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let stop = self.token.child_token();
+        let (done, finished) = tokio::sync::oneshot::channel::<()>();
+        std::thread::Builder::new()
+            .name(name.to_owned())
+            .spawn(move || {
+                runtime.block_on(work(stop));
+                drop(done);
+            })?;
+        self.tracker.spawn(async move {
+            // Resolves when the thread drops `done`: its work is over, or it panicked.
+            let _ = finished.await;
+            tracing::debug!(worker = name, "background worker stopped");
+        });
+        Ok(())
+    }
 }
 
 #[cfg(test)]
