@@ -333,39 +333,41 @@ impl ClickWriter {
         // The rollups: counts per link, dimension, bucket and value, by hour; and by day
         // too for clicks of a day already compacted into `click_days` (late ones).
         let compacted = statements.compacted_through(&mut tx).await?;
-        // Ordered maps: rows are upserted in primary-key order (see the sort above).
-        let mut hourly: BTreeMap<RollupKey, Counts> = BTreeMap::new();
-        let mut daily: BTreeMap<RollupKey, Counts> = BTreeMap::new();
         let total = self.labels.intern("");
+        let mut hourly = Vec::with_capacity(parsed.len() * 7);
+        let mut daily = Vec::new();
         for (i, p) in parsed.iter().enumerate() {
-            let new_visitor = i64::from(new_visitors.contains(&i));
+            let counts = if p.is_bot {
+                Counts {
+                    bot_clicks: 1,
+                    ..Counts::default()
+                }
+            } else {
+                Counts {
+                    clicks: 1,
+                    visitors: i64::from(new_visitors.contains(&i)),
+                    ..Counts::default()
+                }
+            };
             let late = compacted.is_some_and(|through| p.day <= through);
             for (dimension, value) in p.dimensions(&total) {
-                let add = |counts: &mut Counts| {
-                    if p.is_bot {
-                        counts.bot_clicks += 1;
-                    } else {
-                        counts.clicks += 1;
-                        counts.visitors += new_visitor;
-                    }
-                };
-                add(hourly
-                    .entry((p.link_id, dimension, Bucket::Hour(p.hour), value.clone()))
-                    .or_default());
+                hourly.push((
+                    (p.link_id, dimension, Bucket::Hour(p.hour), value.clone()),
+                    counts,
+                ));
                 if late {
-                    add(daily
-                        .entry((p.link_id, dimension, Bucket::Day(p.day), value.clone()))
-                        .or_default());
+                    daily.push((
+                        (p.link_id, dimension, Bucket::Day(p.day), value.clone()),
+                        counts,
+                    ));
                 }
             }
         }
-        let hourly: Vec<_> = hourly.into_iter().collect();
         statements
-            .upsert_rollups(&mut tx, Rollup::Hourly, &hourly)
+            .upsert_rollups(&mut tx, Rollup::Hourly, &coalesce(hourly))
             .await?;
-        let daily: Vec<_> = daily.into_iter().collect();
         statements
-            .upsert_rollups(&mut tx, Rollup::Daily, &daily)
+            .upsert_rollups(&mut tx, Rollup::Daily, &coalesce(daily))
             .await?;
         tx.commit().await?;
 
@@ -490,6 +492,24 @@ async fn first_visits(
         .filter(|(_, key)| inserted.contains(key))
         .map(|(i, _)| i)
         .collect())
+}
+
+/// One rollup row per key, in primary-key order (see the sort in [`ClickWriter::write`]),
+/// with the counts of the clicks that share it summed. A sorted vector merged in place:
+/// a batch has hundreds of thousands of (click, dimension) pairs, and a map would allocate
+/// a node for each.
+fn coalesce(mut rows: Vec<(RollupKey, Counts)>) -> Vec<(RollupKey, Counts)> {
+    rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    rows.dedup_by(|next, kept| {
+        let same = next.0 == kept.0;
+        if same {
+            kept.1.clicks += next.1.clicks;
+            kept.1.bot_clicks += next.1.bot_clicks;
+            kept.1.visitors += next.1.visitors;
+        }
+        same
+    });
+    rows
 }
 
 /// Each link's clicks in the batch, grouped by that number: link ids per increment.
