@@ -129,6 +129,8 @@ struct Parsed {
     hour: DateTime<Utc>,
     day: NaiveDate,
     visitor: Visitor,
+    /// `visitor` in hex, as stored.
+    visitor_hash: Arc<str>,
     is_bot: bool,
     browser: Arc<str>,
     os: Arc<str>,
@@ -408,6 +410,7 @@ impl ClickWriter {
             hour: e.at.duration_trunc(TimeDelta::hours(1)).unwrap_or(e.at),
             day: e.at.date_naive(),
             visitor,
+            visitor_hash: hex::encode(visitor).into(),
             is_bot: agent.is_bot,
             browser: self.labels.intern(agent.browser.as_str()),
             os: self.labels.intern(agent.os.as_str()),
@@ -477,7 +480,7 @@ async fn first_visits(
 ) -> anyhow::Result<HashSet<usize>> {
     let hash = |i: usize| {
         let p = &parsed[i];
-        (p.link_id, p.day, hex::encode(p.visitor))
+        (p.link_id, p.day, p.visitor_hash.clone())
     };
     let candidates: Vec<_> = unseen.iter().map(|&i| hash(i)).collect();
     let inserted: HashSet<_> = statements

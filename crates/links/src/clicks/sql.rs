@@ -16,9 +16,12 @@ use std::{
     sync::Arc,
 };
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use platform::db::{Db, Dialect, fixed_chunks};
-use sea_orm::sqlx::{self, AssertSqlSafe, Postgres, Row, Sqlite, Transaction};
+use sea_orm::sqlx::{
+    self, AssertSqlSafe, Database, Encode, Postgres, Row, Sqlite, Transaction, Type,
+    encode::IsNull, error::BoxDynError,
+};
 
 use super::{Counts, Parsed};
 
@@ -91,6 +94,110 @@ pub(super) enum Bucket {
 /// A rollup row's key: link, dimension, bucket, value.
 pub(super) type RollupKey = (i64, &'static str, Bucket, Arc<str>);
 
+/// A value many rows of a batch share (an hour, a day, a dimension's name), encoded for
+/// SQLite once instead of once per row.
+///
+/// sqlx binds a time, a date or a `&str` to SQLite as a new `String` in a new `Arc` each
+/// time, which the driver's thread then frees: in the links benchmark, allocating and
+/// freeing those took more of the writer's time than anything it did itself. PostgreSQL's
+/// arguments are one byte buffer, and take the value itself.
+#[derive(Clone)]
+pub(super) struct Shared<T> {
+    value: T,
+    /// What sqlx would bind to SQLite for `value` (see the test below).
+    text: Arc<str>,
+}
+
+impl Shared<DateTime<Utc>> {
+    pub(super) fn time(value: DateTime<Utc>) -> Self {
+        let text = value.to_rfc3339_opts(SecondsFormat::AutoSi, false).into();
+        Self { value, text }
+    }
+}
+
+impl Shared<NaiveDate> {
+    pub(super) fn day(value: NaiveDate) -> Self {
+        let text = value.format("%F").to_string().into();
+        Self { value, text }
+    }
+}
+
+impl Shared<&'static str> {
+    pub(super) fn text(value: &'static str) -> Self {
+        Self {
+            value,
+            text: value.into(),
+        }
+    }
+}
+
+impl<T: Type<Sqlite>> Type<Sqlite> for Shared<T> {
+    fn type_info() -> <Sqlite as Database>::TypeInfo {
+        T::type_info()
+    }
+}
+
+impl<T> Encode<'_, Sqlite> for Shared<T> {
+    fn encode_by_ref(
+        &self,
+        buf: &mut <Sqlite as Database>::ArgumentBuffer,
+    ) -> Result<IsNull, BoxDynError> {
+        // An `Arc<str>` is bound as it is: one more reference, no copy.
+        <Arc<str> as Encode<Sqlite>>::encode_by_ref(&self.text, buf)
+    }
+}
+
+impl<T: Type<Postgres>> Type<Postgres> for Shared<T> {
+    fn type_info() -> <Postgres as Database>::TypeInfo {
+        T::type_info()
+    }
+}
+
+impl<'q, T: Encode<'q, Postgres>> Encode<'q, Postgres> for Shared<T> {
+    fn encode_by_ref(
+        &self,
+        buf: &mut <Postgres as Database>::ArgumentBuffer,
+    ) -> Result<IsNull, BoxDynError> {
+        self.value.encode_by_ref(buf)
+    }
+}
+
+/// The shared values of one statement's rows, each encoded on first use: a batch has a
+/// handful of each.
+#[derive(Default)]
+struct SharedValues {
+    times: Vec<Shared<DateTime<Utc>>>,
+    days: Vec<Shared<NaiveDate>>,
+    names: Vec<Shared<&'static str>>,
+}
+
+impl SharedValues {
+    fn time(&mut self, value: DateTime<Utc>) -> Shared<DateTime<Utc>> {
+        find_or_add(&mut self.times, value, Shared::time)
+    }
+
+    fn day(&mut self, value: NaiveDate) -> Shared<NaiveDate> {
+        find_or_add(&mut self.days, value, Shared::day)
+    }
+
+    fn name(&mut self, value: &'static str) -> Shared<&'static str> {
+        find_or_add(&mut self.names, value, Shared::text)
+    }
+}
+
+fn find_or_add<T: Copy + PartialEq>(
+    known: &mut Vec<Shared<T>>,
+    value: T,
+    encode: fn(T) -> Shared<T>,
+) -> Shared<T> {
+    if let Some(found) = known.iter().find(|s| s.value == value) {
+        return found.clone();
+    }
+    let shared = encode(value);
+    known.push(shared.clone());
+    shared
+}
+
 /// Rows per statement: far below SQLite's 32,766 bound values (16 × 500 = 8,000).
 const CLICK_ROWS: usize = 500;
 const LINK_IDS: usize = 1000;
@@ -162,7 +269,7 @@ impl Statements {
                     .bind(&p.device)
                     .bind(&p.language)
                     .bind(p.is_bot)
-                    .bind(hex::encode(p.visitor))
+                    .bind(&p.visitor_hash)
                     .bind(source)
                     .bind(medium)
                     .bind(campaign)
@@ -202,15 +309,16 @@ impl Statements {
     pub(super) async fn insert_visitors(
         &mut self,
         batch: &mut Batch,
-        visitors: &[(i64, NaiveDate, String)],
-    ) -> sqlx::Result<Vec<(i64, NaiveDate, String)>> {
+        visitors: &[(i64, NaiveDate, Arc<str>)],
+    ) -> sqlx::Result<Vec<(i64, NaiveDate, Arc<str>)>> {
         let mut new = Vec::new();
+        let mut days = SharedValues::default();
         for chunk in fixed_chunks(visitors, VISITOR_ROWS) {
             let sql = self.text(Shape::Visitors, chunk.len());
             on_connection!(batch, conn => {
                 let mut query = sqlx::query(sql);
                 for (link_id, day, hash) in chunk {
-                    query = query.bind(link_id).bind(day).bind(hash);
+                    query = query.bind(link_id).bind(days.day(*day)).bind(hash);
                 }
                 for row in query.fetch_all(conn).await? {
                     new.push((
@@ -250,13 +358,14 @@ impl Statements {
         rows: &[(RollupKey, Counts)],
     ) -> sqlx::Result<()> {
         let chunks: Vec<_> = fixed_chunks(rows, ROLLUP_ROWS).collect();
+        let mut shared = SharedValues::default();
         execute_each!(batch, chunks, |&chunk| {
             let mut query = sqlx::query(self.text(Shape::Rollups(rollup), chunk.len()));
             for ((link_id, dimension, bucket, value), counts) in chunk {
-                query = query.bind(link_id).bind(*dimension);
+                query = query.bind(link_id).bind(shared.name(dimension));
                 query = match bucket {
-                    Bucket::Hour(hour) => query.bind(hour),
-                    Bucket::Day(day) => query.bind(day),
+                    Bucket::Hour(hour) => query.bind(shared.time(*hour)),
+                    Bucket::Day(day) => query.bind(shared.day(*day)),
                 };
                 query = query
                     .bind(value)
@@ -361,7 +470,35 @@ fn placeholder(dialect: Dialect, n: usize) -> String {
 
 #[cfg(test)]
 mod tests {
+    use chrono::{TimeDelta, TimeZone};
+    use sea_orm::sqlx::{Connection, SqliteConnection};
+
     use super::*;
+
+    /// A shared value must compare equal, in SQLite, to the value sqlx binds itself: the
+    /// rows the writer upserts are found again by key, and read back by the statistics.
+    #[tokio::test]
+    async fn shared_values_bind_to_sqlite_as_sqlx_binds_them() {
+        let mut conn = SqliteConnection::connect("sqlite::memory:").await.unwrap();
+        let hour = Utc.with_ymd_and_hms(2026, 11, 30, 5, 0, 0).unwrap();
+        for time in [hour, hour + TimeDelta::microseconds(123_456)] {
+            let same: bool = sqlx::query_scalar("SELECT ? = ?")
+                .bind(time)
+                .bind(Shared::time(time))
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+            assert!(same, "{time}");
+        }
+        let day = hour.date_naive();
+        let same: bool = sqlx::query_scalar("SELECT ? = ?")
+            .bind(day)
+            .bind(Shared::day(day))
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert!(same, "{day}");
+    }
 
     #[test]
     fn placeholders_are_numbered_on_postgres_only() {
