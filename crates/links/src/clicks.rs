@@ -1,13 +1,14 @@
 //! Recording clicks off the hot path.
 //!
 //! The redirect hands a [`ClickEvent`] (the raw facts: time, link, address, a few headers)
-//! to a bounded queue and answers at once. One writer task takes clicks off the queue in
-//! batches (whatever is queued, up to the batch size: the busier, the larger) and, per
-//! batch, in one transaction: parses them (browser, OS, device, bot, country, referrer,
-//! language, UTM), drops those of links deleted meanwhile, inserts the raw rows, adds to
-//! each link's counter, records first visits, and adds to the hourly rollups that
-//! statistics are read from (and to the daily ones for clicks of a day already compacted,
-//! see [`crate::compaction`]). The statements are in [`sql`]. On shutdown the writer
+//! to a bounded queue and answers at once. One writer, on a thread of its own so that the
+//! request load does not delay it, takes clicks off the queue in batches (whatever is
+//! queued, up to the batch size: the busier, the larger) and, per batch, in one
+//! transaction: parses them (browser, OS, device, bot, country, referrer, language, UTM),
+//! drops those of links deleted meanwhile, inserts the raw rows, adds to each link's
+//! counter, records first visits, and adds to the hourly rollups that statistics are read
+//! from (and to the daily ones for clicks of a day already compacted, see
+//! [`crate::compaction`]). The statements are in [`sql`]. On shutdown the writer
 //! drains the queue before it stops, so a clean stop loses no click.
 
 mod sql;

@@ -102,6 +102,22 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_worker_on_its_own_thread_is_waited_for_too() {
+        let background = Background::new();
+        let ran_on = Arc::new(std::sync::Mutex::new(None));
+        let record = ran_on.clone();
+        background
+            .spawn_on_own_thread("writer", |stop| async move {
+                stop.cancelled().await;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                *record.lock().unwrap() = std::thread::current().name().map(str::to_owned);
+            })
+            .unwrap();
+        assert!(background.shutdown(Duration::from_secs(5)).await);
+        assert_eq!(ran_on.lock().unwrap().as_deref(), Some("writer"));
+    }
+
+    #[tokio::test]
     async fn shutdown_gives_up_on_a_stuck_worker() {
         let background = Background::new();
         background.spawn("stuck", |_| std::future::pending());
