@@ -5,10 +5,10 @@
 //! request load does not delay it, takes clicks off the queue in batches (whatever is
 //! queued, up to the batch size: the busier, the larger) and, per batch, in one
 //! transaction: parses them (browser, OS, device, bot, country, referrer, language, UTM),
-//! drops those of links deleted meanwhile, inserts the raw rows, adds to each link's
-//! counter, records first visits, and adds to the hourly rollups that statistics are read
-//! from (and to the daily ones for clicks of a day already compacted, see
-//! [`crate::compaction`]). The statements are in [`sql`]. On shutdown the writer
+//! adds to each link's counter (which tells the links deleted meanwhile, whose clicks are
+//! dropped), inserts the raw rows, records first visits, and adds to the hourly rollups
+//! that statistics are read from (and to the daily ones for clicks of a day already
+//! compacted, see [`crate::compaction`]). The statements are in [`sql`]. On shutdown the writer
 //! drains the queue before it stops, so a clean stop loses no click.
 
 mod sql;
@@ -313,10 +313,11 @@ impl ClickWriter {
 
         let statements = &mut self.statements;
         let mut tx = sql::Batch::begin(&self.db).await?;
-        let mut link_ids: Vec<i64> = parsed.iter().map(|p| p.link_id).collect();
-        link_ids.dedup();
-        let existing = statements.existing_links(&mut tx, &link_ids).await?;
-        if existing.len() < link_ids.len() {
+        // Each link's counter first: a write, so on SQLite it takes the write lock before
+        // anything below is read; and it tells which links are still there.
+        let counts = by_increment(&parsed);
+        let existing = statements.add_to_click_counts(&mut tx, &counts).await?;
+        if existing.len() < counts.values().map(Vec::len).sum() {
             let before = parsed.len();
             parsed.retain(|p| existing.contains(&p.link_id));
             tracing::info!(
@@ -325,12 +326,7 @@ impl ClickWriter {
             );
         }
         let unseen = self.seen.unseen(&parsed);
-        // The raw clicks first: being a write, this also takes SQLite's write lock before
-        // anything below is read.
         statements.insert_clicks(&mut tx, &parsed).await?;
-        statements
-            .add_to_click_counts(&mut tx, &by_increment(&parsed))
-            .await?;
         let new_visitors = first_visits(statements, &mut tx, &parsed, &unseen).await?;
 
         // The rollups: counts per link, dimension, bucket and value, by hour; and by day

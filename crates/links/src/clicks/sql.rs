@@ -12,7 +12,7 @@
 //! PostgreSQL's row lock on the compaction mark (see [`crate::compaction`]).
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::{BTreeMap, HashMap, HashSet},
     sync::Arc,
 };
 
@@ -70,7 +70,6 @@ pub(super) struct Statements {
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 enum Shape {
-    Existing,
     Clicks,
     Counts,
     Visitors,
@@ -200,7 +199,6 @@ fn find_or_add<T: Copy + PartialEq>(
 
 /// Rows per statement: far below SQLite's 32,766 bound values (16 × 500 = 8,000).
 const CLICK_ROWS: usize = 500;
-const LINK_IDS: usize = 1000;
 const COUNT_IDS: usize = 1000;
 const VISITOR_ROWS: usize = 500;
 const ROLLUP_ROWS: usize = 1000;
@@ -221,30 +219,6 @@ impl Statements {
             .entry((shape, rows))
             .or_insert_with(|| write(dialect, shape, rows).into());
         AssertSqlSafe(text.clone())
-    }
-
-    /// `SELECT id FROM links WHERE id IN (…)`: which of `ids` (ascending) still exist. A
-    /// link deleted while its clicks were queued is gone with its statistics, and its
-    /// clicks with it: written, they would break the foreign key and fail the batch.
-    pub(super) async fn existing_links(
-        &mut self,
-        batch: &mut Batch,
-        ids: &[i64],
-    ) -> sqlx::Result<HashSet<i64>> {
-        let mut existing = HashSet::with_capacity(ids.len());
-        for chunk in fixed_chunks(ids, LINK_IDS) {
-            let sql = self.text(Shape::Existing, chunk.len());
-            on_connection!(batch, conn => {
-                let mut query = sqlx::query(sql);
-                for id in chunk {
-                    query = query.bind(id);
-                }
-                for row in query.fetch_all(conn).await? {
-                    existing.insert(row.try_get("id")?);
-                }
-            });
-        }
-        Ok(existing)
     }
 
     /// `INSERT INTO clicks (…) VALUES (…), …`: the raw rows.
@@ -281,27 +255,32 @@ impl Statements {
         Ok(())
     }
 
-    /// `UPDATE links SET click_count = click_count + n WHERE id IN (…)`, once per distinct
-    /// `n` (most links get one click per batch, so there are few).
+    /// `UPDATE links SET click_count = click_count + n WHERE id IN (…) RETURNING id`, once
+    /// per distinct `n` (most links get one click per batch, so there are few); returns the
+    /// links it found. One deleted while its clicks were queued is gone with its
+    /// statistics, and its clicks with it: written, they would break the foreign key and
+    /// fail the batch.
     pub(super) async fn add_to_click_counts(
         &mut self,
         batch: &mut Batch,
-        by_increment: &std::collections::BTreeMap<i64, Vec<i64>>,
-    ) -> sqlx::Result<()> {
-        let mut chunks = Vec::new();
+        by_increment: &BTreeMap<i64, Vec<i64>>,
+    ) -> sqlx::Result<HashSet<i64>> {
+        let mut found = HashSet::new();
         for (n, ids) in by_increment {
             for chunk in fixed_chunks(ids, COUNT_IDS) {
-                chunks.push((n, chunk));
+                let sql = self.text(Shape::Counts, chunk.len());
+                on_connection!(batch, conn => {
+                    let mut query = sqlx::query(sql).bind(n);
+                    for id in chunk {
+                        query = query.bind(id);
+                    }
+                    for row in query.fetch_all(conn).await? {
+                        found.insert(row.try_get("id")?);
+                    }
+                });
             }
         }
-        execute_each!(batch, chunks, |&(n, chunk)| {
-            let mut query = sqlx::query(self.text(Shape::Counts, chunk.len())).bind(n);
-            for id in chunk {
-                query = query.bind(id);
-            }
-            query
-        });
-        Ok(())
+        Ok(found)
     }
 
     /// `INSERT INTO link_visitors … ON CONFLICT DO NOTHING RETURNING …`: of `visitors`
@@ -381,8 +360,8 @@ impl Statements {
 
 impl Batch {
     /// Opens a batch's transaction. On SQLite it takes the write lock at once (`BEGIN
-    /// IMMEDIATE`), so that what it reads first (which links still exist) cannot change
-    /// before it writes.
+    /// IMMEDIATE`): every batch writes, and waiting for the lock up front (within the busy
+    /// timeout) beats failing halfway through.
     pub(super) async fn begin(db: &Db) -> sqlx::Result<Batch> {
         Ok(match Dialect::of(db) {
             Dialect::Sqlite => Batch::Sqlite(
@@ -405,10 +384,6 @@ impl Batch {
 /// The SQL text of `shape` for `rows` rows.
 fn write(dialect: Dialect, shape: Shape, rows: usize) -> String {
     match shape {
-        Shape::Existing => format!(
-            "SELECT id FROM links WHERE id IN {}",
-            values(dialect, 0, rows, 1)
-        ),
         Shape::Clicks => format!(
             "INSERT INTO clicks (link_id, clicked_at, referrer, referrer_host, country, \
              browser, os, device, language, is_bot, visitor_hash, utm_source, utm_medium, \
@@ -416,7 +391,7 @@ fn write(dialect: Dialect, shape: Shape, rows: usize) -> String {
             values(dialect, 0, 16, rows)
         ),
         Shape::Counts => format!(
-            "UPDATE links SET click_count = click_count + {} WHERE id IN {}",
+            "UPDATE links SET click_count = click_count + {} WHERE id IN {} RETURNING id",
             placeholder(dialect, 1),
             values(dialect, 1, rows, 1)
         ),
@@ -506,7 +481,7 @@ mod tests {
         assert_eq!(values(Dialect::Postgres, 1, 2, 2), "($2, $3), ($4, $5)");
         assert_eq!(
             write(Dialect::Postgres, Shape::Counts, 2),
-            "UPDATE links SET click_count = click_count + $1 WHERE id IN ($2, $3)"
+            "UPDATE links SET click_count = click_count + $1 WHERE id IN ($2, $3) RETURNING id"
         );
     }
 }
