@@ -8,8 +8,8 @@
 //! adds to each link's counter (which tells the links deleted meanwhile, whose clicks are
 //! dropped), inserts the raw rows, records first visits, and adds to the hourly rollups
 //! that statistics are read from (and to the daily ones for clicks of a day already
-//! compacted, see [`crate::compaction`]). The statements are in [`sql`]. On shutdown the writer
-//! drains the queue before it stops, so a clean stop loses no click.
+//! compacted, see [`crate::compaction`]). The statements are in [`sql`]. On shutdown the
+//! writer drains the queue before it stops, so a clean stop loses no click.
 
 mod sql;
 
