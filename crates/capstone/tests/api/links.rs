@@ -34,6 +34,17 @@ async fn app_with_ann() -> TestApp {
     app
 }
 
+/// `GET path` as Ann, and its JSON body.
+async fn get_json(app: &TestApp, path: &str) -> Value {
+    as_basic(app, Method::GET, path, ANN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 async fn follow(app: &TestApp, path: &str) -> reqwest::Response {
     app.get(path).await
 }
@@ -72,13 +83,7 @@ async fn a_link_redirects_with_its_status_and_counts_clicks() {
     // Clicks are written in batches; give the writer its flush interval.
     let mut count = 0;
     for _ in 0..50 {
-        let current: Value = as_basic(&app, Method::GET, &format!("{LINKS}/{}", link["id"]), ANN)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let current: Value = get_json(&app, &format!("{LINKS}/{}", link["id"])).await;
         count = current["click_count"].as_i64().unwrap();
         if count == 2 {
             break;
@@ -122,18 +127,7 @@ async fn clicks_on_a_link_deleted_before_they_are_written_do_not_hold_up_the_oth
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
 
     wait_for_clicks(&app, &kept["id"], 1).await;
-    let clicks: Value = as_basic(
-        &app,
-        Method::GET,
-        &format!("{LINKS}/{}/clicks", kept["id"]),
-        ANN,
-    )
-    .send()
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    let clicks: Value = get_json(&app, &format!("{LINKS}/{}/clicks", kept["id"])).await;
     assert_eq!(
         clicks["items"].as_array().unwrap().len(),
         1,
@@ -235,13 +229,7 @@ async fn bad_urls_slugs_dates_and_rules_each_get_a_clear_422() {
         );
     }
     // Nothing was created by any of them.
-    let list: Value = as_basic(&app, Method::GET, LINKS, ANN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = get_json(&app, LINKS).await;
     assert!(list["items"].as_array().unwrap().is_empty());
 }
 
@@ -509,13 +497,7 @@ async fn lists_search_filter_by_tags_and_sort() {
         Vec::<String>::new()
     );
 
-    let tags: Value = as_basic(&app, Method::GET, "/api/v1/tags", ANN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let tags: Value = get_json(&app, "/api/v1/tags").await;
     assert_eq!(
         tags["items"],
         json!([{"name": "2026", "link_count": 1}, {"name": "docs", "link_count": 1}, {"name": "promo", "link_count": 2}])
@@ -573,13 +555,7 @@ async fn bulk_creates_what_it_can_and_says_why_the_rest_failed() {
 /// Waits until the link has `expected` clicks written.
 async fn wait_for_clicks(app: &TestApp, id: &Value, expected: i64) {
     for _ in 0..100 {
-        let link: Value = as_basic(app, Method::GET, &format!("{LINKS}/{id}"), ANN)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let link: Value = get_json(app, &format!("{LINKS}/{id}")).await;
         if link["click_count"].as_i64() == Some(expected) {
             return;
         }
@@ -628,13 +604,7 @@ async fn stats_break_clicks_down_and_leave_bots_out() {
     wait_for_clicks(&app, &link["id"], 4).await;
 
     let path = format!("{LINKS}/{}/stats?interval=hour", link["id"]);
-    let stats: Value = as_basic(&app, Method::GET, &path, ANN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats: Value = get_json(&app, &path).await;
     assert_eq!(stats["total_clicks"], 3, "{stats}");
     assert_eq!(stats["bot_clicks"], 1);
     // Both Firefox visits come from one address with one browser: one visitor.
@@ -670,27 +640,14 @@ async fn stats_break_clicks_down_and_leave_bots_out() {
         3
     );
 
-    let with_bots: Value = as_basic(&app, Method::GET, &format!("{path}&bots=true"), ANN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let with_bots: Value = get_json(&app, &format!("{path}&bots=true")).await;
     assert_eq!(with_bots["total_clicks"], 4);
 
-    let days: Value = as_basic(
+    let days: Value = get_json(
         &app,
-        Method::GET,
         &format!("{LINKS}/{}/stats?interval=day&tz=Asia/Tokyo", link["id"]),
-        ANN,
     )
-    .send()
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    .await;
     assert!(
         days["series"][0]["start"]
             .as_str()
@@ -719,18 +676,7 @@ async fn stats_break_clicks_down_and_leave_bots_out() {
     }
 
     // Raw clicks: the address is not there, the UTM source is.
-    let clicks: Value = as_basic(
-        &app,
-        Method::GET,
-        &format!("{LINKS}/{}/clicks?limit=2", link["id"]),
-        ANN,
-    )
-    .send()
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    let clicks: Value = get_json(&app, &format!("{LINKS}/{}/clicks?limit=2", link["id"])).await;
     assert_eq!(clicks["items"].as_array().unwrap().len(), 2);
     assert!(clicks["next_cursor"].is_string());
     assert_eq!(clicks["items"][0]["utm_source"], "newsletter");
@@ -799,13 +745,7 @@ async fn links_are_ranked_by_clicks_with_a_minimum() {
     wait_for_clicks(&app, &b["id"], 3).await;
     wait_for_clicks(&app, &a["id"], 1).await;
 
-    let ranking: Value = as_basic(&app, Method::GET, "/api/v1/stats/links", ANN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ranking: Value = get_json(&app, "/api/v1/stats/links").await;
     let slugs: Vec<&str> = ranking["items"]
         .as_array()
         .unwrap()
@@ -814,27 +754,10 @@ async fn links_are_ranked_by_clicks_with_a_minimum() {
         .collect();
     assert_eq!(slugs, ["rank-b", "rank-a"], "unclicked links are left out");
     assert_eq!(ranking["items"][0]["clicks"], 3);
-    let popular: Value = as_basic(&app, Method::GET, "/api/v1/stats/links?min_clicks=2", ANN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let popular: Value = get_json(&app, "/api/v1/stats/links?min_clicks=2").await;
     assert_eq!(popular["items"].as_array().unwrap().len(), 1);
 
-    let by_clicks: Value = as_basic(
-        &app,
-        Method::GET,
-        &format!("{LINKS}?sort=clicks&limit=1"),
-        ANN,
-    )
-    .send()
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    let by_clicks: Value = get_json(&app, &format!("{LINKS}?sort=clicks&limit=1")).await;
     assert_eq!(by_clicks["items"][0]["slug"], "rank-b");
 }
 
