@@ -231,10 +231,7 @@ impl Labels {
 
     /// The shared copy of `label`, cut to the 255 characters a rollup value holds.
     fn intern(&mut self, label: &str) -> Arc<str> {
-        let label = match label.char_indices().nth(255) {
-            Some((end, _)) => &label[..end],
-            None => label,
-        };
+        let label = first_chars(label, 255);
         if let Some(shared) = self.interned.get(label) {
             return shared.clone();
         }
@@ -244,6 +241,14 @@ impl Labels {
         let shared: Arc<str> = label.into();
         self.interned.insert(shared.clone());
         shared
+    }
+}
+
+/// The first `max` characters of `text` (what its column holds), without copying.
+fn first_chars(text: &str, max: usize) -> &str {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => &text[..end],
+        None => text,
     }
 }
 
@@ -412,13 +417,7 @@ impl ClickWriter {
             browser: self.labels.intern(agent.browser.as_str()),
             os: self.labels.intern(agent.os.as_str()),
             device: self.labels.intern(agent.device.as_str()),
-            referrer: e
-                .referrer
-                .as_deref()
-                .map(|r| match r.char_indices().nth(2048) {
-                    Some((end, _)) => r[..end].into(),
-                    None => r.into(),
-                }),
+            referrer: e.referrer.as_deref().map(|r| first_chars(r, 2048).into()),
             referrer_host,
             country,
             language,
