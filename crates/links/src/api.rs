@@ -42,6 +42,7 @@ pub struct Link {
 impl Link {
     pub fn new(
         model: link::Model,
+        click_count: i64,
         tags: Vec<String>,
         rules: Vec<rule::Model>,
         public_url: &str,
@@ -59,7 +60,7 @@ impl Link {
             valid_from: model.valid_from,
             valid_until: model.valid_until,
             max_clicks: model.max_clicks,
-            click_count: model.click_count,
+            click_count,
             rules: rules.into_iter().map(Rule::from).collect(),
             safety: model.safety,
             created_at: model.created_at,

@@ -31,10 +31,13 @@ use platform::{
     shared::{Broadcast, Shared},
 };
 use quick_cache::sync::Cache;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::{Expr, ExprTrait},
+};
 
 use crate::{
-    entities::{link, rule},
+    entities::{click_count, link, rule},
     model::RuleKind,
 };
 
@@ -148,8 +151,9 @@ impl SlugCache {
 }
 
 async fn load(db: &Db, slug: &str) -> AppResult<Option<CachedLink>> {
-    let Some(link) = link::Entity::find()
+    let Some((link, clicks)) = link::Entity::find()
         .filter(link::Column::Slug.eq(slug))
+        .find_also_related(click_count::Entity)
         .one(db)
         .await?
     else {
@@ -160,7 +164,7 @@ async fn load(db: &Db, slug: &str) -> AppResult<Option<CachedLink>> {
         .order_by_asc(rule::Column::Position)
         .all(db)
         .await?;
-    Ok(Some(cached(link, rules)))
+    Ok(Some(cached(link, click_count::of(clicks.as_ref()), rules)))
 }
 
 impl SlugCache {
@@ -178,17 +182,19 @@ impl SlugCache {
             rules.entry(r.link_id).or_default().push(r);
         }
         let mut links = link::Entity::find()
-            .order_by_desc(link::Column::ClickCount)
+            .find_also_related(click_count::Entity)
+            .order_by_desc(Expr::col((click_count::Entity, click_count::Column::Clicks)).if_null(0))
             .limit(limit)
             .stream(db)
             .await?;
         let mut count = 0;
-        while let Some(link) = links.try_next().await? {
+        while let Some((link, clicks)) = links.try_next().await? {
             let link_rules = rules.remove(&link.id).unwrap_or_default();
             // A visit may have cached a fresher entry meanwhile; keep it.
             if self.entries.peek(link.slug.as_str()).is_none() {
                 let slug = link.slug.clone();
-                self.insert(slug, Some(Arc::new(cached(link, link_rules))));
+                let clicks = click_count::of(clicks.as_ref());
+                self.insert(slug, Some(Arc::new(cached(link, clicks, link_rules))));
             }
             count += 1;
             // Rows arrive faster than this loop uses them, so without a pause it would keep
@@ -201,7 +207,7 @@ impl SlugCache {
     }
 }
 
-fn cached(link: link::Model, rules: Vec<rule::Model>) -> CachedLink {
+fn cached(link: link::Model, clicks: i64, rules: Vec<rule::Model>) -> CachedLink {
     let rules = rules
         .into_iter()
         .filter_map(|r| {
@@ -221,7 +227,7 @@ fn cached(link: link::Model, rules: Vec<rule::Model>) -> CachedLink {
         valid_from: link.valid_from,
         valid_until: link.valid_until,
         max_clicks: link.max_clicks,
-        clicks: AtomicI64::new(link.click_count),
+        clicks: AtomicI64::new(clicks),
         rules,
         live: matches!(link.safety.as_str(), "unchecked" | "safe"),
     }

@@ -255,11 +255,12 @@ impl Statements {
         Ok(())
     }
 
-    /// `UPDATE links SET click_count = click_count + n WHERE id IN (…) RETURNING id`, once
-    /// per distinct `n` (most links get one click per batch, so there are few); returns the
-    /// links it found. One deleted while its clicks were queued is gone with its
-    /// statistics, and its clicks with it: written, they would break the foreign key and
-    /// fail the batch.
+    /// Adds `n` to the counter of each link in `by_increment[n]` (`INSERT INTO
+    /// link_click_counts … SELECT id, n FROM links WHERE id IN (…) ON CONFLICT (link_id) DO
+    /// UPDATE … RETURNING link_id`), once per distinct `n` (most links get one click per
+    /// batch, so there are few); returns the links it found. One deleted while its clicks
+    /// were queued is gone with its statistics, and its clicks with it: written, they would
+    /// break the foreign key and fail the batch.
     pub(super) async fn add_to_click_counts(
         &mut self,
         batch: &mut Batch,
@@ -275,7 +276,7 @@ impl Statements {
                         query = query.bind(id);
                     }
                     for row in query.fetch_all(conn).await? {
-                        found.insert(row.try_get("id")?);
+                        found.insert(row.try_get("link_id")?);
                     }
                 });
             }
@@ -390,8 +391,13 @@ fn write(dialect: Dialect, shape: Shape, rows: usize) -> String {
              utm_campaign, utm_term, utm_content) VALUES {}",
             values(dialect, 0, 16, rows)
         ),
+        // The SELECT's WHERE is also what lets SQLite parse `ON CONFLICT` after it.
         Shape::Counts => format!(
-            "UPDATE links SET click_count = click_count + {} WHERE id IN {} RETURNING id",
+            "INSERT INTO link_click_counts (link_id, clicks) \
+             SELECT id, {} FROM links WHERE id IN {} \
+             ON CONFLICT (link_id) DO UPDATE SET \
+             clicks = link_click_counts.clicks + excluded.clicks \
+             RETURNING link_id",
             placeholder(dialect, 1),
             values(dialect, 1, rows, 1)
         ),
@@ -481,7 +487,11 @@ mod tests {
         assert_eq!(values(Dialect::Postgres, 1, 2, 2), "($2, $3), ($4, $5)");
         assert_eq!(
             write(Dialect::Postgres, Shape::Counts, 2),
-            "UPDATE links SET click_count = click_count + $1 WHERE id IN ($2, $3) RETURNING id"
+            "INSERT INTO link_click_counts (link_id, clicks) \
+             SELECT id, $1 FROM links WHERE id IN ($2, $3) \
+             ON CONFLICT (link_id) DO UPDATE SET \
+             clicks = link_click_counts.clicks + excluded.clicks \
+             RETURNING link_id"
         );
     }
 }

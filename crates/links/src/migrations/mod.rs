@@ -1,9 +1,13 @@
 //! The links app's tables. They refer to `users`, so they run after the platform's.
 
 mod m20261125_000001_create_links;
+mod m20261130_000001_narrow_click_counts;
 
 use sea_orm_migration::MigrationTrait;
 
 pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-    vec![Box::new(m20261125_000001_create_links::Migration)]
+    vec![
+        Box::new(m20261125_000001_create_links::Migration),
+        Box::new(m20261130_000001_narrow_click_counts::Migration),
+    ]
 }
