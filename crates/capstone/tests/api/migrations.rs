@@ -1,6 +1,6 @@
 use sea_orm_migration::{
     MigratorTrait,
-    sea_orm::{ConnectionTrait, Database},
+    sea_orm::{ConnectionTrait, Database, QueryResult, Statement},
 };
 use testkit::TestDatabase;
 
@@ -10,6 +10,12 @@ async fn has_table(db: &impl ConnectionTrait, table: &str) -> bool {
     db.execute_unprepared(&format!("SELECT 1 FROM {table} LIMIT 1"))
         .await
         .is_ok()
+}
+
+async fn rows(db: &impl ConnectionTrait, sql: &str) -> Vec<QueryResult> {
+    db.query_all_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -57,34 +63,25 @@ async fn click_counts_are_carried_over_to_their_own_table() {
     }
 
     Migrator::up(&db, None).await.unwrap();
-    let rows = db
-        .query_all_raw(sea_orm_migration::sea_orm::Statement::from_string(
-            db.get_database_backend(),
-            "SELECT link_id, clicks FROM link_click_counts ORDER BY link_id",
-        ))
-        .await
-        .unwrap();
-    let counts: Vec<(i64, i64)> = rows
-        .iter()
-        .map(|r| {
-            (
-                r.try_get("", "link_id").unwrap(),
-                r.try_get("", "clicks").unwrap(),
-            )
-        })
-        .collect();
+    let counts: Vec<(i64, i64)> = rows(
+        &db,
+        "SELECT link_id, clicks FROM link_click_counts ORDER BY link_id",
+    )
+    .await
+    .iter()
+    .map(|r| {
+        (
+            r.try_get("", "link_id").unwrap(),
+            r.try_get("", "clicks").unwrap(),
+        )
+    })
+    .collect();
     assert_eq!(counts, [(1, 42)], "a link without clicks needs no row");
 
     // And back: the column gets the counts again.
     Migrator::down(&db, Some(1)).await.unwrap();
-    let rows = db
-        .query_all_raw(sea_orm_migration::sea_orm::Statement::from_string(
-            db.get_database_backend(),
-            "SELECT click_count FROM links ORDER BY id",
-        ))
+    let counts: Vec<i64> = rows(&db, "SELECT click_count FROM links ORDER BY id")
         .await
-        .unwrap();
-    let counts: Vec<i64> = rows
         .iter()
         .map(|r| r.try_get("", "click_count").unwrap())
         .collect();
