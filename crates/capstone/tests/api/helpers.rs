@@ -99,6 +99,17 @@ pub fn as_basic(
     app.request(method, path).basic_auth(email, Some(PASSWORD))
 }
 
+/// `GET path` with `email`'s HTTP Basic credentials, and its JSON body.
+pub async fn get_json(app: &TestApp, path: &str, email: &str) -> Value {
+    as_basic(app, reqwest::Method::GET, path, email)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 /// A request with a bearer token (JWT or API key).
 pub fn as_bearer(
     app: &TestApp,

@@ -7,7 +7,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use testkit::{FakePage, FakeSafeBrowsing, FakeWebsite, LookupFailure};
 
-use crate::helpers::{TestApp, as_basic, register, spawn_app_with};
+use crate::helpers::{TestApp, as_basic, get_json, register, spawn_app_with};
 
 const ANN: &str = "ann@example.com";
 
@@ -26,13 +26,7 @@ async fn create(app: &TestApp, body: Value) -> Value {
 }
 
 async fn link(app: &TestApp, id: &Value) -> Value {
-    as_basic(app, Method::GET, &format!("/api/v1/links/{id}"), ANN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    get_json(app, &format!("/api/v1/links/{id}"), ANN).await
 }
 
 /// Polls the link until `field` equals `expected`.

@@ -7,7 +7,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use testkit::assert_problem;
 
-use crate::helpers::{TestApp, as_basic, register, spawn_app};
+use crate::helpers::{TestApp, as_basic, get_json, register, spawn_app};
 
 const LINKS: &str = "/api/v1/links";
 const ANN: &str = "ann@example.com";
@@ -32,17 +32,6 @@ async fn app_with_ann() -> TestApp {
     let app = spawn_app().await;
     register(&app, ANN).await;
     app
-}
-
-/// `GET path` as Ann, and its JSON body.
-async fn get_json(app: &TestApp, path: &str) -> Value {
-    as_basic(app, Method::GET, path, ANN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
 }
 
 async fn follow(app: &TestApp, path: &str) -> reqwest::Response {
@@ -83,7 +72,7 @@ async fn a_link_redirects_with_its_status_and_counts_clicks() {
     // Clicks are written in batches; give the writer its flush interval.
     let mut count = 0;
     for _ in 0..50 {
-        let current: Value = get_json(&app, &format!("{LINKS}/{}", link["id"])).await;
+        let current: Value = get_json(&app, &format!("{LINKS}/{}", link["id"]), ANN).await;
         count = current["click_count"].as_i64().unwrap();
         if count == 2 {
             break;
@@ -127,7 +116,7 @@ async fn clicks_on_a_link_deleted_before_they_are_written_do_not_hold_up_the_oth
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
 
     wait_for_clicks(&app, &kept["id"], 1).await;
-    let clicks: Value = get_json(&app, &format!("{LINKS}/{}/clicks", kept["id"])).await;
+    let clicks: Value = get_json(&app, &format!("{LINKS}/{}/clicks", kept["id"]), ANN).await;
     assert_eq!(
         clicks["items"].as_array().unwrap().len(),
         1,
@@ -229,7 +218,7 @@ async fn bad_urls_slugs_dates_and_rules_each_get_a_clear_422() {
         );
     }
     // Nothing was created by any of them.
-    let list: Value = get_json(&app, LINKS).await;
+    let list: Value = get_json(&app, LINKS, ANN).await;
     assert!(list["items"].as_array().unwrap().is_empty());
 }
 
@@ -497,7 +486,7 @@ async fn lists_search_filter_by_tags_and_sort() {
         Vec::<String>::new()
     );
 
-    let tags: Value = get_json(&app, "/api/v1/tags").await;
+    let tags: Value = get_json(&app, "/api/v1/tags", ANN).await;
     assert_eq!(
         tags["items"],
         json!([{"name": "2026", "link_count": 1}, {"name": "docs", "link_count": 1}, {"name": "promo", "link_count": 2}])
@@ -555,7 +544,7 @@ async fn bulk_creates_what_it_can_and_says_why_the_rest_failed() {
 /// Waits until the link has `expected` clicks written.
 async fn wait_for_clicks(app: &TestApp, id: &Value, expected: i64) {
     for _ in 0..100 {
-        let link: Value = get_json(app, &format!("{LINKS}/{id}")).await;
+        let link: Value = get_json(app, &format!("{LINKS}/{id}"), ANN).await;
         if link["click_count"].as_i64() == Some(expected) {
             return;
         }
@@ -604,7 +593,7 @@ async fn stats_break_clicks_down_and_leave_bots_out() {
     wait_for_clicks(&app, &link["id"], 4).await;
 
     let path = format!("{LINKS}/{}/stats?interval=hour", link["id"]);
-    let stats: Value = get_json(&app, &path).await;
+    let stats: Value = get_json(&app, &path, ANN).await;
     assert_eq!(stats["total_clicks"], 3, "{stats}");
     assert_eq!(stats["bot_clicks"], 1);
     // Both Firefox visits come from one address with one browser: one visitor.
@@ -640,12 +629,13 @@ async fn stats_break_clicks_down_and_leave_bots_out() {
         3
     );
 
-    let with_bots: Value = get_json(&app, &format!("{path}&bots=true")).await;
+    let with_bots: Value = get_json(&app, &format!("{path}&bots=true"), ANN).await;
     assert_eq!(with_bots["total_clicks"], 4);
 
     let days: Value = get_json(
         &app,
         &format!("{LINKS}/{}/stats?interval=day&tz=Asia/Tokyo", link["id"]),
+        ANN,
     )
     .await;
     assert!(
@@ -676,7 +666,8 @@ async fn stats_break_clicks_down_and_leave_bots_out() {
     }
 
     // Raw clicks: the address is not there, the UTM source is.
-    let clicks: Value = get_json(&app, &format!("{LINKS}/{}/clicks?limit=2", link["id"])).await;
+    let clicks: Value =
+        get_json(&app, &format!("{LINKS}/{}/clicks?limit=2", link["id"]), ANN).await;
     assert_eq!(clicks["items"].as_array().unwrap().len(), 2);
     assert!(clicks["next_cursor"].is_string());
     assert_eq!(clicks["items"][0]["utm_source"], "newsletter");
@@ -745,7 +736,7 @@ async fn links_are_ranked_by_clicks_with_a_minimum() {
     wait_for_clicks(&app, &b["id"], 3).await;
     wait_for_clicks(&app, &a["id"], 1).await;
 
-    let ranking: Value = get_json(&app, "/api/v1/stats/links").await;
+    let ranking: Value = get_json(&app, "/api/v1/stats/links", ANN).await;
     let slugs: Vec<&str> = ranking["items"]
         .as_array()
         .unwrap()
@@ -754,14 +745,14 @@ async fn links_are_ranked_by_clicks_with_a_minimum() {
         .collect();
     assert_eq!(slugs, ["rank-b", "rank-a"], "unclicked links are left out");
     assert_eq!(ranking["items"][0]["clicks"], 3);
-    let popular: Value = get_json(&app, "/api/v1/stats/links?min_clicks=2").await;
+    let popular: Value = get_json(&app, "/api/v1/stats/links?min_clicks=2", ANN).await;
     assert_eq!(popular["items"].as_array().unwrap().len(), 1);
 
     // Page by page, one link each: the never-clicked link (which has no counter yet) last.
     let mut order = Vec::new();
     let mut page = format!("{LINKS}?sort=clicks&limit=1");
     loop {
-        let body: Value = get_json(&app, &page).await;
+        let body: Value = get_json(&app, &page, ANN).await;
         for link in body["items"].as_array().unwrap() {
             order.push((
                 link["slug"].as_str().unwrap().to_owned(),
