@@ -65,8 +65,11 @@ struct LinksArgs {
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=1024))]
     connections: u64,
     /// Measure SQLite only.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "skip_sqlite")]
     skip_postgres: bool,
+    /// Measure PostgreSQL only.
+    #[arg(long)]
+    skip_sqlite: bool,
 }
 
 const WARMUP: Duration = Duration::from_secs(2);
@@ -163,24 +166,19 @@ async fn run_links(
         ceiling.rps, ceiling.p50_ms, ceiling.p99_ms
     );
 
-    eprintln!("==> SQLite");
-    let dir = tempfile::Builder::new()
-        .prefix("capstone-bench-")
-        .tempdir()
-        .context("creating a temporary directory")?;
-    let sqlite_url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("bench.db").display()
-    );
-    let sqlite =
-        match measure_database("sqlite", &sqlite_url, &plan, paths, &client, &ceiling).await {
+    let sqlite = if args.skip_sqlite {
+        notes.push("SQLite skipped (--skip-sqlite)".into());
+        None
+    } else {
+        eprintln!("==> SQLite");
+        match measure_sqlite(&plan, paths, &client, &ceiling).await {
             Ok(result) => Some(result),
             Err(err) => {
                 notes.push(format!("SQLite was not measured: {err:#}"));
                 None
             }
-        };
-    drop(dir);
+        }
+    };
 
     let postgres = if args.skip_postgres {
         notes.push("PostgreSQL skipped (--skip-postgres)".into());
@@ -247,6 +245,24 @@ async fn measure_ceiling(
 }
 
 /// PostgreSQL on a scratch database, dropped afterwards whatever happened.
+/// SQLite in a fresh temporary directory, removed afterwards.
+async fn measure_sqlite(
+    plan: &Plan,
+    paths: &Paths,
+    client: &reqwest::Client,
+    ceiling: &report::Ceiling,
+) -> anyhow::Result<report::Database> {
+    let dir = tempfile::Builder::new()
+        .prefix("capstone-bench-")
+        .tempdir()
+        .context("creating a temporary directory")?;
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("bench.db").display()
+    );
+    measure_database("sqlite", &url, plan, paths, client, ceiling).await
+}
+
 async fn measure_postgres(
     plan: &Plan,
     paths: &Paths,

@@ -319,7 +319,10 @@ impl ClickWriter {
         let statements = &mut self.statements;
         let mut tx = sql::Batch::begin(&self.db).await?;
         // Each link's counter first: a write, so on SQLite it takes the write lock before
-        // anything below is read; and it tells which links are still there.
+        // anything below is read; and it tells which links are still there. The tables
+        // written below have no foreign key (each row would pay for its check, see the
+        // migration `m20261130_000002`): only the clicks of these links go on, and on
+        // PostgreSQL the counters' own foreign key locks these links until commit.
         let counts = by_increment(&parsed);
         let existing = statements.add_to_click_counts(&mut tx, &counts).await?;
         if existing.len() < counts.values().map(Vec::len).sum() {

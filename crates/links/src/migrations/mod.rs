@@ -2,6 +2,7 @@
 
 mod m20261125_000001_create_links;
 mod m20261130_000001_narrow_click_counts;
+mod m20261130_000002_click_log_without_foreign_keys;
 
 use sea_orm_migration::MigrationTrait;
 
@@ -9,5 +10,6 @@ pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
     vec![
         Box::new(m20261125_000001_create_links::Migration),
         Box::new(m20261130_000001_narrow_click_counts::Migration),
+        Box::new(m20261130_000002_click_log_without_foreign_keys::Migration),
     ]
 }
