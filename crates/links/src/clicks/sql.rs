@@ -8,8 +8,9 @@
 //! clicks/s on SQLite (and 5,800 to 9,200 on PostgreSQL); most of a batch's time is now the
 //! database writing its rows, about six per click.
 //!
-//! Both databases take the same statements but for their placeholders (`?` or `$n`) and
-//! PostgreSQL's row lock on the compaction mark (see [`crate::compaction`]).
+//! Both databases take the same statements but for how the rows are bound (each value on
+//! SQLite, each column as an array on PostgreSQL: see [`write`]) and PostgreSQL's row
+//! lock on the compaction mark (see [`crate::compaction`]).
 
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
@@ -19,8 +20,8 @@ use std::{
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use platform::db::{Db, Dialect, fixed_chunks};
 use sea_orm::sqlx::{
-    self, AssertSqlSafe, Database, Encode, Postgres, Row, Sqlite, Transaction, Type,
-    encode::IsNull, error::BoxDynError,
+    self, AssertSqlSafe, ColumnIndex, Database, Decode, Encode, Postgres, Row, Sqlite, Transaction,
+    Type, encode::IsNull, error::BoxDynError,
 };
 
 use super::{Counts, Parsed};
@@ -29,35 +30,6 @@ use super::{Counts, Parsed};
 pub(super) enum Batch {
     Sqlite(Transaction<'static, Sqlite>),
     Postgres(Transaction<'static, Postgres>),
-}
-
-/// Runs `$body` with `$conn` bound to the batch's connection. The body is compiled once
-/// per database, so one text of it serves both.
-macro_rules! on_connection {
-    ($batch:expr, $conn:ident => $body:expr) => {
-        match $batch {
-            Batch::Sqlite(tx) => {
-                let $conn = &mut **tx;
-                $body
-            }
-            Batch::Postgres(tx) => {
-                let $conn = &mut **tx;
-                $body
-            }
-        }
-    };
-}
-
-/// Runs the statement `$make` makes of each of `$items`, in order, on the batch's
-/// connection.
-macro_rules! execute_each {
-    ($batch:expr, $items:expr, |$item:pat_param| $make:expr) => {
-        on_connection!($batch, conn => {
-            for $item in $items.iter() {
-                $make.execute(&mut *conn).await?;
-            }
-        })
-    };
 }
 
 /// The statements' texts, made once per shape (statement and row count) and reused: both
@@ -98,8 +70,8 @@ pub(super) type RollupKey = (i64, &'static str, Bucket, Arc<str>);
 ///
 /// sqlx binds a time, a date or a `&str` to SQLite as a new `String` in a new `Arc` each
 /// time, which the driver's thread then frees: in the links benchmark, allocating and
-/// freeing those took more of the writer's time than anything it did itself. PostgreSQL's
-/// arguments are one byte buffer, and take the value itself.
+/// freeing those took more of the writer's time than anything it did itself. (PostgreSQL
+/// takes whole columns as arrays, see [`write`].)
 #[derive(Clone)]
 pub(super) struct Shared<T> {
     value: T,
@@ -146,21 +118,6 @@ impl<T> Encode<'_, Sqlite> for Shared<T> {
     }
 }
 
-impl<T: Type<Postgres>> Type<Postgres> for Shared<T> {
-    fn type_info() -> <Postgres as Database>::TypeInfo {
-        T::type_info()
-    }
-}
-
-impl<'q, T: Encode<'q, Postgres>> Encode<'q, Postgres> for Shared<T> {
-    fn encode_by_ref(
-        &self,
-        buf: &mut <Postgres as Database>::ArgumentBuffer,
-    ) -> Result<IsNull, BoxDynError> {
-        self.value.encode_by_ref(buf)
-    }
-}
-
 /// The shared values of one statement's rows, each encoded on first use: a batch has a
 /// handful of each.
 #[derive(Default)]
@@ -202,6 +159,8 @@ const CLICK_ROWS: usize = 500;
 const COUNT_IDS: usize = 1000;
 const VISITOR_ROWS: usize = 500;
 const ROLLUP_ROWS: usize = 1000;
+/// Rows per statement on PostgreSQL, which takes a column as one array parameter.
+const ARRAY_ROWS: usize = 10_000;
 
 impl Statements {
     pub(super) fn new(dialect: Dialect) -> Self {
@@ -227,31 +186,63 @@ impl Statements {
         batch: &mut Batch,
         parsed: &[Parsed],
     ) -> sqlx::Result<()> {
-        let chunks: Vec<_> = fixed_chunks(parsed, CLICK_ROWS).collect();
-        execute_each!(batch, chunks, |&chunk| {
-            let mut query = sqlx::query(self.text(Shape::Clicks, chunk.len()));
-            for p in chunk {
-                let [source, medium, campaign, term, content] = &p.utm;
-                query = query
-                    .bind(p.link_id)
-                    .bind(p.at)
-                    .bind(&p.referrer)
-                    .bind(&p.referrer_host)
-                    .bind(&p.country)
-                    .bind(&p.browser)
-                    .bind(&p.os)
-                    .bind(&p.device)
-                    .bind(&p.language)
-                    .bind(p.is_bot)
-                    .bind(&p.visitor_hash)
-                    .bind(source)
-                    .bind(medium)
-                    .bind(campaign)
-                    .bind(term)
-                    .bind(content);
+        match batch {
+            Batch::Sqlite(tx) => {
+                for chunk in fixed_chunks(parsed, CLICK_ROWS) {
+                    let mut query = sqlx::query(self.text(Shape::Clicks, chunk.len()));
+                    for p in chunk {
+                        let [source, medium, campaign, term, content] = &p.utm;
+                        query = query
+                            .bind(p.link_id)
+                            .bind(p.at)
+                            .bind(&p.referrer)
+                            .bind(&p.referrer_host)
+                            .bind(&p.country)
+                            .bind(&p.browser)
+                            .bind(&p.os)
+                            .bind(&p.device)
+                            .bind(&p.language)
+                            .bind(p.is_bot)
+                            .bind(&p.visitor_hash)
+                            .bind(source)
+                            .bind(medium)
+                            .bind(campaign)
+                            .bind(term)
+                            .bind(content);
+                    }
+                    query.execute(&mut **tx).await?;
+                }
             }
-            query
-        });
+            Batch::Postgres(tx) => {
+                for chunk in parsed.chunks(ARRAY_ROWS) {
+                    let column = |label: fn(&Parsed) -> Option<&str>| -> Vec<Option<&str>> {
+                        chunk.iter().map(label).collect()
+                    };
+                    let utm = |i: usize| -> Vec<Option<&str>> {
+                        chunk.iter().map(|p| p.utm[i].as_deref()).collect()
+                    };
+                    sqlx::query(self.text(Shape::Clicks, ARRAY_ROWS))
+                        .bind(chunk.iter().map(|p| p.link_id).collect::<Vec<_>>())
+                        .bind(chunk.iter().map(|p| p.at).collect::<Vec<_>>())
+                        .bind(column(|p| p.referrer.as_deref()))
+                        .bind(column(|p| p.referrer_host.as_deref()))
+                        .bind(column(|p| p.country.as_deref()))
+                        .bind(column(|p| Some(&p.browser)))
+                        .bind(column(|p| Some(&p.os)))
+                        .bind(column(|p| Some(&p.device)))
+                        .bind(column(|p| p.language.as_deref()))
+                        .bind(chunk.iter().map(|p| p.is_bot).collect::<Vec<_>>())
+                        .bind(column(|p| Some(&p.visitor_hash)))
+                        .bind(utm(0))
+                        .bind(utm(1))
+                        .bind(utm(2))
+                        .bind(utm(3))
+                        .bind(utm(4))
+                        .execute(&mut **tx)
+                        .await?;
+                }
+            }
+        }
         Ok(())
     }
 
@@ -268,17 +259,28 @@ impl Statements {
     ) -> sqlx::Result<HashSet<i64>> {
         let mut found = HashSet::new();
         for (n, ids) in by_increment {
-            for chunk in fixed_chunks(ids, COUNT_IDS) {
-                let sql = self.text(Shape::Counts, chunk.len());
-                on_connection!(batch, conn => {
-                    let mut query = sqlx::query(sql).bind(n);
-                    for id in chunk {
-                        query = query.bind(id);
+            match batch {
+                Batch::Sqlite(tx) => {
+                    for chunk in fixed_chunks(ids, COUNT_IDS) {
+                        let mut query = sqlx::query(self.text(Shape::Counts, chunk.len())).bind(n);
+                        for id in chunk {
+                            query = query.bind(id);
+                        }
+                        for row in query.fetch_all(&mut **tx).await? {
+                            found.insert(row.try_get("link_id")?);
+                        }
                     }
-                    for row in query.fetch_all(conn).await? {
-                        found.insert(row.try_get("link_id")?);
+                }
+                Batch::Postgres(tx) => {
+                    for chunk in ids.chunks(ARRAY_ROWS) {
+                        let query = sqlx::query(self.text(Shape::Counts, ARRAY_ROWS))
+                            .bind(n)
+                            .bind(chunk);
+                        for row in query.fetch_all(&mut **tx).await? {
+                            found.insert(row.try_get("link_id")?);
+                        }
                     }
-                });
+                }
             }
         }
         Ok(found)
@@ -292,22 +294,30 @@ impl Statements {
         visitors: &[(i64, NaiveDate, Arc<str>)],
     ) -> sqlx::Result<Vec<(i64, NaiveDate, Arc<str>)>> {
         let mut new = Vec::new();
-        let mut days = SharedValues::default();
-        for chunk in fixed_chunks(visitors, VISITOR_ROWS) {
-            let sql = self.text(Shape::Visitors, chunk.len());
-            on_connection!(batch, conn => {
-                let mut query = sqlx::query(sql);
-                for (link_id, day, hash) in chunk {
-                    query = query.bind(link_id).bind(days.day(*day)).bind(hash);
+        match batch {
+            Batch::Sqlite(tx) => {
+                let mut days = SharedValues::default();
+                for chunk in fixed_chunks(visitors, VISITOR_ROWS) {
+                    let mut query = sqlx::query(self.text(Shape::Visitors, chunk.len()));
+                    for (link_id, day, hash) in chunk {
+                        query = query.bind(link_id).bind(days.day(*day)).bind(hash);
+                    }
+                    for row in query.fetch_all(&mut **tx).await? {
+                        new.push(visitor(&row)?);
+                    }
                 }
-                for row in query.fetch_all(conn).await? {
-                    new.push((
-                        row.try_get("link_id")?,
-                        row.try_get("day")?,
-                        row.try_get("visitor_hash")?,
-                    ));
+            }
+            Batch::Postgres(tx) => {
+                for chunk in visitors.chunks(ARRAY_ROWS) {
+                    let query = sqlx::query(self.text(Shape::Visitors, ARRAY_ROWS))
+                        .bind(chunk.iter().map(|v| v.0).collect::<Vec<_>>())
+                        .bind(chunk.iter().map(|v| v.1).collect::<Vec<_>>())
+                        .bind(chunk.iter().map(|v| &*v.2).collect::<Vec<_>>());
+                    for row in query.fetch_all(&mut **tx).await? {
+                        new.push(visitor(&row)?);
+                    }
                 }
-            });
+            }
         }
         Ok(new)
     }
@@ -318,15 +328,21 @@ impl Statements {
         &mut self,
         batch: &mut Batch,
     ) -> sqlx::Result<Option<NaiveDate>> {
-        Ok(on_connection!(batch, conn => {
-            let sql = match self.dialect {
-                Dialect::Sqlite => "SELECT through FROM click_days_compacted WHERE id = 1",
-                Dialect::Postgres => {
-                    "SELECT through FROM click_days_compacted WHERE id = 1 FOR SHARE"
-                }
-            };
-            sqlx::query(sql).fetch_one(conn).await?.try_get("through")?
-        }))
+        let row = match batch {
+            Batch::Sqlite(tx) => {
+                sqlx::query("SELECT through FROM click_days_compacted WHERE id = 1")
+                    .fetch_one(&mut **tx)
+                    .await?
+                    .try_get("through")?
+            }
+            Batch::Postgres(tx) => {
+                sqlx::query("SELECT through FROM click_days_compacted WHERE id = 1 FOR SHARE")
+                    .fetch_one(&mut **tx)
+                    .await?
+                    .try_get("through")?
+            }
+        };
+        Ok(row)
     }
 
     /// `INSERT INTO click_rollups | click_days … ON CONFLICT (…) DO UPDATE SET clicks =
@@ -337,24 +353,52 @@ impl Statements {
         rollup: Rollup,
         rows: &[(RollupKey, Counts)],
     ) -> sqlx::Result<()> {
-        let chunks: Vec<_> = fixed_chunks(rows, ROLLUP_ROWS).collect();
-        let mut shared = SharedValues::default();
-        execute_each!(batch, chunks, |&chunk| {
-            let mut query = sqlx::query(self.text(Shape::Rollups(rollup), chunk.len()));
-            for ((link_id, dimension, bucket, value), counts) in chunk {
-                query = query.bind(link_id).bind(shared.name(dimension));
-                query = match bucket {
-                    Bucket::Hour(hour) => query.bind(shared.time(*hour)),
-                    Bucket::Day(day) => query.bind(shared.day(*day)),
-                };
-                query = query
-                    .bind(value)
-                    .bind(counts.clicks)
-                    .bind(counts.bot_clicks)
-                    .bind(counts.visitors);
+        match batch {
+            Batch::Sqlite(tx) => {
+                let mut shared = SharedValues::default();
+                for chunk in fixed_chunks(rows, ROLLUP_ROWS) {
+                    let mut query = sqlx::query(self.text(Shape::Rollups(rollup), chunk.len()));
+                    for ((link_id, dimension, bucket, value), counts) in chunk {
+                        query = query.bind(link_id).bind(shared.name(dimension));
+                        query = match bucket {
+                            Bucket::Hour(hour) => query.bind(shared.time(*hour)),
+                            Bucket::Day(day) => query.bind(shared.day(*day)),
+                        };
+                        query = query
+                            .bind(value)
+                            .bind(counts.clicks)
+                            .bind(counts.bot_clicks)
+                            .bind(counts.visitors);
+                    }
+                    query.execute(&mut **tx).await?;
+                }
             }
-            query
-        });
+            Batch::Postgres(tx) => {
+                for chunk in rows.chunks(ARRAY_ROWS) {
+                    let (mut hours, mut days) = (Vec::new(), Vec::new());
+                    for ((_, _, bucket, _), _) in chunk {
+                        match bucket {
+                            Bucket::Hour(hour) => hours.push(*hour),
+                            Bucket::Day(day) => days.push(*day),
+                        }
+                    }
+                    let query = sqlx::query(self.text(Shape::Rollups(rollup), ARRAY_ROWS))
+                        .bind(chunk.iter().map(|((id, ..), _)| *id).collect::<Vec<_>>())
+                        .bind(chunk.iter().map(|((_, d, ..), _)| *d).collect::<Vec<_>>());
+                    let query = match rollup {
+                        Rollup::Hourly => query.bind(hours),
+                        Rollup::Daily => query.bind(days),
+                    };
+                    query
+                        .bind(chunk.iter().map(|((.., v), _)| &**v).collect::<Vec<_>>())
+                        .bind(chunk.iter().map(|(_, c)| c.clicks).collect::<Vec<_>>())
+                        .bind(chunk.iter().map(|(_, c)| c.bot_clicks).collect::<Vec<_>>())
+                        .bind(chunk.iter().map(|(_, c)| c.visitors).collect::<Vec<_>>())
+                        .execute(&mut **tx)
+                        .await?;
+                }
+            }
+        }
         Ok(())
     }
 }
@@ -382,70 +426,103 @@ impl Batch {
     }
 }
 
-/// The SQL text of `shape` for `rows` rows.
+/// A row of `link_visitors`, as `RETURNING` gives it back.
+fn visitor<'r, R: Row>(row: &'r R) -> sqlx::Result<(i64, NaiveDate, Arc<str>)>
+where
+    &'static str: ColumnIndex<R>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+    NaiveDate: Decode<'r, R::Database> + Type<R::Database>,
+    Arc<str>: Decode<'r, R::Database> + Type<R::Database>,
+{
+    Ok((
+        row.try_get("link_id")?,
+        row.try_get("day")?,
+        row.try_get("visitor_hash")?,
+    ))
+}
+
+/// The SQL text of `shape`: for `rows` rows on SQLite, for any number on PostgreSQL.
+///
+/// SQLite takes each value of each row as a parameter: `INSERT … VALUES (?, …), …`.
+/// PostgreSQL takes each column as one array, `INSERT … SELECT * FROM UNNEST($1::int8[],
+/// …)`: one short statement whatever the row count, where a `VALUES` list made it set up
+/// an expression per value on every execution (a sixth of its time in the links
+/// benchmark) and decode each parameter on its own.
 fn write(dialect: Dialect, shape: Shape, rows: usize) -> String {
+    let rows_of = |columns: &[&str]| match dialect {
+        Dialect::Sqlite => {
+            let row = format!("({})", vec!["?"; columns.len()].join(", "));
+            format!("VALUES {}", vec![row; rows].join(", "))
+        }
+        Dialect::Postgres => {
+            let arrays: Vec<String> = (1..)
+                .zip(columns)
+                .map(|(n, ty)| format!("${n}::{ty}[]"))
+                .collect();
+            format!("SELECT * FROM UNNEST({})", arrays.join(", "))
+        }
+    };
     match shape {
         Shape::Clicks => format!(
             "INSERT INTO clicks (link_id, clicked_at, referrer, referrer_host, country, \
              browser, os, device, language, is_bot, visitor_hash, utm_source, utm_medium, \
-             utm_campaign, utm_term, utm_content) VALUES {}",
-            values(dialect, 0, 16, rows)
+             utm_campaign, utm_term, utm_content) {}",
+            rows_of(&[
+                "int8",
+                "timestamptz",
+                "text",
+                "text",
+                "text",
+                "text",
+                "text",
+                "text",
+                "text",
+                "bool",
+                "text",
+                "text",
+                "text",
+                "text",
+                "text",
+                "text",
+            ])
         ),
         // The SELECT's WHERE is also what lets SQLite parse `ON CONFLICT` after it.
         Shape::Counts => format!(
             "INSERT INTO link_click_counts (link_id, clicks) \
-             SELECT id, {} FROM links WHERE id IN {} \
+             SELECT id, {} FROM links WHERE {} \
              ON CONFLICT (link_id) DO UPDATE SET \
              clicks = link_click_counts.clicks + excluded.clicks \
              RETURNING link_id",
-            placeholder(dialect, 1),
-            values(dialect, 1, rows, 1)
+            match dialect {
+                Dialect::Sqlite => "?",
+                Dialect::Postgres => "$1",
+            },
+            match dialect {
+                Dialect::Sqlite => format!("id IN ({})", vec!["?"; rows].join(", ")),
+                Dialect::Postgres => "id = ANY($2::int8[])".to_owned(),
+            }
         ),
         Shape::Visitors => format!(
-            "INSERT INTO link_visitors (link_id, day, visitor_hash) VALUES {} \
+            "INSERT INTO link_visitors (link_id, day, visitor_hash) {} \
              ON CONFLICT (link_id, day, visitor_hash) DO NOTHING \
              RETURNING link_id, day, visitor_hash",
-            values(dialect, 0, 3, rows)
+            rows_of(&["int8", "date", "text"])
         ),
         Shape::Rollups(rollup) => {
-            let (table, bucket) = match rollup {
-                Rollup::Hourly => ("click_rollups", "bucket"),
-                Rollup::Daily => ("click_days", "day"),
+            let (table, bucket, bucket_type) = match rollup {
+                Rollup::Hourly => ("click_rollups", "bucket", "timestamptz"),
+                Rollup::Daily => ("click_days", "day", "date"),
             };
             format!(
                 "INSERT INTO {table} (link_id, dimension, {bucket}, value, clicks, bot_clicks, \
-                 visitors) VALUES {} \
+                 visitors) {} \
                  ON CONFLICT (link_id, dimension, {bucket}, value) DO UPDATE SET \
                  clicks = {table}.clicks + excluded.clicks, \
                  bot_clicks = {table}.bot_clicks + excluded.bot_clicks, \
                  visitors = {table}.visitors + excluded.visitors",
-                values(dialect, 0, 7, rows)
+                rows_of(&["int8", "text", bucket_type, "text", "int8", "int8", "int8"])
             )
         }
-    }
-}
-
-/// `rows` groups of `columns` placeholders, numbered after the first `before`:
-/// `(?, ?), (?, ?)` or `($1, $2), ($3, $4)`.
-fn values(dialect: Dialect, before: usize, columns: usize, rows: usize) -> String {
-    let mut sql = String::with_capacity(rows * columns * 6);
-    for row in 0..rows {
-        sql.push_str(if row == 0 { "(" } else { ", (" });
-        for column in 0..columns {
-            if column > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&placeholder(dialect, before + row * columns + column + 1));
-        }
-        sql.push(')');
-    }
-    sql
-}
-
-fn placeholder(dialect: Dialect, n: usize) -> String {
-    match dialect {
-        Dialect::Sqlite => "?".to_owned(),
-        Dialect::Postgres => format!("${n}"),
     }
 }
 
@@ -482,13 +559,24 @@ mod tests {
     }
 
     #[test]
-    fn placeholders_are_numbered_on_postgres_only() {
-        assert_eq!(values(Dialect::Sqlite, 0, 2, 2), "(?, ?), (?, ?)");
-        assert_eq!(values(Dialect::Postgres, 1, 2, 2), "($2, $3), ($4, $5)");
+    fn sqlite_binds_each_value_and_postgres_each_column() {
         assert_eq!(
-            write(Dialect::Postgres, Shape::Counts, 2),
+            write(Dialect::Sqlite, Shape::Visitors, 2),
+            "INSERT INTO link_visitors (link_id, day, visitor_hash) VALUES (?, ?, ?), (?, ?, ?) \
+             ON CONFLICT (link_id, day, visitor_hash) DO NOTHING \
+             RETURNING link_id, day, visitor_hash"
+        );
+        assert_eq!(
+            write(Dialect::Postgres, Shape::Visitors, ARRAY_ROWS),
+            "INSERT INTO link_visitors (link_id, day, visitor_hash) \
+             SELECT * FROM UNNEST($1::int8[], $2::date[], $3::text[]) \
+             ON CONFLICT (link_id, day, visitor_hash) DO NOTHING \
+             RETURNING link_id, day, visitor_hash"
+        );
+        assert_eq!(
+            write(Dialect::Postgres, Shape::Counts, ARRAY_ROWS),
             "INSERT INTO link_click_counts (link_id, clicks) \
-             SELECT id, $1 FROM links WHERE id IN ($2, $3) \
+             SELECT id, $1 FROM links WHERE id = ANY($2::int8[]) \
              ON CONFLICT (link_id) DO UPDATE SET \
              clicks = link_click_counts.clicks + excluded.clicks \
              RETURNING link_id"
