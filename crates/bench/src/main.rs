@@ -166,33 +166,20 @@ async fn run_links(
         ceiling.rps, ceiling.p50_ms, ceiling.p99_ms
     );
 
-    let sqlite = if args.skip_sqlite {
-        notes.push("SQLite skipped (--skip-sqlite)".into());
-        None
-    } else {
-        eprintln!("==> SQLite");
-        match measure_sqlite(&plan, paths, &client, &ceiling).await {
-            Ok(result) => Some(result),
-            Err(err) => {
-                notes.push(format!("SQLite was not measured: {err:#}"));
-                None
-            }
-        }
-    };
-
-    let postgres = if args.skip_postgres {
-        notes.push("PostgreSQL skipped (--skip-postgres)".into());
-        None
-    } else {
-        eprintln!("==> PostgreSQL");
-        match measure_postgres(&plan, paths, &client, &ceiling).await {
-            Ok(result) => Some(result),
-            Err(err) => {
-                notes.push(format!("PostgreSQL was not measured: {err:#}"));
-                None
-            }
-        }
-    };
+    let sqlite = measure_unless_skipped(
+        "SQLite",
+        args.skip_sqlite.then_some("--skip-sqlite"),
+        &mut notes,
+        measure_sqlite(&plan, paths, &client, &ceiling),
+    )
+    .await;
+    let postgres = measure_unless_skipped(
+        "PostgreSQL",
+        args.skip_postgres.then_some("--skip-postgres"),
+        &mut notes,
+        measure_postgres(&plan, paths, &client, &ceiling),
+    )
+    .await;
 
     notes.push(
         "closed-loop load (each connection waits for its answer), so latency under overload \
@@ -244,7 +231,28 @@ async fn measure_ceiling(
     })
 }
 
-/// PostgreSQL on a scratch database, dropped afterwards whatever happened.
+/// One database's figures, unless `skipped` (by that flag); a skip or a failure is noted
+/// in the report instead, and the run goes on with the other database.
+async fn measure_unless_skipped(
+    name: &str,
+    skipped: Option<&str>,
+    notes: &mut Vec<String>,
+    measure: impl Future<Output = anyhow::Result<report::Database>>,
+) -> Option<report::Database> {
+    if let Some(flag) = skipped {
+        notes.push(format!("{name} skipped ({flag})"));
+        return None;
+    }
+    eprintln!("==> {name}");
+    match measure.await {
+        Ok(result) => Some(result),
+        Err(err) => {
+            notes.push(format!("{name} was not measured: {err:#}"));
+            None
+        }
+    }
+}
+
 /// SQLite in a fresh temporary directory, removed afterwards.
 async fn measure_sqlite(
     plan: &Plan,
@@ -263,6 +271,7 @@ async fn measure_sqlite(
     measure_database("sqlite", &url, plan, paths, client, ceiling).await
 }
 
+/// PostgreSQL on a scratch database, dropped afterwards whatever happened.
 async fn measure_postgres(
     plan: &Plan,
     paths: &Paths,

@@ -235,13 +235,15 @@ pub mod click {
         pub utm_content: Option<String>,
     }
 
+    /// A relation for joins only: `clicks` has no foreign key in the database (a check per
+    /// row costs the click writer too much); the trigger `links_forget_clicks` deletes a
+    /// link's clicks with it (migration `m20261130_000002`).
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {
         #[sea_orm(
             belongs_to = "super::link::Entity",
             from = "Column::LinkId",
-            to = "super::link::Column::Id",
-            on_delete = "Cascade"
+            to = "super::link::Column::Id"
         )]
         Link,
     }

@@ -251,7 +251,8 @@ impl Statements {
     /// UPDATE … RETURNING link_id`), once per distinct `n` (most links get one click per
     /// batch, so there are few); returns the links it found. One deleted while its clicks
     /// were queued is gone with its statistics, and its clicks with it: written, they would
-    /// break the foreign key and fail the batch.
+    /// be rows of a link that no longer exists (the tables written after this one have no
+    /// foreign key to refuse them).
     pub(super) async fn add_to_click_counts(
         &mut self,
         batch: &mut Batch,
