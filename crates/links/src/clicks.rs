@@ -42,11 +42,67 @@ pub struct ClickEvent {
     pub link_id: i64,
     pub at: DateTime<Utc>,
     pub ip: IpAddr,
-    pub user_agent: Option<String>,
-    pub referrer: Option<String>,
-    pub accept_language: Option<String>,
-    pub country_header: Option<String>,
-    pub query: Option<String>,
+    /// The request's texts the writer needs, copied into one allocation (one per redirect,
+    /// not one per header): see [`Texts`].
+    texts: Box<str>,
+    /// Where each of [`Texts`] is in `texts`, if the request had it.
+    spans: [Option<(u32, u32)>; Texts::COUNT],
+}
+
+/// The texts of a request a click keeps, in the order of [`ClickEvent::spans`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Texts<'a> {
+    pub user_agent: Option<&'a str>,
+    pub referrer: Option<&'a str>,
+    pub accept_language: Option<&'a str>,
+    pub country_header: Option<&'a str>,
+    pub query: Option<&'a str>,
+}
+
+impl Texts<'_> {
+    const COUNT: usize = 5;
+}
+
+impl ClickEvent {
+    pub fn new(link_id: i64, at: DateTime<Utc>, ip: IpAddr, texts: Texts<'_>) -> Self {
+        let parts = [
+            texts.user_agent,
+            texts.referrer,
+            texts.accept_language,
+            texts.country_header,
+            texts.query,
+        ];
+        let mut joined = String::with_capacity(parts.iter().flatten().map(|t| t.len()).sum());
+        let spans = parts.map(|part| {
+            let part = part?;
+            // Headers are capped far below 4 GiB by the server; a longer text is dropped.
+            let start = u32::try_from(joined.len()).ok()?;
+            let end = u32::try_from(joined.len() + part.len()).ok()?;
+            joined.push_str(part);
+            Some((start, end))
+        });
+        Self {
+            link_id,
+            at,
+            ip,
+            texts: joined.into_boxed_str(),
+            spans,
+        }
+    }
+
+    /// The texts, borrowed from the event.
+    pub fn texts(&self) -> Texts<'_> {
+        let [user_agent, referrer, accept_language, country_header, query] = self
+            .spans
+            .map(|span| span.map(|(start, end)| &self.texts[start as usize..end as usize]));
+        Texts {
+            user_agent,
+            referrer,
+            accept_language,
+            country_header,
+            query,
+        }
+    }
 }
 
 /// The sending end, held by the redirect.
@@ -71,6 +127,9 @@ impl ClickQueue {
     }
 }
 
+/// How often a writer gathering a batch looks at the queue.
+const GATHER_TICK: Duration = Duration::from_millis(10);
+
 /// The writer task: runs until `stop`, then writes everything still queued.
 pub async fn run_writer(
     mut rx: mpsc::Receiver<ClickEvent>,
@@ -89,16 +148,20 @@ pub async fn run_writer(
             break;
         }
         // Gather a little longer under light load: one transaction for many clicks costs
-        // far less than one per click.
-        let deadline = tokio::time::sleep(flush);
-        tokio::pin!(deadline);
-        while batch.len() < batch_size {
-            let room = batch_size - batch.len();
-            tokio::select! {
-                n = rx.recv_many(&mut batch, room) => if n == 0 { break },
-                () = &mut deadline => break,
-                () = stop.cancelled() => break,
-            }
+        // far less than one per click. By looking at the queue every few milliseconds
+        // rather than waiting on it: a receiver waiting on the queue is woken by every
+        // click sent, and waking this thread once per click cost the request handlers
+        // a tenth of their time.
+        let deadline = tokio::time::Instant::now() + flush;
+        while batch.len() + rx.len() < batch_size
+            && tokio::time::Instant::now() < deadline
+            && !stop.is_cancelled()
+        {
+            tokio::time::sleep(GATHER_TICK.min(flush)).await;
+        }
+        let room = batch_size - batch.len().min(batch_size);
+        if room > 0 && !rx.is_empty() {
+            rx.recv_many(&mut batch, room).await;
         }
         writer.write_until_done(&batch).await;
         batch.clear();
@@ -386,18 +449,15 @@ impl ClickWriter {
     }
 
     fn parse(&mut self, e: &ClickEvent, salt: &str) -> Parsed {
-        let user_agent = e.user_agent.as_deref().unwrap_or("");
+        let texts = e.texts();
+        let user_agent = texts.user_agent.unwrap_or("");
         let agent = self.labels.agent(user_agent);
         let labels = &mut self.labels;
         let mut intern = |label: Option<String>| label.map(|l| labels.intern(&l));
-        let country = intern(self.geo.country(e.country_header.as_deref(), e.ip));
-        let referrer_host = intern(e.referrer.as_deref().and_then(referrer::host));
-        let language = intern(
-            e.accept_language
-                .as_deref()
-                .and_then(referrer::primary_language),
-        );
-        let utm = e.query.as_deref().map(referrer::utm).unwrap_or_default();
+        let country = intern(self.geo.country(texts.country_header, e.ip));
+        let referrer_host = intern(texts.referrer.and_then(referrer::host));
+        let language = intern(texts.accept_language.and_then(referrer::primary_language));
+        let utm = texts.query.map(referrer::utm).unwrap_or_default();
         let utm = [utm.source, utm.medium, utm.campaign, utm.term, utm.content].map(&mut intern);
         // A visitor is their address and browser, hashed with today's salt: countable for
         // a day, never reversible, never linkable across days. The address itself is not
@@ -420,7 +480,7 @@ impl ClickWriter {
             browser: self.labels.intern(agent.browser.as_str()),
             os: self.labels.intern(agent.os.as_str()),
             device: self.labels.intern(agent.device.as_str()),
-            referrer: e.referrer.as_deref().map(|r| first_chars(r, 2048).into()),
+            referrer: texts.referrer.map(|r| first_chars(r, 2048).into()),
             referrer_host,
             country,
             language,

@@ -13,7 +13,7 @@ use std::{
 
 use axum::{
     Form, Router,
-    extract::{ConnectInfo, Path, State},
+    extract::{ConnectInfo, Path, Request, State},
     http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header},
     response::{Html, IntoResponse, Response},
     routing::get,
@@ -21,7 +21,13 @@ use axum::{
 use chrono::Utc;
 use serde::Deserialize;
 
-use crate::{LinksState, cache::CachedLink, clicks::ClickEvent, model::RuleKind, useragent};
+use crate::{
+    LinksState,
+    cache::CachedLink,
+    clicks::{ClickEvent, Texts},
+    model::RuleKind,
+    useragent,
+};
 
 /// Redirects served, by outcome; read by `/metrics`.
 #[derive(Default)]
@@ -37,24 +43,28 @@ pub fn router(links: Arc<LinksState>) -> Router {
         .with_state(links)
 }
 
-async fn follow(
-    State(links): State<Arc<LinksState>>,
-    Path(slug): Path<String>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    let link = match resolve(&links, &slug).await {
+/// Takes the request whole and borrows from it: extractors such as `HeaderMap` or
+/// `Path<String>` would copy the headers and the slug for every redirect.
+async fn follow(State(links): State<Arc<LinksState>>, request: Request) -> Response {
+    // Only the head: the body is not read, and not held across the awaits below.
+    let (request, _) = request.into_parts();
+    // The route is `/{slug}` and slugs are `[A-Za-z0-9_-]`, never percent-encoded.
+    let slug = request.uri.path().trim_start_matches('/');
+    let link = match resolve(&links, slug).await {
         Ok(link) => link,
         Err(response) => return response,
     };
     if link.password_hash.is_some() {
-        return password_form(&slug, None, StatusCode::OK);
+        return password_form(slug, None, StatusCode::OK);
     }
+    let Some(ConnectInfo(peer)) = request.extensions.get::<ConnectInfo<SocketAddr>>() else {
+        tracing::error!("the server does not provide the peer address");
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
     // HEAD is a link checker or a preview, not a visit.
-    let record = method != Method::HEAD;
-    go(&links, &link, uri.query(), &headers, peer, record).await
+    let record = request.method != Method::HEAD;
+    let query = request.uri.query();
+    go(&links, &link, query, &request.headers, *peer, record).await
 }
 
 #[derive(Deserialize)]
@@ -170,21 +180,22 @@ async fn go(
     if record {
         links
             .clicks
-            .record(ClickEvent {
-                link_id: link.id,
-                at: Utc::now(),
+            .record(ClickEvent::new(
+                link.id,
+                Utc::now(),
                 ip,
-                user_agent: header(&header::USER_AGENT).map(str::to_owned),
-                referrer: header(&header::REFERER).map(str::to_owned),
-                accept_language: header(&header::ACCEPT_LANGUAGE).map(str::to_owned),
-                country_header: links
-                    .geo
-                    .header()
-                    .and_then(|h| headers.get(h))
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned),
-                query: query.map(str::to_owned),
-            })
+                Texts {
+                    user_agent: header(&header::USER_AGENT),
+                    referrer: header(&header::REFERER),
+                    accept_language: header(&header::ACCEPT_LANGUAGE),
+                    country_header: links
+                        .geo
+                        .header()
+                        .and_then(|h| headers.get(h))
+                        .and_then(|v| v.to_str().ok()),
+                    query,
+                },
+            ))
             .await;
     }
     links.counters.redirected.fetch_add(1, Ordering::Relaxed);
