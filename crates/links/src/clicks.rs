@@ -542,11 +542,7 @@ async fn first_visits(
         (p.link_id, p.day, p.visitor_hash.clone())
     };
     let candidates: Vec<_> = unseen.iter().map(|&i| hash(i)).collect();
-    let inserted: HashSet<_> = statements
-        .insert_visitors(tx, &candidates)
-        .await?
-        .into_iter()
-        .collect();
+    let inserted = statements.insert_visitors(tx, &candidates).await?;
     Ok(unseen
         .iter()
         .copied()

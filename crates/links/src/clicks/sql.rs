@@ -1,16 +1,20 @@
-//! The click writer's statements, written out in SQL and bound with sqlx directly.
+//! The click writer's statements, written out in SQL.
 //!
-//! The writer binds tens of thousands of rows a second, a dozen values each. Through
-//! SeaQuery every value becomes an expression node and every string is copied twice on
-//! its way to the driver. Here each statement's text is made once per shape and kept, and
-//! values are bound as they are: the labels a click is parsed to are interned `Arc<str>`s,
-//! bound without a copy. In the links benchmark the writer went from 11,500 to 16,500
-//! clicks/s on SQLite (and 5,800 to 9,200 on PostgreSQL); most of a batch's time is now the
-//! database writing its rows, about six per click.
+//! The writer binds tens of thousands of rows a second, a dozen values each, so it binds
+//! them itself rather than through SeaQuery (where every value becomes an expression node
+//! and every string is copied twice on its way to the driver):
 //!
-//! Both databases take the same statements but for how the rows are bound (each value on
-//! SQLite, each column as an array on PostgreSQL: see [`write`]) and PostgreSQL's row
-//! lock on the compaction mark (see [`crate::compaction`]).
+//! - on SQLite, with rusqlite on the handle of the transaction's own sqlx connection (see
+//!   [`on_handle`]): one prepared single-row statement per table, run once per row, on the
+//!   writer's own thread. Through sqlx, each statement of thousands of parameters went to
+//!   the connection's worker thread with every time, date and text copied into a new
+//!   allocation, which that thread then freed: the handing over, allocating and freeing
+//!   took more of a batch's time than SQLite writing its rows.
+//! - on PostgreSQL, with sqlx, each column of a statement's rows bound as one array (see
+//!   [`write`]).
+//!
+//! Both take the same statements, but for how the rows are bound and PostgreSQL's row lock
+//! on the compaction mark (see [`crate::compaction`]).
 
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
@@ -18,11 +22,9 @@ use std::{
 };
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
-use platform::db::{Db, Dialect, fixed_chunks};
-use sea_orm::sqlx::{
-    self, AssertSqlSafe, ColumnIndex, Database, Decode, Encode, Postgres, Row, Sqlite, Transaction,
-    Type, encode::IsNull, error::BoxDynError,
-};
+use platform::db::{Db, Dialect};
+use rusqlite::params;
+use sea_orm::sqlx::{self, AssertSqlSafe, Postgres, Row, Sqlite, Transaction};
 
 use super::{Counts, Parsed};
 
@@ -32,9 +34,8 @@ pub(super) enum Batch {
     Postgres(Transaction<'static, Postgres>),
 }
 
-/// The statements' texts, made once per shape (statement and row count) and reused: both
-/// databases cache the prepared statement per text, and [`fixed_chunks`] keeps the
-/// shapes few.
+/// The statements' texts, made once per shape and kept: for one row on SQLite, for
+/// [`ARRAY_ROWS`] on PostgreSQL (which caches the prepared statement per text).
 pub(super) struct Statements {
     dialect: Dialect,
     texts: HashMap<(Shape, usize), Arc<str>>,
@@ -65,100 +66,16 @@ pub(super) enum Bucket {
 /// A rollup row's key: link, dimension, bucket, value.
 pub(super) type RollupKey = (i64, &'static str, Bucket, Arc<str>);
 
-/// A value many rows of a batch share (an hour, a day, a dimension's name), encoded for
-/// SQLite once instead of once per row.
-///
-/// sqlx binds a time, a date or a `&str` to SQLite as a new `String` in a new `Arc` each
-/// time, which the driver's thread then frees: in the links benchmark, allocating and
-/// freeing those took more of the writer's time than anything it did itself. (PostgreSQL
-/// takes whole columns as arrays, see [`write`].)
-#[derive(Clone)]
-pub(super) struct Shared<T> {
-    value: T,
-    /// What sqlx would bind to SQLite for `value` (see the test below).
-    text: Arc<str>,
+/// A time as sqlx stores it in SQLite (the statistics read these rows through sqlx).
+fn sqlite_time(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::AutoSi, false)
 }
 
-impl Shared<DateTime<Utc>> {
-    pub(super) fn time(value: DateTime<Utc>) -> Self {
-        let text = value.to_rfc3339_opts(SecondsFormat::AutoSi, false).into();
-        Self { value, text }
-    }
+/// A day as sqlx stores it in SQLite.
+fn sqlite_day(day: NaiveDate) -> String {
+    day.format("%F").to_string()
 }
 
-impl Shared<NaiveDate> {
-    pub(super) fn day(value: NaiveDate) -> Self {
-        let text = value.format("%F").to_string().into();
-        Self { value, text }
-    }
-}
-
-impl Shared<&'static str> {
-    pub(super) fn text(value: &'static str) -> Self {
-        Self {
-            value,
-            text: value.into(),
-        }
-    }
-}
-
-impl<T: Type<Sqlite>> Type<Sqlite> for Shared<T> {
-    fn type_info() -> <Sqlite as Database>::TypeInfo {
-        T::type_info()
-    }
-}
-
-impl<T> Encode<'_, Sqlite> for Shared<T> {
-    fn encode_by_ref(
-        &self,
-        buf: &mut <Sqlite as Database>::ArgumentBuffer,
-    ) -> Result<IsNull, BoxDynError> {
-        // An `Arc<str>` is bound as it is: one more reference, no copy.
-        <Arc<str> as Encode<Sqlite>>::encode_by_ref(&self.text, buf)
-    }
-}
-
-/// The shared values of one statement's rows, each encoded on first use: a batch has a
-/// handful of each.
-#[derive(Default)]
-struct SharedValues {
-    times: Vec<Shared<DateTime<Utc>>>,
-    days: Vec<Shared<NaiveDate>>,
-    names: Vec<Shared<&'static str>>,
-}
-
-impl SharedValues {
-    fn time(&mut self, value: DateTime<Utc>) -> Shared<DateTime<Utc>> {
-        find_or_add(&mut self.times, value, Shared::time)
-    }
-
-    fn day(&mut self, value: NaiveDate) -> Shared<NaiveDate> {
-        find_or_add(&mut self.days, value, Shared::day)
-    }
-
-    fn name(&mut self, value: &'static str) -> Shared<&'static str> {
-        find_or_add(&mut self.names, value, Shared::text)
-    }
-}
-
-fn find_or_add<T: Copy + PartialEq>(
-    known: &mut Vec<Shared<T>>,
-    value: T,
-    encode: fn(T) -> Shared<T>,
-) -> Shared<T> {
-    if let Some(found) = known.iter().find(|s| s.value == value) {
-        return found.clone();
-    }
-    let shared = encode(value);
-    known.push(shared.clone());
-    shared
-}
-
-/// Rows per statement: far below SQLite's 32,766 bound values (16 × 500 = 8,000).
-const CLICK_ROWS: usize = 500;
-const COUNT_IDS: usize = 1000;
-const VISITOR_ROWS: usize = 500;
-const ROLLUP_ROWS: usize = 1000;
 /// Rows per statement on PostgreSQL, which takes a column as one array parameter.
 const ARRAY_ROWS: usize = 10_000;
 
@@ -170,14 +87,17 @@ impl Statements {
         }
     }
 
-    /// The text of `shape` for `rows` rows.
-    fn text(&mut self, shape: Shape, rows: usize) -> AssertSqlSafe<Arc<str>> {
+    /// The text of `shape` for this database.
+    fn text(&mut self, shape: Shape) -> Arc<str> {
         let dialect = self.dialect;
-        let text = self
-            .texts
+        let rows = match dialect {
+            Dialect::Sqlite => 1,
+            Dialect::Postgres => ARRAY_ROWS,
+        };
+        self.texts
             .entry((shape, rows))
-            .or_insert_with(|| write(dialect, shape, rows).into());
-        AssertSqlSafe(text.clone())
+            .or_insert_with(|| write(dialect, shape, rows).into())
+            .clone()
     }
 
     /// `INSERT INTO clicks (…) VALUES (…), …`: the raw rows.
@@ -185,33 +105,37 @@ impl Statements {
         &mut self,
         batch: &mut Batch,
         parsed: &[Parsed],
-    ) -> sqlx::Result<()> {
+    ) -> anyhow::Result<()> {
         match batch {
             Batch::Sqlite(tx) => {
-                for chunk in fixed_chunks(parsed, CLICK_ROWS) {
-                    let mut query = sqlx::query(self.text(Shape::Clicks, chunk.len()));
-                    for p in chunk {
-                        let [source, medium, campaign, term, content] = &p.utm;
-                        query = query
-                            .bind(p.link_id)
-                            .bind(p.at)
-                            .bind(&p.referrer)
-                            .bind(&p.referrer_host)
-                            .bind(&p.country)
-                            .bind(&p.browser)
-                            .bind(&p.os)
-                            .bind(&p.device)
-                            .bind(&p.language)
-                            .bind(p.is_bot)
-                            .bind(&p.visitor_hash)
-                            .bind(source)
-                            .bind(medium)
-                            .bind(campaign)
-                            .bind(term)
-                            .bind(content);
+                let text = self.text(Shape::Clicks);
+                on_handle(tx, |db| {
+                    let mut insert = db.prepare(&text)?;
+                    for p in parsed {
+                        let [source, medium, campaign, term, content] =
+                            p.utm.each_ref().map(Option::as_deref);
+                        insert.execute(params![
+                            p.link_id,
+                            sqlite_time(p.at),
+                            p.referrer.as_deref(),
+                            p.referrer_host.as_deref(),
+                            p.country.as_deref(),
+                            &*p.browser,
+                            &*p.os,
+                            &*p.device,
+                            p.language.as_deref(),
+                            p.is_bot,
+                            &*p.visitor_hash,
+                            source,
+                            medium,
+                            campaign,
+                            term,
+                            content,
+                        ])?;
                     }
-                    query.execute(&mut **tx).await?;
-                }
+                    Ok(())
+                })
+                .await?;
             }
             Batch::Postgres(tx) => {
                 for chunk in parsed.chunks(ARRAY_ROWS) {
@@ -221,7 +145,7 @@ impl Statements {
                     let utm = |i: usize| -> Vec<Option<&str>> {
                         chunk.iter().map(|p| p.utm[i].as_deref()).collect()
                     };
-                    sqlx::query(self.text(Shape::Clicks, ARRAY_ROWS))
+                    sqlx::query(AssertSqlSafe(self.text(Shape::Clicks)))
                         .bind(chunk.iter().map(|p| p.link_id).collect::<Vec<_>>())
                         .bind(chunk.iter().map(|p| p.at).collect::<Vec<_>>())
                         .bind(column(|p| p.referrer.as_deref()))
@@ -257,26 +181,28 @@ impl Statements {
         &mut self,
         batch: &mut Batch,
         by_increment: &BTreeMap<i64, Vec<i64>>,
-    ) -> sqlx::Result<HashSet<i64>> {
+    ) -> anyhow::Result<HashSet<i64>> {
+        let text = self.text(Shape::Counts);
         let mut found = HashSet::new();
-        for (n, ids) in by_increment {
-            match batch {
-                Batch::Sqlite(tx) => {
-                    for chunk in fixed_chunks(ids, COUNT_IDS) {
-                        let mut query = sqlx::query(self.text(Shape::Counts, chunk.len())).bind(n);
-                        for id in chunk {
-                            query = query.bind(id);
-                        }
-                        for row in query.fetch_all(&mut **tx).await? {
-                            found.insert(row.try_get("link_id")?);
+        match batch {
+            Batch::Sqlite(tx) => {
+                on_handle(tx, |db| {
+                    let mut add = db.prepare(&text)?;
+                    for (n, ids) in by_increment {
+                        for id in ids {
+                            if add.query(params![n, id])?.next()?.is_some() {
+                                found.insert(*id);
+                            }
                         }
                     }
-                }
-                Batch::Postgres(tx) => {
+                    Ok(())
+                })
+                .await?;
+            }
+            Batch::Postgres(tx) => {
+                for (n, ids) in by_increment {
                     for chunk in ids.chunks(ARRAY_ROWS) {
-                        let query = sqlx::query(self.text(Shape::Counts, ARRAY_ROWS))
-                            .bind(n)
-                            .bind(chunk);
+                        let query = sqlx::query(AssertSqlSafe(text.clone())).bind(n).bind(chunk);
                         for row in query.fetch_all(&mut **tx).await? {
                             found.insert(row.try_get("link_id")?);
                         }
@@ -288,34 +214,45 @@ impl Statements {
     }
 
     /// `INSERT INTO link_visitors … ON CONFLICT DO NOTHING RETURNING …`: of `visitors`
-    /// (link, day, hash), exactly those not stored before come back.
+    /// (link, day, hash), exactly those not stored before.
     pub(super) async fn insert_visitors(
         &mut self,
         batch: &mut Batch,
         visitors: &[(i64, NaiveDate, Arc<str>)],
-    ) -> sqlx::Result<Vec<(i64, NaiveDate, Arc<str>)>> {
-        let mut new = Vec::new();
+    ) -> anyhow::Result<HashSet<(i64, NaiveDate, Arc<str>)>> {
+        let text = self.text(Shape::Visitors);
+        let mut new = HashSet::new();
         match batch {
             Batch::Sqlite(tx) => {
-                let mut days = SharedValues::default();
-                for chunk in fixed_chunks(visitors, VISITOR_ROWS) {
-                    let mut query = sqlx::query(self.text(Shape::Visitors, chunk.len()));
-                    for (link_id, day, hash) in chunk {
-                        query = query.bind(link_id).bind(days.day(*day)).bind(hash);
+                on_handle(tx, |db| {
+                    let mut insert = db.prepare(&text)?;
+                    let mut days = Memo::default();
+                    for visitor @ (link_id, day, hash) in visitors {
+                        let day = days.text(*day, sqlite_day);
+                        if insert
+                            .query(params![link_id, day, &**hash])?
+                            .next()?
+                            .is_some()
+                        {
+                            new.insert(visitor.clone());
+                        }
                     }
-                    for row in query.fetch_all(&mut **tx).await? {
-                        new.push(visitor(&row)?);
-                    }
-                }
+                    Ok(())
+                })
+                .await?;
             }
             Batch::Postgres(tx) => {
                 for chunk in visitors.chunks(ARRAY_ROWS) {
-                    let query = sqlx::query(self.text(Shape::Visitors, ARRAY_ROWS))
+                    let query = sqlx::query(AssertSqlSafe(text.clone()))
                         .bind(chunk.iter().map(|v| v.0).collect::<Vec<_>>())
                         .bind(chunk.iter().map(|v| v.1).collect::<Vec<_>>())
                         .bind(chunk.iter().map(|v| &*v.2).collect::<Vec<_>>());
                     for row in query.fetch_all(&mut **tx).await? {
-                        new.push(visitor(&row)?);
+                        new.insert((
+                            row.try_get("link_id")?,
+                            row.try_get("day")?,
+                            row.try_get("visitor_hash")?,
+                        ));
                     }
                 }
             }
@@ -353,26 +290,34 @@ impl Statements {
         batch: &mut Batch,
         rollup: Rollup,
         rows: &[(RollupKey, Counts)],
-    ) -> sqlx::Result<()> {
+    ) -> anyhow::Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let text = self.text(Shape::Rollups(rollup));
         match batch {
             Batch::Sqlite(tx) => {
-                let mut shared = SharedValues::default();
-                for chunk in fixed_chunks(rows, ROLLUP_ROWS) {
-                    let mut query = sqlx::query(self.text(Shape::Rollups(rollup), chunk.len()));
-                    for ((link_id, dimension, bucket, value), counts) in chunk {
-                        query = query.bind(link_id).bind(shared.name(dimension));
-                        query = match bucket {
-                            Bucket::Hour(hour) => query.bind(shared.time(*hour)),
-                            Bucket::Day(day) => query.bind(shared.day(*day)),
-                        };
-                        query = query
-                            .bind(value)
-                            .bind(counts.clicks)
-                            .bind(counts.bot_clicks)
-                            .bind(counts.visitors);
+                on_handle(tx, |db| {
+                    let mut upsert = db.prepare(&text)?;
+                    let mut buckets = Memo::default();
+                    for ((link_id, dimension, bucket, value), counts) in rows {
+                        let bucket = buckets.text(*bucket, |bucket| match bucket {
+                            Bucket::Hour(hour) => sqlite_time(hour),
+                            Bucket::Day(day) => sqlite_day(day),
+                        });
+                        upsert.execute(params![
+                            link_id,
+                            dimension,
+                            bucket,
+                            &**value,
+                            counts.clicks,
+                            counts.bot_clicks,
+                            counts.visitors,
+                        ])?;
                     }
-                    query.execute(&mut **tx).await?;
-                }
+                    Ok(())
+                })
+                .await?;
             }
             Batch::Postgres(tx) => {
                 for chunk in rows.chunks(ARRAY_ROWS) {
@@ -383,7 +328,7 @@ impl Statements {
                             Bucket::Day(day) => days.push(*day),
                         }
                     }
-                    let query = sqlx::query(self.text(Shape::Rollups(rollup), ARRAY_ROWS))
+                    let query = sqlx::query(AssertSqlSafe(text.clone()))
                         .bind(chunk.iter().map(|((id, ..), _)| *id).collect::<Vec<_>>())
                         .bind(chunk.iter().map(|((_, d, ..), _)| *d).collect::<Vec<_>>());
                     let query = match rollup {
@@ -427,19 +372,45 @@ impl Batch {
     }
 }
 
-/// A row of `link_visitors`, as `RETURNING` gives it back.
-fn visitor<'r, R: Row>(row: &'r R) -> sqlx::Result<(i64, NaiveDate, Arc<str>)>
-where
-    &'static str: ColumnIndex<R>,
-    i64: Decode<'r, R::Database> + Type<R::Database>,
-    NaiveDate: Decode<'r, R::Database> + Type<R::Database>,
-    Arc<str>: Decode<'r, R::Database> + Type<R::Database>,
-{
-    Ok((
-        row.try_get("link_id")?,
-        row.try_get("day")?,
-        row.try_get("visitor_hash")?,
-    ))
+/// Runs `statements` on the SQLite connection under `tx`, directly through its handle, on
+/// this thread.
+async fn on_handle(
+    tx: &mut Transaction<'static, Sqlite>,
+    statements: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<()>,
+) -> anyhow::Result<()> {
+    let mut handle = tx.lock_handle().await?;
+    // SAFETY: the handle is an open connection, and ours alone while `handle` is held:
+    // sqlx's worker thread waits for it back. rusqlite does not close a connection made
+    // with `from_handle`, and it is dropped (with every statement prepared on it, as they
+    // borrow it) before `handle`, in this function. The statements run inside sqlx's
+    // transaction, which commits or rolls back as usual.
+    let db = unsafe { rusqlite::Connection::from_handle(handle.as_raw_handle().as_ptr()) }?;
+    let done = statements(&db);
+    drop(db);
+    Ok(done?)
+}
+
+/// The text of each distinct value (an hour, a day) of a batch, made on first use: a batch
+/// has a handful.
+struct Memo<K>(Vec<(K, String)>);
+
+impl<K> Default for Memo<K> {
+    fn default() -> Self {
+        Self(Vec::new())
+    }
+}
+
+impl<K: Copy + PartialEq> Memo<K> {
+    fn text(&mut self, key: K, make: impl FnOnce(K) -> String) -> &str {
+        let i = match self.0.iter().position(|(k, _)| *k == key) {
+            Some(i) => i,
+            None => {
+                self.0.push((key, make(key)));
+                self.0.len() - 1
+            }
+        };
+        &self.0[i].1
+    }
 }
 
 /// The SQL text of `shape`: for `rows` rows on SQLite, for any number on PostgreSQL.
@@ -548,16 +519,16 @@ mod tests {
 
     use super::*;
 
-    /// A shared value must compare equal, in SQLite, to the value sqlx binds itself: the
-    /// rows the writer upserts are found again by key, and read back by the statistics.
+    /// The times and days the writer binds as text must compare equal, in SQLite, to what
+    /// sqlx binds: the rows it upserts are found again by key, and read by the statistics.
     #[tokio::test]
-    async fn shared_values_bind_to_sqlite_as_sqlx_binds_them() {
+    async fn sqlite_texts_are_what_sqlx_binds() {
         let mut conn = SqliteConnection::connect("sqlite::memory:").await.unwrap();
         let hour = Utc.with_ymd_and_hms(2026, 11, 30, 5, 0, 0).unwrap();
         for time in [hour, hour + TimeDelta::microseconds(123_456)] {
             let same: bool = sqlx::query_scalar("SELECT ? = ?")
                 .bind(time)
-                .bind(Shared::time(time))
+                .bind(sqlite_time(time))
                 .fetch_one(&mut conn)
                 .await
                 .unwrap();
@@ -566,7 +537,7 @@ mod tests {
         let day = hour.date_naive();
         let same: bool = sqlx::query_scalar("SELECT ? = ?")
             .bind(day)
-            .bind(Shared::day(day))
+            .bind(sqlite_day(day))
             .fetch_one(&mut conn)
             .await
             .unwrap();
@@ -574,10 +545,10 @@ mod tests {
     }
 
     #[test]
-    fn sqlite_binds_each_value_and_postgres_each_column() {
+    fn sqlite_binds_each_row_and_postgres_each_column() {
         assert_eq!(
-            write(Dialect::Sqlite, Shape::Visitors, 2),
-            "INSERT INTO link_visitors (link_id, day, visitor_hash) VALUES (?, ?, ?), (?, ?, ?) \
+            write(Dialect::Sqlite, Shape::Visitors, 1),
+            "INSERT INTO link_visitors (link_id, day, visitor_hash) VALUES (?, ?, ?) \
              ON CONFLICT (link_id, day, visitor_hash) DO NOTHING \
              RETURNING link_id, day, visitor_hash"
         );

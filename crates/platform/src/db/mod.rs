@@ -3,7 +3,6 @@
 //! Everything above this module talks to [`Db`] (SeaORM's `DatabaseConnection`) and never
 //! asks which database it is, except through the few dialect helpers kept here.
 
-mod batch;
 mod constraint;
 mod search;
 
@@ -12,7 +11,6 @@ use std::{path::Path, str::FromStr, time::Duration};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr};
 use secrecy::ExposeSecret;
 
-pub use batch::fixed_chunks;
 pub use constraint::{Violation, violation};
 pub use search::contains_any;
 
