@@ -44,6 +44,9 @@ pub(super) struct Statements {
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 enum Shape {
     Clicks,
+    /// Adds to existing counters.
+    AddToCounts,
+    /// Adds to counters, making them when missing.
     Counts,
     Visitors,
     Rollups(Rollup),
@@ -170,19 +173,43 @@ impl Statements {
         Ok(())
     }
 
-    /// Adds `n` to the counter of each link in `by_increment[n]` (`INSERT INTO
-    /// link_click_counts … SELECT id, n FROM links WHERE id IN (…) ON CONFLICT (link_id) DO
-    /// UPDATE … RETURNING link_id`), once per distinct `n` (most links get one click per
-    /// batch, so there are few); returns the links it found. One deleted while its clicks
-    /// were queued is gone with its statistics, and its clicks with it: written, they would
-    /// be rows of a link that no longer exists (the tables written after this one have no
-    /// foreign key to refuse them).
+    /// Adds `n` to the counter of each link in `by_increment[n]`, once per distinct `n`
+    /// (most links get one click per batch, so there are few); returns the links it found.
+    /// One deleted while its clicks were queued is gone with its statistics, and its clicks
+    /// with it: written, they would be rows of a link that no longer exists (the tables
+    /// written after this one have no foreign key to refuse them).
+    ///
+    /// Most links have a counter already, which a plain `UPDATE` finds by its key; the
+    /// others (a link's first clicks, and links deleted since) then go through `INSERT …
+    /// SELECT id, n FROM links WHERE id IN (…) ON CONFLICT (link_id) DO UPDATE`, which
+    /// looks the link up and checks the counter's foreign key: a third of the time of a
+    /// batch when every counter went that way.
     pub(super) async fn add_to_click_counts(
         &mut self,
         batch: &mut Batch,
         by_increment: &BTreeMap<i64, Vec<i64>>,
     ) -> anyhow::Result<HashSet<i64>> {
-        let text = self.text(Shape::Counts);
+        let mut found = self.counts(batch, Shape::AddToCounts, by_increment).await?;
+        let mut missed: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+        for (n, ids) in by_increment {
+            let ids = ids.iter().filter(|id| !found.contains(id));
+            missed.entry(*n).or_default().extend(ids);
+        }
+        missed.retain(|_, ids| !ids.is_empty());
+        if !missed.is_empty() {
+            found.extend(self.counts(batch, Shape::Counts, &missed).await?);
+        }
+        Ok(found)
+    }
+
+    /// Runs `shape`, a counters statement `… RETURNING link_id`, for each `(n, ids)`.
+    async fn counts(
+        &mut self,
+        batch: &mut Batch,
+        shape: Shape,
+        by_increment: &BTreeMap<i64, Vec<i64>>,
+    ) -> anyhow::Result<HashSet<i64>> {
+        let text = self.text(shape);
         let mut found = HashSet::new();
         match batch {
             Batch::Sqlite(tx) => {
@@ -461,6 +488,14 @@ fn write(dialect: Dialect, shape: Shape, rows: usize) -> String {
                 ("utm_content", "text"),
             ])
         ),
+        Shape::AddToCounts => match dialect {
+            Dialect::Sqlite => "UPDATE link_click_counts SET clicks = clicks + ? \
+                                WHERE link_id = ? RETURNING link_id"
+                .to_owned(),
+            Dialect::Postgres => "UPDATE link_click_counts SET clicks = clicks + $1 \
+                                  WHERE link_id = ANY($2::int8[]) RETURNING link_id"
+                .to_owned(),
+        },
         // The SELECT's WHERE is also what lets SQLite parse `ON CONFLICT` after it.
         Shape::Counts => format!(
             "INSERT INTO link_click_counts (link_id, clicks) \
