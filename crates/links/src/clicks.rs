@@ -325,8 +325,9 @@ struct Counts {
 
 impl ClickWriter {
     pub fn new(db: Db, geo: Arc<Geo>) -> Self {
+        let dialect = Dialect::of(&db);
         Self {
-            statements: Statements::new(Dialect::of(&db)),
+            statements: Statements::new(dialect),
             db,
             geo,
             labels: Labels::default(),
@@ -337,30 +338,29 @@ impl ClickWriter {
 
     /// Writes `batch`, retrying with backoff while the database is unavailable: clicks are
     /// kept, never dropped (the queue in front applies back-pressure meanwhile).
+    ///
+    /// The batch is parsed once, then written in one transaction.
     pub async fn write_until_done(&mut self, batch: &[ClickEvent]) {
-        let mut delay = Duration::from_millis(100);
-        loop {
-            let started = std::time::Instant::now();
-            match self.write(batch).await {
-                Ok(()) => {
-                    metrics::counter!("links_clicks_written_total").increment(batch.len() as u64);
-                    metrics::histogram!("links_click_batch_seconds")
-                        .record(started.elapsed().as_secs_f64());
-                    return;
-                }
-                Err(err) => {
-                    tracing::error!(error = %err, clicks = batch.len(), ?delay, "writing clicks failed; retrying");
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(10));
-                }
-            }
+        if batch.is_empty() {
+            return;
         }
+        let started = std::time::Instant::now();
+        let mut parsed = retry(batch.len(), async || self.parse_batch(batch).await).await;
+        let total = self.labels.intern("");
+        let stored = retry(batch.len(), async || {
+            self.write_parsed(&mut parsed, &total).await
+        })
+        .await;
+        self.seen.remember(stored);
+        metrics::counter!("links_clicks_written_total").increment(batch.len() as u64);
+        metrics::histogram!("links_click_batch_seconds").record(started.elapsed().as_secs_f64());
     }
 
-    async fn write(&mut self, batch: &[ClickEvent]) -> anyhow::Result<()> {
-        if batch.is_empty() {
-            return Ok(());
-        }
+    /// The clicks of `batch`, parsed, in the order of the indexes written (link first):
+    /// each B-tree page is then visited once per batch, not once per click. In random
+    /// order, a batch larger than the page cache makes SQLite spill and re-read the same
+    /// pages over and over (measured: one WAL frame written per row written).
+    async fn parse_batch(&mut self, batch: &[ClickEvent]) -> anyhow::Result<Vec<Parsed>> {
         // Each click is hashed with the salt of its own day: a batch may span midnight.
         let mut salts = BTreeMap::new();
         for day in batch.iter().map(|e| e.at.date_naive()) {
@@ -368,25 +368,30 @@ impl ClickWriter {
                 slot.insert(self.salt_for(day).await?);
             }
         }
-        // In the order of the indexes written below (link first): each B-tree page is
-        // then visited once per batch, not once per click. In random order, a batch
-        // larger than the page cache makes SQLite spill and re-read the same pages over
-        // and over (measured: one WAL frame written per row written).
         let mut events: Vec<&ClickEvent> = batch.iter().collect();
         events.sort_by_key(|e| (e.link_id, e.at));
-        let mut parsed: Vec<Parsed> = events
+        Ok(events
             .into_iter()
             .map(|e| self.parse(e, &salts[&e.at.date_naive()]))
-            .collect();
+            .collect())
+    }
 
-        let statements = &mut self.statements;
+    /// Writes parsed clicks in one transaction; returns the visitors it stored, for
+    /// [`SeenVisitors`]. Drops the clicks of links deleted meanwhile from `parsed`.
+    async fn write_parsed(
+        &self,
+        parsed: &mut Vec<Parsed>,
+        total: &Arc<str>,
+    ) -> anyhow::Result<Vec<(i64, NaiveDate, Visitor)>> {
+        let statements = &self.statements;
         let mut tx = sql::Batch::begin(&self.db).await?;
         // Each link's counter first: a write, so on SQLite it takes the write lock before
         // anything below is read; and it tells which links are still there. The tables
         // written below have no foreign key (each row would pay for its check, see the
         // migration `m20261130_000002`): only the clicks of these links go on, and on
-        // PostgreSQL the counters' own foreign key locks these links until commit.
-        let counts = by_increment(&parsed);
+        // PostgreSQL the counters' row locks keep these links until commit (deleting one
+        // deletes its counter).
+        let counts = by_increment(parsed);
         let existing = statements.add_to_click_counts(&mut tx, &counts).await?;
         if existing.len() < counts.values().map(Vec::len).sum() {
             let before = parsed.len();
@@ -396,14 +401,13 @@ impl ClickWriter {
                 "clicks on links deleted meanwhile are not kept"
             );
         }
-        let unseen = self.seen.unseen(&parsed);
-        statements.insert_clicks(&mut tx, &parsed).await?;
-        let new_visitors = first_visits(statements, &mut tx, &parsed, &unseen).await?;
+        let unseen = self.seen.unseen(parsed);
+        statements.insert_clicks(&mut tx, parsed).await?;
+        let new_visitors = first_visits(statements, &mut tx, parsed, &unseen).await?;
 
         // The rollups: counts per link, dimension, bucket and value, by hour; and by day
         // too for clicks of a day already compacted into `click_days` (late ones).
         let compacted = statements.compacted_through(&mut tx).await?;
-        let total = self.labels.intern("");
         let mut hourly = Vec::with_capacity(parsed.len() * 7);
         let mut daily = Vec::new();
         for (i, p) in parsed.iter().enumerate() {
@@ -420,7 +424,7 @@ impl ClickWriter {
                 }
             };
             let late = compacted.is_some_and(|through| p.day <= through);
-            for (dimension, value) in p.dimensions(&total) {
+            for (dimension, value) in p.dimensions(total) {
                 hourly.push((
                     (p.link_id, dimension, Bucket::Hour(p.hour), value.clone()),
                     counts,
@@ -441,11 +445,13 @@ impl ClickWriter {
             .await?;
         tx.commit().await?;
 
-        self.seen.remember(unseen.iter().map(|&i| {
-            let p = &parsed[i];
-            (p.link_id, p.day, p.visitor)
-        }));
-        Ok(())
+        Ok(unseen
+            .iter()
+            .map(|&i| {
+                let p = &parsed[i];
+                (p.link_id, p.day, p.visitor)
+            })
+            .collect())
     }
 
     fn parse(&mut self, e: &ClickEvent, salt: &str) -> Parsed {
@@ -532,7 +538,7 @@ impl ClickWriter {
 /// Of the `unseen` clicks (indexes into `parsed`), those whose visitor is new that day for
 /// the link, i.e. not stored yet by any instance.
 async fn first_visits(
-    statements: &mut Statements,
+    statements: &Statements,
     tx: &mut sql::Batch,
     parsed: &[Parsed],
     unseen: &[usize],
@@ -550,6 +556,22 @@ async fn first_visits(
         .filter(|(_, key)| inserted.contains(key))
         .map(|(i, _)| i)
         .collect())
+}
+
+/// Runs `attempt` until it succeeds, waiting longer after each failure (up to 10 s): a
+/// database that is down or locked delays clicks, it does not lose them.
+async fn retry<T>(clicks: usize, mut attempt: impl AsyncFnMut() -> anyhow::Result<T>) -> T {
+    let mut delay = Duration::from_millis(100);
+    loop {
+        match attempt().await {
+            Ok(done) => return done,
+            Err(err) => {
+                tracing::error!(error = %err, clicks, ?delay, "writing clicks failed; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(10));
+            }
+        }
+    }
 }
 
 /// One rollup row per key, in primary-key order (see the sort in [`ClickWriter::write`]),

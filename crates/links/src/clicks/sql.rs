@@ -34,11 +34,10 @@ pub(super) enum Batch {
     Postgres(Transaction<'static, Postgres>),
 }
 
-/// The statements' texts, made once per shape and kept: for one row on SQLite, for
-/// [`ARRAY_ROWS`] on PostgreSQL (which caches the prepared statement per text).
+/// The statements' texts, made once: for one row on SQLite, for [`ARRAY_ROWS`] on
+/// PostgreSQL (which caches the prepared statement per text).
 pub(super) struct Statements {
-    dialect: Dialect,
-    texts: HashMap<(Shape, usize), Arc<str>>,
+    texts: HashMap<Shape, Arc<str>>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -84,28 +83,34 @@ const ARRAY_ROWS: usize = 10_000;
 
 impl Statements {
     pub(super) fn new(dialect: Dialect) -> Self {
-        Self {
-            dialect,
-            texts: HashMap::new(),
-        }
-    }
-
-    /// The text of `shape` for this database.
-    fn text(&mut self, shape: Shape) -> Arc<str> {
-        let dialect = self.dialect;
         let rows = match dialect {
             Dialect::Sqlite => 1,
             Dialect::Postgres => ARRAY_ROWS,
         };
-        self.texts
-            .entry((shape, rows))
-            .or_insert_with(|| write(dialect, shape, rows).into())
-            .clone()
+        let shapes = [
+            Shape::Clicks,
+            Shape::AddToCounts,
+            Shape::Counts,
+            Shape::Visitors,
+            Shape::Rollups(Rollup::Hourly),
+            Shape::Rollups(Rollup::Daily),
+        ];
+        Self {
+            texts: shapes
+                .into_iter()
+                .map(|shape| (shape, write(dialect, shape, rows).into()))
+                .collect(),
+        }
+    }
+
+    /// The text of `shape` for this database.
+    fn text(&self, shape: Shape) -> Arc<str> {
+        self.texts[&shape].clone()
     }
 
     /// `INSERT INTO clicks (…) VALUES (…), …`: the raw rows.
     pub(super) async fn insert_clicks(
-        &mut self,
+        &self,
         batch: &mut Batch,
         parsed: &[Parsed],
     ) -> anyhow::Result<()> {
@@ -185,7 +190,7 @@ impl Statements {
     /// looks the link up and checks the counter's foreign key: a third of the time of a
     /// batch when every counter went that way.
     pub(super) async fn add_to_click_counts(
-        &mut self,
+        &self,
         batch: &mut Batch,
         by_increment: &BTreeMap<i64, Vec<i64>>,
     ) -> anyhow::Result<HashSet<i64>> {
@@ -204,7 +209,7 @@ impl Statements {
 
     /// Runs `shape`, a counters statement `… RETURNING link_id`, for each `(n, ids)`.
     async fn counts(
-        &mut self,
+        &self,
         batch: &mut Batch,
         shape: Shape,
         by_increment: &BTreeMap<i64, Vec<i64>>,
@@ -243,7 +248,7 @@ impl Statements {
     /// `INSERT INTO link_visitors … ON CONFLICT DO NOTHING RETURNING …`: of `visitors`
     /// (link, day, hash), exactly those not stored before.
     pub(super) async fn insert_visitors(
-        &mut self,
+        &self,
         batch: &mut Batch,
         visitors: &[(i64, NaiveDate, Arc<str>)],
     ) -> anyhow::Result<HashSet<(i64, NaiveDate, Arc<str>)>> {
@@ -290,7 +295,7 @@ impl Statements {
     /// The last UTC day already compacted into `click_days`, read `FOR SHARE` on
     /// PostgreSQL so that the compactor cannot fold that day in while this batch is open.
     pub(super) async fn compacted_through(
-        &mut self,
+        &self,
         batch: &mut Batch,
     ) -> sqlx::Result<Option<NaiveDate>> {
         let row = match batch {
@@ -313,7 +318,7 @@ impl Statements {
     /// `INSERT INTO click_rollups | click_days … ON CONFLICT (…) DO UPDATE SET clicks =
     /// clicks + excluded.clicks, …`, in primary-key order.
     pub(super) async fn upsert_rollups(
-        &mut self,
+        &self,
         batch: &mut Batch,
         rollup: Rollup,
         rows: &[(RollupKey, Counts)],
