@@ -83,10 +83,6 @@ const ARRAY_ROWS: usize = 10_000;
 
 impl Statements {
     pub(super) fn new(dialect: Dialect) -> Self {
-        let rows = match dialect {
-            Dialect::Sqlite => 1,
-            Dialect::Postgres => ARRAY_ROWS,
-        };
         let shapes = [
             Shape::Clicks,
             Shape::AddToCounts,
@@ -98,7 +94,7 @@ impl Statements {
         Self {
             texts: shapes
                 .into_iter()
-                .map(|shape| (shape, write(dialect, shape, rows).into()))
+                .map(|shape| (shape, write(dialect, shape).into()))
                 .collect(),
         }
     }
@@ -108,7 +104,7 @@ impl Statements {
         self.texts[&shape].clone()
     }
 
-    /// `INSERT INTO clicks (…) VALUES (…), …`: the raw rows.
+    /// `INSERT INTO clicks …`: the raw rows.
     pub(super) async fn insert_clicks(
         &self,
         batch: &mut Batch,
@@ -186,7 +182,7 @@ impl Statements {
     ///
     /// Most links have a counter already, which a plain `UPDATE` finds by its key; the
     /// others (a link's first clicks, and links deleted since) then go through `INSERT …
-    /// SELECT id, n FROM links WHERE id IN (…) ON CONFLICT (link_id) DO UPDATE`, which
+    /// SELECT id, n FROM links WHERE id = … ON CONFLICT (link_id) DO UPDATE`, which
     /// looks the link up and checks the counter's foreign key: a quarter of the time of
     /// a batch on SQLite when every counter went that way.
     pub(super) async fn add_to_click_counts(
@@ -445,21 +441,20 @@ impl<K: Copy + PartialEq> Memo<K> {
     }
 }
 
-/// The SQL text of `shape`: for `rows` rows on SQLite, for any number on PostgreSQL.
+/// The SQL text of `shape`: for one row on SQLite, for any number on PostgreSQL.
 ///
-/// SQLite takes each value of each row as a parameter: `INSERT … VALUES (?, …), …`.
-/// PostgreSQL takes each column as one array, `INSERT … SELECT * FROM UNNEST($1::int8[],
+/// SQLite takes one row's values as parameters: `INSERT … VALUES (?, …)`, run once per
+/// row. PostgreSQL takes each column as one array, `INSERT … SELECT * FROM UNNEST($1::int8[],
 /// …)`: one short statement whatever the row count, where a `VALUES` list made it set up
 /// an expression per value on every execution (a sixth of its time in the links
 /// benchmark) and decode each parameter on its own.
-fn write(dialect: Dialect, shape: Shape, rows: usize) -> String {
-    // `(column, …) VALUES (?, …), …` or `(column, …) SELECT * FROM UNNEST($1::type[], …)`.
+fn write(dialect: Dialect, shape: Shape) -> String {
+    // `(column, …) VALUES (?, …)` or `(column, …) SELECT * FROM UNNEST($1::type[], …)`.
     let rows_of = |columns: &[(&str, &str)]| {
         let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
         let source = match dialect {
             Dialect::Sqlite => {
-                let row = format!("({})", vec!["?"; columns.len()].join(", "));
-                format!("VALUES {}", vec![row; rows].join(", "))
+                format!("VALUES ({})", vec!["?"; columns.len()].join(", "))
             }
             Dialect::Postgres => {
                 let arrays: Vec<String> = (1..)
@@ -513,8 +508,8 @@ fn write(dialect: Dialect, shape: Shape, rows: usize) -> String {
                 Dialect::Postgres => "$1",
             },
             match dialect {
-                Dialect::Sqlite => format!("id IN ({})", vec!["?"; rows].join(", ")),
-                Dialect::Postgres => "id = ANY($2::int8[])".to_owned(),
+                Dialect::Sqlite => "id = ?",
+                Dialect::Postgres => "id = ANY($2::int8[])",
             }
         ),
         Shape::Visitors => format!(
@@ -587,20 +582,20 @@ mod tests {
     #[test]
     fn sqlite_binds_each_row_and_postgres_each_column() {
         assert_eq!(
-            write(Dialect::Sqlite, Shape::Visitors, 1),
+            write(Dialect::Sqlite, Shape::Visitors),
             "INSERT INTO link_visitors (link_id, day, visitor_hash) VALUES (?, ?, ?) \
              ON CONFLICT (link_id, day, visitor_hash) DO NOTHING \
              RETURNING link_id, day, visitor_hash"
         );
         assert_eq!(
-            write(Dialect::Postgres, Shape::Visitors, ARRAY_ROWS),
+            write(Dialect::Postgres, Shape::Visitors),
             "INSERT INTO link_visitors (link_id, day, visitor_hash) \
              SELECT * FROM UNNEST($1::int8[], $2::date[], $3::text[]) \
              ON CONFLICT (link_id, day, visitor_hash) DO NOTHING \
              RETURNING link_id, day, visitor_hash"
         );
         assert_eq!(
-            write(Dialect::Postgres, Shape::Counts, ARRAY_ROWS),
+            write(Dialect::Postgres, Shape::Counts),
             "INSERT INTO link_click_counts (link_id, clicks) \
              SELECT id, $1 FROM links WHERE id = ANY($2::int8[]) \
              ON CONFLICT (link_id) DO UPDATE SET \
