@@ -879,6 +879,15 @@ async fn compacted_days_answer_the_same_statistics_and_count_late_clicks_once() 
     let after = days().await;
     assert_eq!(after["top"], before["top"], "{after}");
     assert_eq!(after["total_clicks"], 2);
+    // By day in UTC, the series now reads today from `click_days`: the same buckets.
+    assert_eq!(after["series"], before["series"], "{after}");
+    assert_eq!(after["unique_visitors"], before["unique_visitors"]);
+    let today_bucket = |stats: &Value| {
+        let series = stats["series"].as_array().unwrap();
+        assert_eq!(series.len(), 3, "{stats}");
+        series[2].clone()
+    };
+    assert_eq!(today_bucket(&after)["clicks"], 2, "{after}");
 
     // A click for a day already compacted (as a backlog written late would be) counts in
     // the daily and the hourly rollups, once in each statistics.
@@ -886,6 +895,7 @@ async fn compacted_days_answer_the_same_statistics_and_count_late_clicks_once() 
     wait_for_clicks(&app, &link["id"], 3).await;
     for late in [days().await, hours().await] {
         assert_eq!(late["total_clicks"], 3, "{late}");
+        assert_eq!(today_bucket(&late)["clicks"], 3, "{late}");
         assert_eq!(
             late["top"]["referrer"],
             json!([
