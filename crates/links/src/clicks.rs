@@ -392,7 +392,7 @@ impl ClickWriter {
         // PostgreSQL the counters' row locks keep these links until commit (deleting one
         // deletes its counter).
         let counts = by_increment(parsed);
-        let existing = statements.add_to_click_counts(&mut tx, &counts).await?;
+        let (existing, new_counters) = statements.add_to_click_counts(&mut tx, &counts).await?;
         if existing.len() < counts.values().map(Vec::len).sum() {
             let before = parsed.len();
             parsed.retain(|p| existing.contains(&p.link_id));
@@ -444,6 +444,10 @@ impl ClickWriter {
             .upsert_rollups(&mut tx, Rollup::Daily, &coalesce(daily))
             .await?;
         tx.commit().await?;
+        // Committed: a failure from here on must not make the batch be written again.
+        if let Err(err) = statements.after_new_counters(&self.db, new_counters).await {
+            tracing::warn!(error = %err, "refreshing the counters' statistics failed");
+        }
 
         Ok(unseen
             .iter()
