@@ -910,3 +910,84 @@ async fn compacted_days_answer_the_same_statistics_and_count_late_clicks_once() 
         );
     }
 }
+
+/// On PostgreSQL, a batch that gives thousands of links their first click counter leaves
+/// the planner's statistics of the counters current (`ANALYZE`): with those of a
+/// near-empty table, the next batches' `UPDATE … WHERE link_id = ANY(…)` compared every
+/// counter with every id. SQLite finds each counter by its key whatever its statistics.
+#[tokio::test]
+async fn a_batch_of_many_first_clicks_leaves_the_counters_statistics_current() {
+    use sea_orm_migration::sea_orm::{ConnectionTrait, Statement};
+    const LINKS_CLICKED: usize = 2_500;
+    let app = crate::helpers::spawn_app_with(|config| {
+        // One gathering window for every click below, so that they make one batch.
+        config.links.insert("click_flush_ms".into(), 8000.into());
+    })
+    .await;
+    if !app._db.url.starts_with("postgres") {
+        return;
+    }
+    register(&app, ANN).await;
+    let db = platform::db::connect(&crate::helpers::test_config(&app._db))
+        .await
+        .unwrap();
+    // Only the writer may analyse the table here, not autovacuum.
+    db.execute_unprepared("ALTER TABLE link_click_counts SET (autovacuum_enabled = false)")
+        .await
+        .unwrap();
+    let reltuples = || async {
+        let row = db
+            .query_one_raw(Statement::from_string(
+                db.get_database_backend(),
+                "SELECT reltuples::int8 AS n FROM pg_class WHERE relname = 'link_click_counts'",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get::<i64>("", "n").unwrap()
+    };
+    assert!(reltuples().await < 1, "not analysed yet");
+
+    let mut slugs = Vec::new();
+    for chunk in 0..LINKS_CLICKED.div_ceil(1000) {
+        let items: Vec<Value> = (chunk * 1000..LINKS_CLICKED.min((chunk + 1) * 1000))
+            .map(|i| json!({"target_url": "https://example.com/", "slug": format!("first-{i}")}))
+            .collect();
+        let response = as_basic(&app, Method::POST, "/api/v1/links/bulk", ANN)
+            .json(&json!({"items": items}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let report: Value = response.json().await.unwrap();
+        assert_eq!(report["failed"], 0, "{report}");
+        slugs.extend(
+            items
+                .iter()
+                .map(|item| item["slug"].as_str().unwrap().to_owned()),
+        );
+    }
+    let mut clicks = tokio::task::JoinSet::new();
+    for chunk in slugs.chunks(LINKS_CLICKED / 16) {
+        let (client, chunk) = (app.client.clone(), chunk.to_vec());
+        clicks.spawn(async move {
+            for slug in chunk {
+                let response = client.get(&format!("/{slug}")).await;
+                assert_eq!(response.status(), StatusCode::FOUND);
+            }
+        });
+    }
+    clicks.join_all().await;
+
+    // Written, then analysed: pg_class counts the rows ANALYZE saw.
+    for _ in 0..200 {
+        if reltuples().await >= LINKS_CLICKED as i64 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "the counters were never analysed: {} rows",
+        reltuples().await
+    );
+}
