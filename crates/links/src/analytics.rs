@@ -237,7 +237,8 @@ pub async fn link_stats(
 /// or, when every bucket is made of whole UTC days (time zone UTC, by day or longer), the
 /// compacted days of [`Split`] from `click_days` and the hours around them. Ninety days
 /// are then about a hundred rows rather than 2,160: on SQLite each row fetched is a
-/// round trip to the connection's thread, most of the time of the whole request.
+/// hand-over between the connection's thread and ours (a profile of the benchmark's
+/// statistics requests put a third of the samples in those thread switches).
 async fn series_totals(
     db: &impl ConnectionTrait,
     link_id: i64,
