@@ -506,11 +506,7 @@ async fn bulk_creates_what_it_can_and_says_why_the_rest_failed() {
         .collect();
     items[3] = json!({"target_url": "javascript:alert(1)"});
     items[7] = json!({"target_url": "https://example.com/", "slug": "taken"});
-    let response = as_basic(&app, Method::POST, "/api/v1/links/bulk", ANN)
-        .json(&json!({"items": items}))
-        .send()
-        .await
-        .unwrap();
+    let response = bulk(&app, &items).await;
     assert_eq!(response.status(), StatusCode::OK);
     let report: Value = response.json().await.unwrap();
     assert_eq!(report["created"], 48);
@@ -530,15 +526,20 @@ async fn bulk_creates_what_it_can_and_says_why_the_rest_failed() {
     let too_many: Vec<Value> = (0..1001)
         .map(|_| json!({"target_url": "https://example.com/"}))
         .collect();
-    let response = as_basic(&app, Method::POST, "/api/v1/links/bulk", ANN)
-        .json(&json!({"items": too_many}))
-        .send()
-        .await
-        .unwrap();
+    let response = bulk(&app, &too_many).await;
     assert!(
         response.status() == StatusCode::UNPROCESSABLE_ENTITY
             || response.status() == StatusCode::PAYLOAD_TOO_LARGE
     );
+}
+
+/// `POST /api/v1/links/bulk` with `items`, as Ann.
+async fn bulk(app: &TestApp, items: &[Value]) -> reqwest::Response {
+    as_basic(app, Method::POST, "/api/v1/links/bulk", ANN)
+        .json(&json!({ "items": items }))
+        .send()
+        .await
+        .unwrap()
 }
 
 /// Waits until the link has `expected` clicks written.
@@ -953,11 +954,7 @@ async fn a_batch_of_many_first_clicks_leaves_the_counters_statistics_current() {
         let items: Vec<Value> = (chunk * 1000..LINKS_CLICKED.min((chunk + 1) * 1000))
             .map(|i| json!({"target_url": "https://example.com/", "slug": format!("first-{i}")}))
             .collect();
-        let response = as_basic(&app, Method::POST, "/api/v1/links/bulk", ANN)
-            .json(&json!({"items": items}))
-            .send()
-            .await
-            .unwrap();
+        let response = bulk(&app, &items).await;
         assert_eq!(response.status(), StatusCode::OK);
         let report: Value = response.json().await.unwrap();
         assert_eq!(report["failed"], 0, "{report}");
