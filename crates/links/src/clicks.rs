@@ -325,9 +325,8 @@ struct Counts {
 
 impl ClickWriter {
     pub fn new(db: Db, geo: Arc<Geo>) -> Self {
-        let dialect = Dialect::of(&db);
         Self {
-            statements: Statements::new(dialect),
+            statements: Statements::new(Dialect::of(&db)),
             db,
             geo,
             labels: Labels::default(),
