@@ -74,7 +74,7 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
         if inner.is_syntax() || inner.is_eof() {
             return AppError::BadRequest(format!("The body is not valid JSON: {inner}."));
         }
-        let message = strip_position(&inner.to_string());
+        let message = super::field_message(strip_position(&inner.to_string()));
         let path = err.path().to_string();
         // "missing field `email`" is reported at the parent: name the field itself.
         let (field, message) = match message.strip_prefix("missing field `") {
@@ -153,6 +153,24 @@ mod tests {
         );
         assert_eq!(errors[0].field, "tags[1]");
         assert!(!errors[0].message.contains("line"), "{}", errors[0].message);
+    }
+
+    #[test]
+    fn a_bad_time_says_what_a_time_looks_like() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Dated {
+            at: chrono::DateTime<chrono::Utc>,
+        }
+        for body in [&br#"{"at": "not a date"}"#[..], br#"{"at": "2030-01-01"}"#] {
+            let errors = field_errors(parse::<Dated>(body).unwrap_err());
+            assert_eq!(errors[0].field, "at");
+            assert!(
+                errors[0].message.ends_with("such as 2030-01-01T00:00:00Z"),
+                "{}",
+                errors[0].message
+            );
+        }
     }
 
     #[test]

@@ -19,7 +19,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
             .map(Query)
             .map_err(|err| {
                 let field = err.path().to_string();
-                let message = err.inner().to_string();
+                let message = super::field_message(err.inner().to_string());
                 AppError::Validation(vec![FieldError::new(
                     if field == "." { String::new() } else { field },
                     message,
