@@ -3,8 +3,9 @@
 //! The symbol comes from `qrcode` with its default features off: its own renderers go
 //! through the `image` crate, a large tree we would build for nothing else. Both formats
 //! are drawn here from the module matrix instead, so they share one geometry ([`Layout`])
-//! and one set of tests. The PNG is a minimal 1-bit grayscale encoder: a QR code has two
-//! colours, so one bit per pixel is the smallest lossless form and needs no palette.
+//! and one set of tests. The PNG is a minimal 1-bit indexed encoder: a QR code has two
+//! colours, so one bit per pixel and a palette of two is the smallest lossless form, in
+//! whichever colours the caller chose (see [`Style`]).
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -20,6 +21,121 @@ pub const MAX_SIZE: u32 = 2048;
 
 /// Light modules around the symbol on each side; ISO/IEC 18004 requires at least 4.
 const QUIET_ZONE: u32 = 4;
+
+/// How much damage a code survives, at the cost of a denser symbol (ISO/IEC 18004).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ErrorCorrection {
+    /// About 7% of the symbol can be lost.
+    Low,
+    /// About 15%: enough for print and screens without making the symbol much denser.
+    #[default]
+    Medium,
+    /// About 25%.
+    Quartile,
+    /// About 30%: for codes printed small, outdoors, or with a logo laid over them.
+    High,
+}
+
+impl ErrorCorrection {
+    /// `L`, `M`, `Q` or `H`, as the standard and every QR tool name them.
+    pub fn parse(letter: &str) -> Result<Self, String> {
+        match letter {
+            "L" | "l" => Ok(Self::Low),
+            "M" | "m" => Ok(Self::Medium),
+            "Q" | "q" => Ok(Self::Quartile),
+            "H" | "h" => Ok(Self::High),
+            _ => Err("must be L, M, Q or H".into()),
+        }
+    }
+
+    fn level(self) -> EcLevel {
+        match self {
+            Self::Low => EcLevel::L,
+            Self::Medium => EcLevel::M,
+            Self::Quartile => EcLevel::Q,
+            Self::High => EcLevel::H,
+        }
+    }
+}
+
+/// A colour, `#rrggbb` in the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rgb(pub [u8; 3]);
+
+impl Rgb {
+    pub const BLACK: Self = Self([0, 0, 0]);
+    pub const WHITE: Self = Self([0xff, 0xff, 0xff]);
+
+    /// Six hex digits, with or without the leading `#` (which a query string must
+    /// otherwise encode as `%23`).
+    pub fn parse(hex: &str) -> Result<Self, String> {
+        let digits = hex.strip_prefix('#').unwrap_or(hex);
+        let channel = |i: usize| {
+            digits
+                .get(i..i + 2)
+                .filter(|pair| pair.bytes().all(|b| b.is_ascii_hexdigit()))
+                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
+        };
+        match (digits.len(), channel(0), channel(2), channel(4)) {
+            (6, Some(r), Some(g), Some(b)) => Ok(Self([r, g, b])),
+            _ => Err("must be a colour as six hex digits, such as 1a2b3c or #1a2b3c".into()),
+        }
+    }
+
+    /// Relative luminance, 0 (black) to 1 (white), as WCAG 2 defines it.
+    fn luminance(self) -> f64 {
+        let linear = |c: u8| {
+            let c = f64::from(c) / 255.0;
+            if c <= 0.04045 {
+                c / 12.92
+            } else {
+                ((c + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        let [r, g, b] = self.0.map(linear);
+        0.2126 * r + 0.7152 * g + 0.0722 * b
+    }
+
+    /// The WCAG contrast ratio of two colours: 1 (the same) to 21 (black and white).
+    pub fn contrast(self, other: Self) -> f64 {
+        let (a, b) = (self.luminance(), other.luminance());
+        (a.max(b) + 0.05) / (a.min(b) + 0.05)
+    }
+}
+
+impl std::fmt::Display for Rgb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let [r, g, b] = self.0;
+        write!(f, "#{r:02x}{g:02x}{b:02x}")
+    }
+}
+
+/// How a code looks: its error correction and its colours. The default is a black code on
+/// white at level M.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Style {
+    pub error_correction: ErrorCorrection,
+    /// The dark modules.
+    pub color: Rgb,
+    /// The light modules and the quiet zone.
+    pub background: Rgb,
+}
+
+impl Default for Style {
+    fn default() -> Self {
+        Self {
+            error_correction: ErrorCorrection::default(),
+            color: Rgb::BLACK,
+            background: Rgb::WHITE,
+        }
+    }
+}
+
+impl Style {
+    /// Below this contrast between its colours a phone camera may not tell the modules
+    /// apart (WCAG's minimum for graphics, 3:1).
+    pub const MIN_CONTRAST: f64 = 3.0;
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -39,8 +155,8 @@ impl Format {
 
 #[derive(Debug, thiserror::Error)]
 pub enum QrError {
-    /// More than a version 40 symbol holds at error correction level M: 2331 bytes of
-    /// general text (more when it is all digits or upper-case letters).
+    /// More than a version 40 symbol holds at the chosen error correction: at level M,
+    /// 2331 bytes of general text (more when it is all digits or upper-case letters).
     #[error("{len} bytes is too long for a QR code")]
     DataTooLong { len: usize },
     /// The symbol plus its quiet zone has more modules than the image has pixels, so not
@@ -52,8 +168,7 @@ pub enum QrError {
     Encode(String),
 }
 
-/// Renders `data` as a square QR code at error correction level M (recovers from ~15%
-/// damage: enough for print and screens without making the symbol much denser).
+/// Renders `data` as a square QR code in `style`.
 ///
 /// `size` is the requested image width in pixels, clamped to
 /// [`MIN_SIZE`]`..=`[`MAX_SIZE`]. Each module is the largest whole number of pixels such
@@ -64,12 +179,12 @@ pub enum QrError {
 ///
 /// Errors if `data` exceeds QR capacity ([`QrError::DataTooLong`]) or the symbol is too
 /// dense for one pixel per module at this size ([`QrError::TooDense`]).
-pub fn render(data: &str, format: Format, size: u32) -> Result<Vec<u8>, QrError> {
-    let modules = Modules::encode(data)?;
+pub fn render(data: &str, format: Format, size: u32, style: Style) -> Result<Vec<u8>, QrError> {
+    let modules = Modules::encode(data, style.error_correction)?;
     let layout = Layout::fit(modules.width, size)?;
     Ok(match format {
-        Format::Svg => svg(&modules, layout).into_bytes(),
-        Format::Png => png(&modules, layout),
+        Format::Svg => svg(&modules, layout, style).into_bytes(),
+        Format::Png => png(&modules, layout, style),
     })
 }
 
@@ -80,13 +195,13 @@ struct Modules {
 }
 
 impl Modules {
-    fn encode(data: &str) -> Result<Self, QrError> {
-        let code = QrCode::with_error_correction_level(data.as_bytes(), EcLevel::M).map_err(
-            |e| match e {
+    fn encode(data: &str, error_correction: ErrorCorrection) -> Result<Self, QrError> {
+        let level = error_correction.level();
+        let code =
+            QrCode::with_error_correction_level(data.as_bytes(), level).map_err(|e| match e {
                 qrcode::types::QrError::DataTooLong => QrError::DataTooLong { len: data.len() },
                 other => QrError::Encode(other.to_string()),
-            },
-        )?;
+            })?;
         // At most 177 (version 40), so the cast cannot truncate.
         let width = code.width() as u32;
         let dark = code
@@ -151,14 +266,17 @@ impl Layout {
 /// One `<path>` in module units, scaled and moved into place by a transform, so the path
 /// data stays short integers: `M x y h n v1 h-n z` per horizontal run of dark modules.
 /// `crispEdges` stops anti-aliasing from blurring neighbouring modules into grey seams.
-fn svg(modules: &Modules, layout: Layout) -> String {
+fn svg(modules: &Modules, layout: Layout, style: Style) -> String {
     let Layout {
         size,
         module,
         offset,
     } = layout;
+    let Style {
+        color, background, ..
+    } = style;
     let mut svg = format!(
-        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" viewBox="0 0 {size} {size}" shape-rendering="crispEdges"><rect width="{size}" height="{size}" fill="#fff"/><path transform="translate({offset} {offset}) scale({module})" fill="#000" d=""##
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" viewBox="0 0 {size} {size}" shape-rendering="crispEdges"><rect width="{size}" height="{size}" fill="{background}"/><path transform="translate({offset} {offset}) scale({module})" fill="{color}" d=""#
     );
     for y in 0..modules.width {
         for (x, n) in modules.dark_runs(y) {
@@ -172,13 +290,14 @@ fn svg(modules: &Modules, layout: Layout) -> String {
 
 /// PNG layout: the 8-byte signature, then chunks, each `length (u32 BE, data only) |
 /// type (4 ASCII bytes) | data | CRC-32 (u32 BE) of type and data`:
-/// - `IHDR`: width, height (u32 BE), bit depth 1, colour type 0 (grayscale), compression
+/// - `IHDR`: width, height (u32 BE), bit depth 1, colour type 3 (indexed), compression
 ///   0 (zlib deflate), filter method 0, interlace 0 (none).
+/// - `PLTE`: the two colours as RGB, the code's colour (index 0) then its background (1).
 /// - `IDAT`: the zlib stream of all scanlines, each a filter-type byte (0 = none: the
 ///   image is long runs of identical bytes, which deflate handles without filtering)
-///   followed by pixels packed 8 to a byte, most significant bit first, 1 = white.
+///   followed by pixels packed 8 to a byte, most significant bit first, 1 = background.
 /// - `IEND`: empty, marks the end.
-fn png(modules: &Modules, layout: Layout) -> Vec<u8> {
+fn png(modules: &Modules, layout: Layout, style: Style) -> Vec<u8> {
     const SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1a, b'\n'];
     let Layout {
         size,
@@ -188,18 +307,18 @@ fn png(modules: &Modules, layout: Layout) -> Vec<u8> {
     let stride = 1 + (size as usize).div_ceil(8);
 
     // A scanline is the same for every pixel row of one module row, so build it once and
-    // repeat it; rows outside the symbol are all white.
-    let white = {
+    // repeat it; rows outside the symbol are all background.
+    let background = {
         let mut row = vec![0xff; stride];
         row[0] = 0; // filter type: none
         row
     };
     let mut raw = Vec::with_capacity(stride * size as usize);
     for _ in 0..offset {
-        raw.extend_from_slice(&white);
+        raw.extend_from_slice(&background);
     }
     for y in 0..modules.width {
-        let mut row = white.clone();
+        let mut row = background.clone();
         for (x, n) in modules.dark_runs(y) {
             let start = offset + x * module;
             for px in start..start + n * module {
@@ -211,7 +330,7 @@ fn png(modules: &Modules, layout: Layout) -> Vec<u8> {
         }
     }
     while raw.len() < stride * size as usize {
-        raw.extend_from_slice(&white);
+        raw.extend_from_slice(&background);
     }
 
     let mut zlib = ZlibEncoder::new(Vec::new(), Compression::default());
@@ -221,11 +340,14 @@ fn png(modules: &Modules, layout: Layout) -> Vec<u8> {
     let mut ihdr = [0; 13];
     ihdr[..4].copy_from_slice(&size.to_be_bytes());
     ihdr[4..8].copy_from_slice(&size.to_be_bytes());
-    ihdr[8..].copy_from_slice(&[1, 0, 0, 0, 0]);
+    ihdr[8..].copy_from_slice(&[1, 3, 0, 0, 0]);
+    let palette = [style.color.0, style.background.0].concat();
 
-    let mut png = Vec::with_capacity(SIGNATURE.len() + idat.len() + 3 * 12 + ihdr.len());
+    let mut png =
+        Vec::with_capacity(SIGNATURE.len() + 4 * 12 + ihdr.len() + palette.len() + idat.len());
     png.extend_from_slice(&SIGNATURE);
     chunk(&mut png, b"IHDR", &ihdr);
+    chunk(&mut png, b"PLTE", &palette);
     chunk(&mut png, b"IDAT", &idat);
     chunk(&mut png, b"IEND", &[]);
     png
@@ -254,10 +376,14 @@ mod tests {
         "https://links.capstone.example/very/long/path?utm_source=newsletter&utm_medium=email&utm_campaign=spring-2025#section-3",
     ];
 
-    /// A decoded image: `size` x `size` pixels, row-major, `true` = dark.
+    /// A decoded image: `size` x `size` pixels, row-major, `true` = the code's colour.
     struct Bitmap {
         size: u32,
         dark: Vec<bool>,
+    }
+
+    fn render(data: &str, format: Format, size: u32) -> Result<Vec<u8>, QrError> {
+        super::render(data, format, size, Style::default())
     }
 
     impl Bitmap {
@@ -303,18 +429,31 @@ mod tests {
         chunks
     }
 
-    /// `(width, height)` from IHDR, after checking it says 1-bit grayscale, not interlaced.
+    /// `(width, height)` from IHDR, after checking it says 1-bit indexed, not interlaced.
     fn ihdr(png: &[u8]) -> (u32, u32) {
         let chunks = chunks(png);
         let ihdr = chunks[0].data;
         assert_eq!(ihdr.len(), 13);
-        assert_eq!(&ihdr[8..], &[1, 0, 0, 0, 0], "depth, colour type, methods");
+        assert_eq!(&ihdr[8..], &[1, 3, 0, 0, 0], "depth, colour type, methods");
         let be = |b: &[u8]| u32::from_be_bytes(b.try_into().unwrap());
         (be(&ihdr[..4]), be(&ihdr[4..8]))
     }
 
+    /// The two colours of the PLTE chunk: the code's, then the background's.
+    fn palette(png: &[u8]) -> [Rgb; 2] {
+        let plte: Vec<_> = chunks(png)
+            .into_iter()
+            .filter(|c| c.kind == b"PLTE")
+            .collect();
+        assert_eq!(plte.len(), 1, "one PLTE chunk");
+        let data = plte[0].data;
+        assert_eq!(data.len(), 6, "two entries");
+        let rgb = |i: usize| Rgb(data[i..i + 3].try_into().unwrap());
+        [rgb(0), rgb(3)]
+    }
+
     /// A test-only PNG reader for exactly what `png` writes: inflate the IDAT stream and
-    /// unpack each unfiltered scanline.
+    /// unpack each unfiltered scanline (index 0 of the palette is the code's colour).
     fn decode_png(png: &[u8]) -> Bitmap {
         let (width, height) = ihdr(png);
         assert_eq!(width, height, "square image");
@@ -378,15 +517,70 @@ mod tests {
     }
 
     #[test]
-    fn png_has_signature_valid_chunks_and_one_bit_grayscale_header() {
+    fn png_has_signature_valid_chunks_and_a_one_bit_two_colour_header() {
         let png = render(URLS[0], Format::Png, 256).unwrap();
         assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"));
         let kinds: Vec<_> = chunks(&png).iter().map(|c| c.kind.to_vec()).collect();
         assert_eq!(
             kinds,
-            [b"IHDR".to_vec(), b"IDAT".to_vec(), b"IEND".to_vec()]
+            [
+                b"IHDR".to_vec(),
+                b"PLTE".to_vec(),
+                b"IDAT".to_vec(),
+                b"IEND".to_vec()
+            ]
         );
         assert_eq!(ihdr(&png), (256, 256));
+        assert_eq!(palette(&png), [Rgb::BLACK, Rgb::WHITE]);
+    }
+
+    #[test]
+    fn every_error_correction_level_decodes_back_in_the_chosen_colours() {
+        // rqrr reports the format bits: M 0, L 1, H 2, Q 3.
+        for (level, bits) in [
+            (ErrorCorrection::Low, 1),
+            (ErrorCorrection::Medium, 0),
+            (ErrorCorrection::Quartile, 3),
+            (ErrorCorrection::High, 2),
+        ] {
+            let style = Style {
+                error_correction: level,
+                color: Rgb([0x1a, 0x23, 0x7e]),
+                background: Rgb([0xff, 0xf8, 0xe1]),
+            };
+            let png = super::render(URLS[2], Format::Png, 400, style).unwrap();
+            assert_eq!(palette(&png), [style.color, style.background]);
+            assert_eq!(decode_png(&png).read_qr(), (URLS[2].to_owned(), bits));
+
+            let svg = super::render(URLS[2], Format::Svg, 400, style).unwrap();
+            let svg = String::from_utf8(svg).unwrap();
+            assert!(svg.contains(r##"<rect width="400" height="400" fill="#fff8e1"/>"##));
+            assert!(svg.contains(r##"fill="#1a237e" d="M"##), "{svg:.400}");
+            assert_eq!(rasterise_svg(&svg).read_qr(), (URLS[2].to_owned(), bits));
+        }
+    }
+
+    #[test]
+    fn more_error_correction_makes_a_denser_symbol() {
+        let width = |level| Modules::encode(URLS[2], level).unwrap().width;
+        assert!(width(ErrorCorrection::Low) < width(ErrorCorrection::High));
+    }
+
+    #[test]
+    fn colours_parse_from_hex_and_their_contrast_is_wcags() {
+        assert_eq!(Rgb::parse("#1A2b3c"), Ok(Rgb([0x1a, 0x2b, 0x3c])));
+        assert_eq!(Rgb::parse("ffffff"), Ok(Rgb::WHITE));
+        for bad in [
+            "", "#", "fff", "#12345", "1234567", "12345g", "+12345", "#ééé",
+        ] {
+            assert!(Rgb::parse(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(Rgb([0x1a, 0x2b, 0x3c]).to_string(), "#1a2b3c");
+        assert!((Rgb::BLACK.contrast(Rgb::WHITE) - 21.0).abs() < 1e-9);
+        assert!((Rgb::WHITE.contrast(Rgb::WHITE) - 1.0).abs() < 1e-9);
+        // Yellow on white is unreadable; navy on cream is fine.
+        assert!(Rgb([0xff, 0xeb, 0x3b]).contrast(Rgb::WHITE) < Style::MIN_CONTRAST);
+        assert!(Rgb([0x1a, 0x23, 0x7e]).contrast(Rgb([0xff, 0xf8, 0xe1])) > Style::MIN_CONTRAST);
     }
 
     #[test]
@@ -449,7 +643,7 @@ mod tests {
     #[test]
     fn png_pixels_are_the_module_matrix_in_place() {
         let url = URLS[1];
-        let modules = Modules::encode(url).unwrap();
+        let modules = Modules::encode(url, ErrorCorrection::Medium).unwrap();
         let layout = Layout::fit(modules.width, 301).unwrap();
         let img = decode_png(&render(url, Format::Png, 301).unwrap());
         let symbol = layout.offset..layout.offset + modules.width * layout.module;

@@ -39,8 +39,20 @@ pub struct RedirectCounters {
 
 pub fn router(links: Arc<LinksState>) -> Router {
     Router::new()
+        .route("/robots.txt", get(robots))
         .route("/{slug}", get(follow).post(unlock))
         .with_state(links)
+}
+
+/// Crawlers are asked to leave the short links alone, as Shlink asks them by default: a
+/// short link is not a page of its own (a search engine would list the short address in
+/// place of its target), and every crawl of one would be a click to record, then to leave
+/// out of the statistics as a bot's.
+async fn robots() -> impl IntoResponse {
+    (
+        [(header::CACHE_CONTROL, "public, max-age=86400")],
+        "User-agent: *\nDisallow: /\n",
+    )
 }
 
 /// Takes the request whole and borrows from it: extractors such as `HeaderMap` or

@@ -82,6 +82,24 @@ async fn a_link_redirects_with_its_status_and_counts_clicks() {
     assert_eq!(count, 2, "two GETs counted, the HEAD not");
 }
 
+/// Crawlers are asked to leave every short link alone: a crawl would be indexed as a page
+/// and counted as a click.
+#[tokio::test]
+async fn robots_txt_keeps_crawlers_off_the_short_links() {
+    let app = spawn_app().await;
+    let response = follow(&app, "/robots.txt").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let body = response.text().await.unwrap();
+    let lines: Vec<&str> = body.lines().collect();
+    assert_eq!(lines, ["User-agent: *", "Disallow: /"]);
+}
+
 /// A link deleted while its clicks wait in the queue: its clicks go with it, and the
 /// clicks written in the same batch are still counted (they once failed with it, forever).
 #[tokio::test]
@@ -795,16 +813,45 @@ async fn qr_codes_in_svg_and_png() {
     .unwrap();
     assert_eq!(png.headers()["content-type"], "image/png");
     assert!(png.bytes().await.unwrap().starts_with(b"\x89PNG\r\n\x1a\n"));
-    let bad = as_basic(
-        &app,
-        Method::GET,
-        &format!("{LINKS}/{}/qr?format=gif", link["id"]),
-        ANN,
-    )
-    .send()
-    .await
-    .unwrap();
-    assert_problem(bad, StatusCode::UNPROCESSABLE_ENTITY).await;
+
+    // Shlink's options: error correction and colours, `#` encoded or left out.
+    let qr = |query: &str| {
+        as_basic(
+            &app,
+            Method::GET,
+            &format!("{LINKS}/{}/qr?{query}", link["id"]),
+            ANN,
+        )
+        .send()
+    };
+    let styled = qr("error_correction=H&color=%231A237E&background=fff8e1")
+        .await
+        .unwrap();
+    assert_eq!(styled.status(), StatusCode::OK);
+    let styled = styled.text().await.unwrap();
+    assert!(styled.contains(r##"fill="#1a237e""##), "{styled:.300}");
+    assert!(styled.contains(r##"fill="#fff8e1""##), "{styled:.300}");
+
+    for (query, fields) in [
+        ("format=gif", &["format"][..]),
+        ("size=20", &["size"]),
+        (
+            "error_correction=X&color=red&background=12345",
+            &["error_correction", "color", "background"],
+        ),
+        // Yellow on white: a camera cannot tell the modules apart.
+        ("color=ffeb3b", &["color"]),
+    ] {
+        let problem =
+            assert_problem(qr(query).await.unwrap(), StatusCode::UNPROCESSABLE_ENTITY).await;
+        let named: Vec<&str> = problem["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["field"].as_str().unwrap())
+            .collect();
+        assert_eq!(named, fields, "{query}: {problem}");
+    }
 }
 
 #[tokio::test]
