@@ -379,28 +379,57 @@ pub fn cursor_of(link: &Link, sort: Sort) -> ListCursor {
     }
 }
 
-/// A tag and how many of the owner's links carry it.
+/// A tag, how many of the owner's links carry it, and how many clicks those links have.
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TagCount {
     pub name: String,
     pub link_count: i64,
+    pub click_count: i64,
 }
 
-/// `user`'s tags with their link counts, by name. A LEFT JOIN, so that tags whose links
-/// were all deleted show with 0 rather than disappear:
+/// `user`'s tags (or only the one called `name`) with their link and click counts, by
+/// name. LEFT JOINs, so that a tag whose links were all deleted shows with 0 rather than
+/// disappears, and a link without clicks yet (no counter row) counts 0 clicks:
 ///
-/// SELECT tags.name, COUNT(link_tags.link_id) FROM tags
+/// SELECT tags.name, COUNT(link_tags.link_id),
+///        CAST(COALESCE(SUM(link_click_counts.clicks), 0) AS BIGINT)
+///   FROM tags
 ///   LEFT JOIN link_tags ON link_tags.tag_id = tags.id
-///   WHERE tags.owner_id = ? GROUP BY tags.id, tags.name ORDER BY tags.name
-pub async fn tag_counts(db: &impl ConnectionTrait, user: &CurrentUser) -> AppResult<Vec<TagCount>> {
-    let rows: Vec<(String, i64)> = tag::Entity::owned_by(user)
+///   LEFT JOIN link_click_counts ON link_click_counts.link_id = link_tags.link_id
+///   WHERE tags.owner_id = ? [AND tags.name = ?]
+///   GROUP BY tags.id, tags.name ORDER BY tags.name
+///
+/// (A link has at most one counter, so the join does not multiply the link count. The
+/// cast: PostgreSQL sums `bigint`s as `numeric`.)
+pub async fn tag_counts(
+    db: &impl ConnectionTrait,
+    user: &CurrentUser,
+    name: Option<&str>,
+) -> AppResult<Vec<TagCount>> {
+    let counter = link_tag::Entity::belongs_to(click_count::Entity)
+        .from(link_tag::Column::LinkId)
+        .to(click_count::Column::LinkId)
+        .into();
+    let mut query = tag::Entity::owned_by(user)
         .select_only()
         .column(tag::Column::Name)
         .column_as(
             Expr::col((link_tag::Entity, link_tag::Column::LinkId)).count(),
             "link_count",
         )
+        .column_as(
+            Expr::col((click_count::Entity, click_count::Column::Clicks))
+                .sum()
+                .if_null(0)
+                .cast_as("BIGINT"),
+            "click_count",
+        )
         .join_rev(JoinType::LeftJoin, link_tag::Relation::Tag.def())
+        .join(JoinType::LeftJoin, counter);
+    if let Some(name) = name {
+        query = query.filter(tag::Column::Name.eq(name));
+    }
+    let rows: Vec<(String, i64, i64)> = query
         .group_by(tag::Column::Id)
         .group_by(tag::Column::Name)
         .order_by_asc(tag::Column::Name)
@@ -409,8 +438,51 @@ pub async fn tag_counts(db: &impl ConnectionTrait, user: &CurrentUser) -> AppRes
         .await?;
     Ok(rows
         .into_iter()
-        .map(|(name, link_count)| TagCount { name, link_count })
+        .map(|(name, link_count, click_count)| TagCount {
+            name,
+            link_count,
+            click_count,
+        })
         .collect())
+}
+
+/// Renames `user`'s tag `from` to `to`, on every link that carries it. `false` when the
+/// user has no tag `from`; a 409 on `name` when they already have one called `to` (two
+/// tags are not merged behind their owner's back).
+pub async fn rename_tag(
+    db: &impl ConnectionTrait,
+    user: &CurrentUser,
+    from: &str,
+    to: &str,
+) -> AppResult<bool> {
+    let renamed = tag::Entity::update_many()
+        .col_expr(tag::Column::Name, Expr::value(to))
+        .filter(tag::Column::OwnerId.eq(user.id))
+        .filter(tag::Column::Name.eq(from))
+        .exec(db)
+        .await;
+    match renamed {
+        Ok(result) => Ok(result.rows_affected > 0),
+        Err(err) if matches!(violation(&err), Some(Violation::Unique { .. })) => Err(
+            AppError::Conflict(vec![FieldError::new("name", "is already one of your tags")]),
+        ),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// Deletes `user`'s tag `name`, which takes it off every link (`link_tags` cascades); the
+/// links stay. `false` when the user has no such tag.
+pub async fn delete_tag(
+    db: &impl ConnectionTrait,
+    user: &CurrentUser,
+    name: &str,
+) -> AppResult<bool> {
+    let deleted = tag::Entity::delete_many()
+        .filter(tag::Column::OwnerId.eq(user.id))
+        .filter(tag::Column::Name.eq(name))
+        .exec(db)
+        .await?;
+    Ok(deleted.rows_affected > 0)
 }
 
 /// Turns a per-item failure into field errors for a bulk report.

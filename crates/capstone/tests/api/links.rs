@@ -507,8 +507,115 @@ async fn lists_search_filter_by_tags_and_sort() {
     let tags: Value = get_json(&app, "/api/v1/tags", ANN).await;
     assert_eq!(
         tags["items"],
-        json!([{"name": "2026", "link_count": 1}, {"name": "docs", "link_count": 1}, {"name": "promo", "link_count": 2}])
+        json!([
+            {"name": "2026", "link_count": 1, "click_count": 0},
+            {"name": "docs", "link_count": 1, "click_count": 0},
+            {"name": "promo", "link_count": 2, "click_count": 0},
+        ])
     );
+}
+
+/// Tags as Shlink's users manage them: clicks per tag, renamed on every link at once (not
+/// onto another tag), deleted off every link (the links stay), and only one's own.
+#[tokio::test]
+async fn tags_count_clicks_and_are_renamed_and_deleted_on_every_link() {
+    const TAGS: &str = "/api/v1/tags";
+    let app = app_with_ann().await;
+    register(&app, "bob@example.com").await;
+    let alpha = create(
+        &app,
+        json!({"target_url": "https://a.example/", "slug": "alpha", "tags": ["promo", "2026"]}),
+    )
+    .await;
+    let beta = create(
+        &app,
+        json!({"target_url": "https://b.example/", "slug": "beta", "tags": ["promo"]}),
+    )
+    .await;
+    for slug in ["/alpha", "/alpha", "/beta"] {
+        assert_eq!(follow(&app, slug).await.status(), StatusCode::FOUND);
+    }
+    wait_for_clicks(&app, &alpha["id"], 2).await;
+    wait_for_clicks(&app, &beta["id"], 1).await;
+    let tags: Value = get_json(&app, TAGS, ANN).await;
+    assert_eq!(
+        tags["items"],
+        json!([
+            {"name": "2026", "link_count": 1, "click_count": 2},
+            {"name": "promo", "link_count": 2, "click_count": 3},
+        ])
+    );
+
+    let send = |method: Method, path: String, user: &'static str, body: Option<Value>| {
+        let request = as_basic(&app, method, &path, user);
+        async move {
+            match body {
+                Some(body) => request.json(&body),
+                None => request,
+            }
+            .send()
+            .await
+            .unwrap()
+        }
+    };
+    let rename = |from: &str, to: &str, user: &'static str| {
+        send(
+            Method::PATCH,
+            format!("{TAGS}/{from}"),
+            user,
+            Some(json!({"name": to})),
+        )
+    };
+    // Names are matched as stored: trimmed and lower-cased.
+    let renamed = rename("Promo", " Sale ", ANN).await;
+    assert_eq!(renamed.status(), StatusCode::OK);
+    assert_eq!(
+        renamed.json::<Value>().await.unwrap(),
+        json!({"name": "sale", "link_count": 2, "click_count": 3})
+    );
+    let tagged: Value = get_json(&app, &format!("{LINKS}?tag=sale"), ANN).await;
+    assert_eq!(tagged["items"].as_array().unwrap().len(), 2);
+    let link: Value = get_json(&app, &format!("{LINKS}/{}", beta["id"]), ANN).await;
+    assert_eq!(link["tags"], json!(["sale"]));
+
+    let taken = assert_problem(rename("sale", "2026", ANN).await, StatusCode::CONFLICT).await;
+    assert_eq!(taken["errors"][0]["field"], "name", "{taken}");
+    let blank = assert_problem(
+        rename("sale", "  ", ANN).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(blank["errors"][0]["field"], "name", "{blank}");
+    assert_problem(rename("promo", "old", ANN).await, StatusCode::NOT_FOUND).await;
+    // Bob has no tag `sale`, whatever Ann has.
+    assert_problem(
+        rename("sale", "mine", "bob@example.com").await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    let bobs_delete = send(
+        Method::DELETE,
+        format!("{TAGS}/sale"),
+        "bob@example.com",
+        None,
+    );
+    assert_problem(bobs_delete.await, StatusCode::NOT_FOUND).await;
+
+    let deleted = send(Method::DELETE, format!("{TAGS}/sale"), ANN, None).await;
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    let link: Value = get_json(&app, &format!("{LINKS}/{}", alpha["id"]), ANN).await;
+    assert_eq!(
+        link["tags"],
+        json!(["2026"]),
+        "the link stays, without the tag"
+    );
+    let tags: Value = get_json(&app, TAGS, ANN).await;
+    assert_eq!(
+        tags["items"],
+        json!([{"name": "2026", "link_count": 1, "click_count": 2}])
+    );
+    let again = send(Method::DELETE, format!("{TAGS}/sale"), ANN, None).await;
+    assert_problem(again, StatusCode::NOT_FOUND).await;
 }
 
 #[tokio::test]

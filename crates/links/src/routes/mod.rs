@@ -20,6 +20,7 @@ pub fn router(links: Arc<LinksState>) -> OpenApiRouter<AppState> {
         .routes(routes!(links::get, links::update, links::delete))
         .routes(routes!(bulk::create_many))
         .routes(routes!(tags::list))
+        .routes(routes!(tags::rename, tags::delete))
         .routes(routes!(stats::link_stats))
         .routes(routes!(stats::ranking))
         .routes(routes!(stats::clicks))
