@@ -41,6 +41,8 @@ pub fn router(links: Arc<LinksState>) -> Router {
     Router::new()
         .route("/robots.txt", get(robots))
         .route("/{slug}", get(follow).post(unlock))
+        // Some tools add a trailing slash to an address they are given.
+        .route("/{slug}/", get(follow).post(unlock))
         .with_state(links)
 }
 
@@ -60,8 +62,9 @@ async fn robots() -> impl IntoResponse {
 async fn follow(State(links): State<Arc<LinksState>>, request: Request) -> Response {
     // Only the head: the body is not read, and not held across the awaits below.
     let (request, _) = request.into_parts();
-    // The route is `/{slug}` and slugs are `[A-Za-z0-9_-]`, never percent-encoded.
-    let slug = request.uri.path().trim_start_matches('/');
+    // The route is `/{slug}` or `/{slug}/`, and slugs are `[A-Za-z0-9_-]`, never
+    // percent-encoded.
+    let slug = request.uri.path().trim_matches('/');
     let link = match resolve(&links, slug).await {
         Ok(link) => link,
         Err(response) => return response,
