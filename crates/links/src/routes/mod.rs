@@ -8,7 +8,7 @@ mod tags;
 
 use std::sync::Arc;
 
-use axum::Extension;
+use axum::{Extension, extract::DefaultBodyLimit};
 use platform::AppState;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -18,7 +18,11 @@ pub fn router(links: Arc<LinksState>) -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(links::create, links::list))
         .routes(routes!(links::get, links::update, links::delete))
-        .routes(routes!(bulk::create_many))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(bulk::create_many))
+                .layer(DefaultBodyLimit::max(bulk::BODY_LIMIT)),
+        )
         .routes(routes!(tags::list))
         .routes(routes!(tags::rename, tags::delete))
         .routes(routes!(stats::link_stats))
