@@ -3,9 +3,10 @@
 //!
 //! A handler that mails someone does not wait for the SMTP conversation (seconds, with a slow
 //! relay) and must not fail because of it: it calls [`Mailer::send_in_background`], which
-//! logs a failure. Nothing is queued or retried, so a message lost to a relay outage or a
-//! restart mid-send is one the user asks for again; every message we send today can be
-//! asked for again.
+//! tries again after a relay's temporary refusal or an outage (for about six minutes, see
+//! [`RETRY_AFTER`]) and logs what it could not send. Messages wait in memory, not in the
+//! database, so one still waiting at a restart is lost and the user asks for it again;
+//! every message we send today can be asked for again.
 
 use std::{sync::Arc, time::Duration};
 
@@ -20,6 +21,15 @@ use crate::config::{Config, redact_url};
 
 /// The longest one SMTP operation (connect, a command) may take before the send fails.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a message waits before each new try, after a failure that may pass: a 4xx
+/// reply (greylisting, a full queue), or no answer at all (the relay restarting).
+const RETRY_AFTER: [Duration; 4] = [
+    Duration::from_secs(1),
+    Duration::from_secs(10),
+    Duration::from_secs(60),
+    Duration::from_secs(300),
+];
 
 /// One plain-text message.
 #[derive(Debug, Clone)]
@@ -37,6 +47,14 @@ pub enum MailError {
     Build(#[from] lettre::error::Error),
     #[error("SMTP: {0}")]
     Smtp(#[from] lettre::transport::smtp::Error),
+}
+
+impl MailError {
+    /// Whether sending again later may work: not for a bad address or message, nor for a
+    /// 5xx reply (the relay refuses this message for good).
+    fn may_pass(&self) -> bool {
+        matches!(self, MailError::Smtp(err) if !err.is_permanent())
+    }
 }
 
 /// Sends [`Mail`] from the configured sender. Made once at start; share it in an `Arc`.
@@ -105,16 +123,31 @@ impl Mailer {
         Ok(())
     }
 
-    /// Sends `mail` on a task of its own, so the caller answers without waiting for SMTP;
-    /// a failure is logged (with the caller's request id: the task keeps its span) and
-    /// counted, never reported to the caller.
+    /// Sends `mail` on a task of its own, so the caller answers without waiting for SMTP,
+    /// trying again after [`RETRY_AFTER`] while the failure may pass. A failure is logged
+    /// (with the caller's request id: the task keeps its span) and counted, never reported
+    /// to the caller.
     pub fn send_in_background(self: &Arc<Self>, mail: Mail) {
         let mailer = Arc::clone(self);
         tokio::spawn(
             async move {
-                if let Err(err) = mailer.send(&mail).await {
-                    metrics::counter!("mail_failed_total").increment(1);
-                    tracing::error!(to = %mail.to, subject = %mail.subject, error = %err, "mail not sent");
+                let mut waits = RETRY_AFTER.iter();
+                loop {
+                    let Err(err) = mailer.send(&mail).await else {
+                        return;
+                    };
+                    match waits.next().filter(|_| err.may_pass()) {
+                        Some(wait) => {
+                            metrics::counter!("mail_retried_total").increment(1);
+                            tracing::warn!(to = %mail.to, subject = %mail.subject, error = %err, retry_in = ?wait, "mail not sent yet");
+                            tokio::time::sleep(*wait).await;
+                        }
+                        None => {
+                            metrics::counter!("mail_failed_total").increment(1);
+                            tracing::error!(to = %mail.to, subject = %mail.subject, error = %err, "mail not sent");
+                            return;
+                        }
+                    }
                 }
             }
             .instrument(tracing::Span::current()),

@@ -4,7 +4,10 @@
 
 use std::{
     net::SocketAddr,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
     time::Duration,
 };
 
@@ -90,6 +93,9 @@ fn decode_quoted_printable(text: &str) -> String {
 struct Inbox {
     messages: Mutex<Vec<Message>>,
     arrived: Notify,
+    /// How many more messages to refuse with a temporary error (see
+    /// [`MailSink::refuse_next`]).
+    refusals: AtomicUsize,
 }
 
 impl Inbox {
@@ -128,6 +134,12 @@ impl MailSink {
             inbox,
             server,
         }
+    }
+
+    /// Answers the next `n` messages' `MAIL FROM` with `451` ("try again later"), as a
+    /// greylisting or overloaded relay does.
+    pub fn refuse_next(&self, n: usize) {
+        self.inbox.refusals.store(n, Ordering::SeqCst);
     }
 
     /// Where to send: plain SMTP, for the app's `smtp_url`.
@@ -192,6 +204,7 @@ async fn session(stream: TcpStream, inbox: Arc<Inbox>) -> std::io::Result<()> {
             .to_ascii_uppercase();
         let reply: &[u8] = match verb.as_str() {
             "EHLO" | "HELO" => b"250 testkit\r\n",
+            "MAIL" if take_refusal(&inbox.refusals) => b"451 4.7.1 Try again later\r\n",
             "MAIL" => {
                 from = address(&line);
                 to.clear();
@@ -236,6 +249,13 @@ async fn session(stream: TcpStream, inbox: Arc<Inbox>) -> std::io::Result<()> {
         write.write_all(reply).await?;
     }
     Ok(())
+}
+
+/// Takes one of the refusals left, if any.
+fn take_refusal(refusals: &AtomicUsize) -> bool {
+    refusals
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok()
 }
 
 /// The next line without its line ending, or `None` at the end of the stream.

@@ -120,6 +120,22 @@ async fn registering_mails_a_token_that_verifies_the_address_once() {
     assert_invalid(again, "token").await;
 }
 
+/// A relay that refuses for a while ("451 try again later", as greylisting does) delays
+/// the mail, and does not lose it.
+#[tokio::test]
+async fn a_relay_that_says_try_again_later_gets_the_mail_on_a_later_try() {
+    let (app, sink, _) = spawn_app_with_mail().await;
+    // The first try is refused; the next, a second later, is taken.
+    sink.refuse_next(1);
+    let mail = register(&app, &sink, "ann@example.com").await;
+    assert_eq!(mail.header("subject"), Some("Confirm your email address"));
+    let token = token_in(&mail);
+    let confirmed = app
+        .post_json(VERIFY_CONFIRM, &json!({ "token": token }))
+        .await;
+    assert_eq!(confirmed.status(), StatusCode::NO_CONTENT);
+}
+
 #[tokio::test]
 async fn a_signed_in_user_can_ask_for_another_link_until_verified() {
     let (app, sink, _) = spawn_app_with_mail().await;
