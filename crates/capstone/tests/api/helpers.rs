@@ -164,3 +164,15 @@ pub fn make_admin(app: &TestApp, email: &str) {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// The response's media type, without parameters (`text/plain; charset=utf-8` ->
+/// `text/plain`); empty when it has none.
+pub fn media_type(response: &reqwest::Response) -> &str {
+    response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .unwrap_or_default()
+        .trim()
+}

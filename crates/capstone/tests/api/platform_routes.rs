@@ -1,7 +1,7 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{media_type, spawn_app};
 
 #[tokio::test]
 async fn health_and_readiness() {
@@ -85,12 +85,7 @@ async fn metrics_count_requests_per_route_and_status() {
     app.get("/no/such/path").await;
     let response = app.get("/metrics").await;
     assert_eq!(response.status(), StatusCode::OK);
-    assert!(
-        response.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/plain")
-    );
+    assert_eq!(media_type(&response), "text/plain");
     let text = response.text().await.unwrap();
     assert!(
         text.lines().any(|l| l.starts_with("http_requests_total{")
