@@ -167,6 +167,9 @@ pub enum RuleKind {
     Country,
     /// A primary language subtag such as `fr`, matched against `Accept-Language`.
     Language,
+    /// A parameter of the visitor's query string: `name=value` for that value, or `name`
+    /// for any (`?utm_source=newsletter` matches `utm_source=newsletter` and `utm_source`).
+    Query,
 }
 
 impl RuleKind {
@@ -175,6 +178,7 @@ impl RuleKind {
             RuleKind::Device => "device",
             RuleKind::Country => "country",
             RuleKind::Language => "language",
+            RuleKind::Query => "query",
         }
     }
 
@@ -183,6 +187,7 @@ impl RuleKind {
             "device" => Some(RuleKind::Device),
             "country" => Some(RuleKind::Country),
             "language" => Some(RuleKind::Language),
+            "query" => Some(RuleKind::Query),
             _ => None,
         }
     }
@@ -208,9 +213,27 @@ impl RuleKind {
                 Ok(value.to_ascii_lowercase())
             }
             RuleKind::Language => Err("must be a language code such as fr".into()),
+            RuleKind::Query => {
+                let name = value.split_once('=').map_or(value, |(name, _)| name);
+                if name.is_empty() {
+                    Err("must be name=value or name, such as utm_source=newsletter".into())
+                } else if value.len() > MAX_RULE_VALUE {
+                    Err(format!("must be at most {MAX_RULE_VALUE} characters"))
+                } else if !value
+                    .bytes()
+                    .all(|b| b.is_ascii_graphic() && b != b'&' && b != b'#')
+                {
+                    Err("must be printable ASCII without spaces, & or #".into())
+                } else {
+                    Ok(value.to_owned())
+                }
+            }
         }
     }
 }
+
+/// The longest rule value the database holds.
+const MAX_RULE_VALUE: usize = 35;
 
 /// A tag name: trimmed, lower-cased, 1 to 50 characters, no control characters.
 pub fn parse_tag(raw: &str) -> Result<String, String> {
@@ -272,6 +295,17 @@ mod tests {
         assert_eq!(RuleKind::Device.parse_value("iOS").unwrap(), "ios");
         assert!(RuleKind::Device.parse_value("watch").is_err());
         assert_eq!(RuleKind::Language.parse_value("FR").unwrap(), "fr");
+        // Query values keep their case: parameter names and values are case-sensitive.
+        for ok in ["utm_source=News", " beta ", "q=a%20b", "empty="] {
+            assert_eq!(
+                RuleKind::Query.parse_value(ok).unwrap(),
+                ok.trim(),
+                "{ok:?}"
+            );
+        }
+        for bad in ["", "=x", "a=1&b=2", "a b", "x#y", &"n".repeat(36)] {
+            assert!(RuleKind::Query.parse_value(bad).is_err(), "{bad:?}");
+        }
         assert!(RedirectStatus::try_from(303).is_err());
         assert_eq!(parse_tag("  Marketing ").unwrap(), "marketing");
         assert!(parse_tag(" ").is_err());

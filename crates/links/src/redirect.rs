@@ -176,6 +176,7 @@ async fn go(
         header(&header::ACCEPT_LANGUAGE),
         headers,
         ip,
+        query,
     );
     let location = match (link.forward_query, query) {
         (true, Some(q)) if !q.is_empty() => append_query(target, q),
@@ -236,6 +237,7 @@ fn choose_target<'a>(
     accept_language: Option<&str>,
     headers: &HeaderMap,
     ip: std::net::IpAddr,
+    query: Option<&str>,
 ) -> &'a str {
     if link.rules.is_empty() {
         return &link.target;
@@ -273,12 +275,25 @@ fn choose_target<'a>(
                     .as_deref()
                     == Some(rule.value.as_str())
             }
+            RuleKind::Query => has_parameter(query, &rule.value),
         };
         if matches {
             return &rule.target;
         }
     }
     &link.target
+}
+
+/// Whether `query` (the request's, as sent) has the parameter a query rule asks for:
+/// `name=value`, or `name` with any value. Both sides are compared decoded, so the rule
+/// `q=a%20b` matches `?q=a+b` too.
+fn has_parameter(query: Option<&str>, wanted: &str) -> bool {
+    use url::form_urlencoded::parse;
+    let Some((name, value)) = parse(wanted.as_bytes()).next() else {
+        return false;
+    };
+    let any_value = !wanted.contains('=');
+    parse(query.unwrap_or_default().as_bytes()).any(|(n, v)| n == name && (any_value || v == value))
 }
 
 /// `https://t.example/p?a=1` + `utm_source=x` -> `https://t.example/p?a=1&utm_source=x`,
@@ -334,6 +349,19 @@ fn password_form(slug: &str, error: Option<&str>, status: StatusCode) -> Respons
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn query_rules_match_a_parameter_by_name_or_by_name_and_value() {
+        let query = Some("utm_source=news+letter&ref&x=1");
+        assert!(has_parameter(query, "utm_source=news%20letter"));
+        assert!(has_parameter(query, "utm_source"));
+        assert!(has_parameter(query, "ref"));
+        assert!(has_parameter(query, "ref="));
+        assert!(!has_parameter(query, "utm_source=news"));
+        assert!(!has_parameter(query, "x=2"));
+        assert!(!has_parameter(query, "utm_medium"));
+        assert!(!has_parameter(None, "ref"));
+    }
 
     #[test]
     fn query_forwarding_keeps_the_fragment_last() {

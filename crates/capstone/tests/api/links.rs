@@ -218,6 +218,14 @@ async fn bad_urls_slugs_dates_and_rules_each_get_a_clear_422() {
             json!({"target_url": "https://example.com/", "rules": [{"kind": "device", "value": "ios", "target_url": "ftp://x"}]}),
             "rules[0].target_url",
         ),
+        (
+            json!({"target_url": "https://example.com/", "rules": [{"kind": "query", "value": "=x", "target_url": "https://x.example/"}]}),
+            "rules[0].value",
+        ),
+        (
+            json!({"target_url": "https://example.com/", "rules": [{"kind": "query", "value": "a=1&b=2", "target_url": "https://x.example/"}]}),
+            "rules[0].value",
+        ),
     ];
     for (body, field) in cases {
         let response = as_basic(&app, Method::POST, LINKS, ANN)
@@ -410,7 +418,7 @@ async fn password_links_ask_first() {
 }
 
 #[tokio::test]
-async fn rules_pick_a_target_by_device_and_language() {
+async fn rules_pick_a_target_by_query_device_and_language() {
     let app = app_with_ann().await;
     create(
         &app,
@@ -418,6 +426,8 @@ async fn rules_pick_a_target_by_device_and_language() {
             "target_url": "https://example.com/",
             "slug": "app",
             "rules": [
+                {"kind": "query", "value": "campaign=spring%20sale", "target_url": "https://example.com/spring"},
+                {"kind": "query", "value": "beta", "target_url": "https://beta.example.com/"},
                 {"kind": "device", "value": "ios", "target_url": "https://apps.apple.com/app"},
                 {"kind": "device", "value": "android", "target_url": "https://play.google.com/app"},
                 {"kind": "language", "value": "fr", "target_url": "https://example.com/fr"}
@@ -425,11 +435,11 @@ async fn rules_pick_a_target_by_device_and_language() {
         }),
     )
     .await;
-    let with = |ua: &'static str, lang: &'static str| {
+    let visit = |path: &'static str, ua: &'static str, lang: &'static str| {
         let client = app.client.clone();
         async move {
             client
-                .request(Method::GET, "/app")
+                .request(Method::GET, path)
                 .header("user-agent", ua)
                 .header("accept-language", lang)
                 .send()
@@ -441,6 +451,7 @@ async fn rules_pick_a_target_by_device_and_language() {
                 .to_owned()
         }
     };
+    let with = |ua, lang| visit("/app", ua, lang);
     let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1";
     let android = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Mobile Safari/537.36";
     let desktop = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36";
@@ -455,6 +466,20 @@ async fn rules_pick_a_target_by_device_and_language() {
         "https://example.com/fr"
     );
     assert_eq!(with(desktop, "de").await, "https://example.com/");
+
+    // A query rule matches its parameter decoded, with the value it names or any value.
+    assert_eq!(
+        visit("/app?campaign=spring+sale", iphone, "fr").await,
+        "https://example.com/spring"
+    );
+    assert_eq!(
+        visit("/app?ref=x&beta", desktop, "de").await,
+        "https://beta.example.com/"
+    );
+    assert_eq!(
+        visit("/app?campaign=winter", iphone, "de").await,
+        "https://apps.apple.com/app"
+    );
 }
 
 #[tokio::test]
@@ -729,6 +754,7 @@ async fn stats_break_clicks_down_and_leave_bots_out() {
         }
     };
     let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0";
+    let with = |ua, lang| visit("/app", ua, lang);
     let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1";
     visit(
         firefox,
