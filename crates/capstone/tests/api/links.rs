@@ -754,7 +754,6 @@ async fn stats_break_clicks_down_and_leave_bots_out() {
         }
     };
     let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0";
-    let with = |ua, lang| visit("/app", ua, lang);
     let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1";
     visit(
         firefox,
