@@ -67,7 +67,10 @@ impl QrQuery {
                 .unwrap_or_default();
         }
         let color = self.color.as_deref().map_or(Ok(style.color), Rgb::parse);
-        let background = self.background.as_deref().map_or(Ok(style.background), Rgb::parse);
+        let background = self
+            .background
+            .as_deref()
+            .map_or(Ok(style.background), Rgb::parse);
         match (color, background) {
             (Ok(color), Ok(background)) if color.contrast(background) < Style::MIN_CONTRAST => {
                 v.error(
