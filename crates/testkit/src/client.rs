@@ -58,3 +58,13 @@ pub async fn assert_problem(response: Response, status: StatusCode) -> Value {
     assert!(body["type"].is_string(), "{body}");
     body
 }
+
+/// The fields a 422 or 409 problem names in its `errors`, in order.
+pub fn problem_fields(problem: &Value) -> Vec<&str> {
+    problem["errors"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no errors in {problem}"))
+        .iter()
+        .map(|e| e["field"].as_str().expect("each error names its field"))
+        .collect()
+}

@@ -16,7 +16,7 @@ pub mod mail;
 pub mod oauth;
 pub mod safe_browsing;
 
-pub use client::{TestClient, assert_problem};
+pub use client::{TestClient, assert_problem, problem_fields};
 pub use database::{Backend, TestDatabase, redis_url};
 pub use mail::{MailSink, Message};
 pub use oauth::{Consent, FakeOAuthProvider, FakeUser};

@@ -2,7 +2,7 @@
 
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use testkit::assert_problem;
+use testkit::{assert_problem, problem_fields};
 
 use crate::helpers::{registration, spawn_app, spawn_app_with};
 
@@ -60,12 +60,7 @@ async fn invalid_values_are_422_with_every_field_named() {
         )
         .await;
     let problem = assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
-    let mut fields: Vec<&str> = problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let mut fields = problem_fields(&problem);
     fields.sort();
     assert_eq!(fields, ["display_name", "email", "password"]);
     assert!(problem["errors"][0]["message"].as_str().unwrap().len() > 3);

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use testkit::assert_problem;
+use testkit::{assert_problem, problem_fields};
 
 use crate::helpers::{TestApp, as_basic, get_json, media_type, register, spawn_app};
 
@@ -234,14 +234,8 @@ async fn bad_urls_slugs_dates_and_rules_each_get_a_clear_422() {
             .await
             .unwrap();
         let problem = assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
-        let fields: Vec<&str> = problem["errors"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["field"].as_str().unwrap())
-            .collect();
         assert!(
-            fields.contains(&field),
+            problem_fields(&problem).contains(&field),
             "{body}: expected an error on {field}, got {problem}"
         );
     }
@@ -999,13 +993,7 @@ async fn qr_codes_in_svg_and_png() {
     ] {
         let problem =
             assert_problem(qr(query).await.unwrap(), StatusCode::UNPROCESSABLE_ENTITY).await;
-        let named: Vec<&str> = problem["errors"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["field"].as_str().unwrap())
-            .collect();
-        assert_eq!(named, fields, "{query}: {problem}");
+        assert_eq!(problem_fields(&problem), fields, "{query}: {problem}");
     }
 }
 
