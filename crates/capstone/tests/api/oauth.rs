@@ -9,7 +9,7 @@ use platform::{
     Config,
     auth::{oauth::state_entity, user},
 };
-use reqwest::{Method, Response, StatusCode, Url, header};
+use reqwest::{Method, RequestBuilder, Response, StatusCode, Url, header};
 use sea_orm_migration::sea_orm::{
     ColumnTrait, Database, EntityTrait, QueryFilter, sea_query::Expr,
 };
@@ -289,6 +289,82 @@ async fn linking_to_an_account_already_verified_keeps_its_password() {
         .await
         .unwrap();
     assert_eq!(basic.status(), StatusCode::OK);
+}
+
+/// A signed-in user sees which provider accounts sign in to theirs and can unlink one, but
+/// never the last way in.
+#[tokio::test]
+async fn identities_are_listed_and_unlinked_but_never_the_last_way_in() {
+    let fake = FakeOAuthProvider::start().await;
+    let app = github_app(&fake).await;
+    let identities = |auth: RequestBuilder| async move {
+        let response = auth.send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json::<Value>().await.unwrap()["items"].clone()
+    };
+
+    // Ann signed up with GitHub: no password, so GitHub is her only way in.
+    let response = sign_in(&app, "github", &fake).await;
+    let session = signed_in(&response);
+    let (csrf, _) = set_cookie(&response, "capstone_csrf").expect("a CSRF cookie");
+    let csrf = csrf.split_once('=').unwrap().1.to_owned();
+    let as_ann = |method: Method, path: &str| {
+        app.http
+            .request(method, format!("{}{path}", app.base))
+            .header(header::COOKIE, &session)
+            .header("x-csrf-token", &csrf)
+    };
+    let listed = identities(as_ann(Method::GET, "/api/v1/me/identities")).await;
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(listed[0]["provider"], "github");
+    assert_eq!(listed[0]["email"], "ann@example.com");
+    let refused = as_ann(Method::DELETE, "/api/v1/me/identities/github")
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(refused, StatusCode::CONFLICT).await;
+    assert_eq!(problem["errors"][0]["field"], "provider", "{problem}");
+    signed_in(&sign_in(&app, "github", &fake).await);
+
+    // Bob has a verified address and a password, and linked GitHub: he can unlink it.
+    let bob = register(&app, "bob@example.com").await;
+    let db = Database::connect(&app._db.url).await.unwrap();
+    user::Entity::update_many()
+        .col_expr(user::Column::EmailVerifiedAt, Expr::value(Utc::now()))
+        .filter(user::Column::Id.eq(bob))
+        .exec(&db)
+        .await
+        .unwrap();
+    fake.set_user(FakeUser::new(7, "bob@example.com"));
+    signed_in(&sign_in(&app, "github", &fake).await);
+    let as_bob = |method| {
+        as_basic(
+            &app,
+            method,
+            "/api/v1/me/identities/github",
+            "bob@example.com",
+        )
+    };
+    let unlinked = as_bob(Method::DELETE).send().await.unwrap();
+    assert_eq!(unlinked.status(), StatusCode::NO_CONTENT);
+    let listed = identities(as_basic(
+        &app,
+        Method::GET,
+        "/api/v1/me/identities",
+        "bob@example.com",
+    ))
+    .await;
+    assert_eq!(listed, json!([]));
+    assert_problem(
+        as_bob(Method::DELETE).send().await.unwrap(),
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    // Ann's link is hers alone.
+    assert_eq!(
+        identities(as_ann(Method::GET, "/api/v1/me/identities")).await[0]["provider"],
+        "github"
+    );
 }
 
 #[tokio::test]

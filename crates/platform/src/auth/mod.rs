@@ -13,6 +13,7 @@
 pub mod admin;
 pub mod api_keys;
 pub mod email_flows;
+pub mod identities;
 pub mod identity;
 pub mod jwt;
 pub mod login;
@@ -104,6 +105,8 @@ pub fn router(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(me::get_me, me::update_me, me::delete_me))
         .routes(routes!(api_keys::create, api_keys::list))
         .routes(routes!(api_keys::delete))
+        .routes(routes!(identities::list))
+        .routes(routes!(identities::unlink))
         .routes(routes!(email_flows::request_verification))
         .routes(routes!(email_flows::confirm_verification))
         .routes(routes!(email_flows::request_password_reset))
