@@ -4,25 +4,11 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use testkit::assert_problem;
 
-use crate::helpers::{PASSWORD, as_basic, as_bearer, register, sign_in_for_tokens, spawn_app};
+use crate::helpers::{
+    PASSWORD, as_basic, as_bearer, create_key, register, sign_in_for_tokens, spawn_app,
+};
 
 const KEYS: &str = "/api/v1/me/api-keys";
-
-async fn create_key(app: &crate::helpers::TestApp, email: &str, body: Value) -> Value {
-    let response = as_basic(app, Method::POST, KEYS, email)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::CREATED);
-    assert!(
-        response.headers()["location"]
-            .to_str()
-            .unwrap()
-            .starts_with(KEYS)
-    );
-    response.json().await.unwrap()
-}
 
 #[tokio::test]
 async fn api_keys_are_shown_once_and_work_until_deleted() {

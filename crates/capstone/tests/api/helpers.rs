@@ -176,3 +176,22 @@ pub fn media_type(response: &reqwest::Response) -> &str {
         .unwrap_or_default()
         .trim()
 }
+
+/// Makes an API key for `email` (`body`: name and scope) and returns the answer, which
+/// holds the key itself, shown this once.
+pub async fn create_key(app: &TestApp, email: &str, body: Value) -> Value {
+    const KEYS: &str = "/api/v1/me/api-keys";
+    let response = as_basic(app, reqwest::Method::POST, KEYS, email)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::CREATED);
+    assert!(
+        response.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with(KEYS)
+    );
+    response.json().await.unwrap()
+}

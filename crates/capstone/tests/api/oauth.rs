@@ -16,7 +16,9 @@ use sea_orm_migration::sea_orm::{
 use serde_json::{Value, json};
 use testkit::{Consent, FakeOAuthProvider, FakeUser, assert_problem, oauth::s256};
 
-use crate::helpers::{TestApp, as_basic, make_admin, register, spawn_app, spawn_app_with};
+use crate::helpers::{
+    TestApp, as_basic, as_bearer, create_key, make_admin, register, spawn_app, spawn_app_with,
+};
 
 fn use_fake_github(config: &mut Config, fake: &FakeOAuthProvider) {
     config.oauth_github_client_id = Some(fake.client_id().into());
@@ -345,6 +347,20 @@ async fn identities_are_listed_and_unlinked_but_never_the_last_way_in() {
             "bob@example.com",
         )
     };
+    // Not with an API key, even one that may write: keys do not manage the account.
+    let key = create_key(
+        &app,
+        "bob@example.com",
+        json!({"name": "ci", "scope": "write"}),
+    )
+    .await;
+    let with_key = as_bearer(
+        &app,
+        Method::DELETE,
+        "/api/v1/me/identities/github",
+        key["key"].as_str().unwrap(),
+    );
+    assert_problem(with_key.send().await.unwrap(), StatusCode::FORBIDDEN).await;
     let unlinked = as_bob(Method::DELETE).send().await.unwrap();
     assert_eq!(unlinked.status(), StatusCode::NO_CONTENT);
     let listed = identities(as_basic(
