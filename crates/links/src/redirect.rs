@@ -21,6 +21,8 @@ use axum::{
 use chrono::Utc;
 use serde::Deserialize;
 
+use platform::http::page::page;
+
 use crate::{
     LinksState,
     cache::CachedLink,
@@ -310,16 +312,6 @@ fn append_query(target: &str, query: &str) -> String {
         url.push_str(fragment);
     }
     url
-}
-
-fn page(status: StatusCode, title: &str, message: &str) -> Response {
-    let body = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" \
-         content=\"width=device-width\"><title>{title}</title></head><body style=\"font-family:\
-         system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem\"><h1>{title}</h1>\
-         <p>{message}</p></body></html>"
-    );
-    (status, [(header::CACHE_CONTROL, "no-store")], Html(body)).into_response()
 }
 
 fn password_form(slug: &str, error: Option<&str>, status: StatusCode) -> Response {

@@ -6,7 +6,7 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 use axum::{
     Router,
     extract::{DefaultBodyLimit, State},
-    http::{HeaderValue, Method, StatusCode, header},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header},
     middleware,
     response::{IntoResponse, Response},
     serve::ListenerExt,
@@ -152,7 +152,7 @@ pub fn router(state: AppState, api: OpenApiRouter<AppState>) -> Router {
         .route("/metrics", axum::routing::get(metrics))
         .with_state(state)
         .merge(docs)
-        .fallback(|| async { AppError::NotFound })
+        .fallback(not_found)
         .layer(DefaultBodyLimit::max(config.body_limit_bytes))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -246,6 +246,19 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, AppError>
             retry_after: Duration::from_secs(5),
         })
     }
+}
+
+/// An unknown path: a problem document, or a page for a browser outside the API (someone
+/// who followed a mistyped short link, `/{slug}/more`).
+async fn not_found(uri: Uri, headers: HeaderMap) -> Response {
+    if !uri.path().starts_with("/api/") && http::page::wants_html(&headers) {
+        return http::page::page(
+            StatusCode::NOT_FOUND,
+            "Page not found",
+            "There is nothing at this address.",
+        );
+    }
+    AppError::NotFound.into_response()
 }
 
 /// Prometheus text format.

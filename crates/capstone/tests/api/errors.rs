@@ -4,7 +4,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 use testkit::{assert_problem, problem_fields};
 
-use crate::helpers::{registration, spawn_app, spawn_app_with};
+use crate::helpers::{media_type, registration, spawn_app, spawn_app_with};
 
 const REGISTER: &str = "/api/v1/auth/register";
 
@@ -87,11 +87,33 @@ async fn wrong_json_shape_is_422_naming_the_field() {
 }
 
 #[tokio::test]
-async fn unknown_paths_are_404_problems() {
+async fn unknown_paths_are_404_problems_or_a_page_for_a_browser() {
     let app = spawn_app().await;
     let problem =
         assert_problem(app.get("/api/v1/nothing-here").await, StatusCode::NOT_FOUND).await;
     assert_eq!(problem["instance"], "/api/v1/nothing-here");
+
+    // A browser that follows a mistyped short link gets a page; under /api, or from a
+    // client that does not name HTML, it is a problem document still.
+    let browse = |path: &str, accept: &'static str| {
+        app.request(Method::GET, path)
+            .header("accept", accept)
+            .send()
+    };
+    let browser = "text/html,application/xhtml+xml,*/*;q=0.8";
+    let page = browse("/abc123/more", browser).await.unwrap();
+    assert_eq!(page.status(), StatusCode::NOT_FOUND);
+    assert_eq!(media_type(&page), "text/html");
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains("<h1>Page not found</h1>")
+    );
+    for (path, accept) in [("/api/v1/nothing-here", browser), ("/abc123/more", "*/*")] {
+        let response = browse(path, accept).await.unwrap();
+        assert_problem(response, StatusCode::NOT_FOUND).await;
+    }
 }
 
 #[tokio::test]

@@ -2,6 +2,7 @@
 //! per-request context, and the middleware stack around the whole router.
 
 pub mod json;
+pub mod page;
 pub mod pagination;
 pub mod problems;
 pub mod query;

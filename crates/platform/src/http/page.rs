@@ -1,0 +1,54 @@
+//! Small HTML pages for people who land on the server in a browser (a short link gone or
+//! mistyped): a title and a sentence, no scripts, no styles from elsewhere.
+
+use axum::{
+    http::{HeaderMap, StatusCode, header},
+    response::{Html, IntoResponse, Response},
+};
+
+/// A page saying `title` and `message`, with `status`. The texts are ours, not the
+/// visitor's, so they are not escaped.
+pub fn page(status: StatusCode, title: &str, message: &str) -> Response {
+    let body = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" \
+         content=\"width=device-width\"><title>{title}</title></head><body style=\"font-family:\
+         system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem\"><h1>{title}</h1>\
+         <p>{message}</p></body></html>"
+    );
+    (status, [(header::CACHE_CONTROL, "no-store")], Html(body)).into_response()
+}
+
+/// Whether the client asked for HTML by name, as browsers do when they follow a link. API
+/// clients (`*/*`, `application/json`) get problem documents.
+pub fn wants_html(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|range| range.split(';').next().unwrap_or_default().trim() == "text/html")
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    #[test]
+    fn only_a_named_text_html_asks_for_a_page() {
+        let accepts = |value: &'static str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::ACCEPT, HeaderValue::from_static(value));
+            wants_html(&headers)
+        };
+        assert!(accepts(
+            "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+        ));
+        assert!(accepts("application/json, text/html;q=0.1"));
+        assert!(!accepts("*/*"));
+        assert!(!accepts("application/json"));
+        assert!(!accepts("text/*"));
+        assert!(!wants_html(&HeaderMap::new()));
+    }
+}
