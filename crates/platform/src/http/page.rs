@@ -18,15 +18,23 @@ pub fn page(status: StatusCode, title: &str, message: &str) -> Response {
     (status, [(header::CACHE_CONTROL, "no-store")], Html(body)).into_response()
 }
 
-/// Whether the client asked for HTML by name, as browsers do when they follow a link. API
-/// clients (`*/*`, `application/json`) get problem documents.
+/// Whether the client asked for HTML by name (and not with `q=0`, "not at all"), as
+/// browsers do when they follow a link. API clients (`*/*`, `application/json`) get
+/// problem documents.
 pub fn wants_html(headers: &HeaderMap) -> bool {
     headers
         .get_all(header::ACCEPT)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .any(|range| range.split(';').next().unwrap_or_default().trim() == "text/html")
+        .any(|range| {
+            let mut parts = range.split(';').map(str::trim);
+            let refused = |param: &str| {
+                let q = param.strip_prefix("q=").and_then(|q| q.parse::<f32>().ok());
+                q == Some(0.0)
+            };
+            parts.next() == Some("text/html") && !parts.any(refused)
+        })
 }
 
 #[cfg(test)]
@@ -49,6 +57,7 @@ mod tests {
         assert!(!accepts("*/*"));
         assert!(!accepts("application/json"));
         assert!(!accepts("text/*"));
+        assert!(!accepts("text/html;q=0, application/json"));
         assert!(!wants_html(&HeaderMap::new()));
     }
 }
