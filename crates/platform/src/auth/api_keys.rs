@@ -18,7 +18,7 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{AuthMethod, CurrentUser, Owned, Scope, find_owned, secret};
+use super::{CurrentUser, Owned, Scope, find_owned, secret};
 use crate::{
     db::Db,
     error::{AppError, AppResult, Problem, Validator},
@@ -122,17 +122,6 @@ pub async fn authenticate(db: &Db, token: &str) -> AppResult<Model> {
     Ok(key)
 }
 
-/// Keys are managed with a password-backed credential, never with another key: a leaked
-/// key must not be able to mint more keys or outlive its own deletion.
-fn require_not_api_key(user: &CurrentUser) -> AppResult<()> {
-    if user.method == AuthMethod::ApiKey {
-        return Err(AppError::Forbidden(
-            "API keys cannot manage API keys.".into(),
-        ));
-    }
-    Ok(())
-}
-
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewApiKey {
     /// What the key is for, to tell keys apart.
@@ -199,7 +188,9 @@ pub async fn create(
     user: CurrentUser,
     Json(input): Json<NewApiKey>,
 ) -> AppResult<impl IntoResponse> {
-    require_not_api_key(&user)?;
+    // Keys are managed with a password-backed credential, never with another key: a
+    // leaked key must not be able to mint more keys or outlive its own deletion.
+    user.refuse_api_key("manage API keys")?;
     let mut v = Validator::new();
     let name = input.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
@@ -251,7 +242,7 @@ pub async fn list(
     user: CurrentUser,
     page: Pagination,
 ) -> AppResult<Page<ApiKey>> {
-    require_not_api_key(&user)?;
+    user.refuse_api_key("manage API keys")?;
     let mut query = Entity::owned_by(&user);
     if let Some(before) = page.after::<i64>()? {
         query = query.filter(Column::Id.lt(before));
@@ -282,7 +273,7 @@ pub async fn delete(
     user: CurrentUser,
     Path(id): Path<i64>,
 ) -> AppResult<StatusCode> {
-    require_not_api_key(&user)?;
+    user.refuse_api_key("manage API keys")?;
     let key = find_owned::<Entity>(&state.db, id, &user).await?;
     Entity::delete_by_id(key.id).exec(&state.db).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -12,7 +12,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{
-    AuthMethod, CurrentUser,
+    CurrentUser,
     oauth::{ProviderKind, identity_entity as identity},
     user,
 };
@@ -89,11 +89,7 @@ pub async fn unlink(
     user: CurrentUser,
     Path(provider): Path<String>,
 ) -> AppResult<StatusCode> {
-    if user.method == AuthMethod::ApiKey {
-        return Err(AppError::Forbidden(
-            "API keys cannot change how the account signs in.".into(),
-        ));
-    }
+    user.refuse_api_key("change how the account signs in")?;
     let provider = ProviderKind::from_path(&provider).ok_or(AppError::NotFound)?;
     let tx = state.db.begin().await?;
     // The account's row, locked on PostgreSQL (SQLite runs one writer at a time): two

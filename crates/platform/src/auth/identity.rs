@@ -65,6 +65,15 @@ impl CurrentUser {
     pub fn is_admin(&self) -> bool {
         self.role == user::Role::Admin
     }
+
+    /// 403 when the caller came with an API key: keys act on an app's data, never on the
+    /// account itself. `action` completes "API keys cannot …".
+    pub fn refuse_api_key(&self, action: &str) -> AppResult<()> {
+        if self.method == AuthMethod::ApiKey {
+            return Err(AppError::Forbidden(format!("API keys cannot {action}.")));
+        }
+        Ok(())
+    }
 }
 
 impl FromRequestParts<AppState> for CurrentUser {

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::{
-    AuthMethod, CurrentUser,
+    CurrentUser,
     password::{self, Password},
     session, token,
     user::{self, DisplayName, Email, User},
@@ -72,11 +72,7 @@ pub async fn update_me(
     user: CurrentUser,
     Json(input): Json<AccountChanges>,
 ) -> AppResult<Json<User>> {
-    if user.method == AuthMethod::ApiKey {
-        return Err(AppError::Forbidden(
-            "API keys cannot change the account.".into(),
-        ));
-    }
+    user.refuse_api_key("change the account")?;
     let mut v = Validator::new();
     let display_name = input
         .display_name
@@ -153,11 +149,7 @@ pub async fn update_me(
     )
 )]
 pub async fn delete_me(State(state): State<AppState>, user: CurrentUser) -> AppResult<StatusCode> {
-    if user.method == AuthMethod::ApiKey {
-        return Err(AppError::Forbidden(
-            "API keys cannot delete the account.".into(),
-        ));
-    }
+    user.refuse_api_key("delete the account")?;
     // Sessions, tokens, keys and every app's rows go with it: ON DELETE CASCADE.
     user::Entity::delete_by_id(user.id).exec(&state.db).await?;
     tracing::info!(user_id = user.id, "account deleted");
