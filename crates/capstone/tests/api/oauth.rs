@@ -17,7 +17,8 @@ use serde_json::{Value, json};
 use testkit::{Consent, FakeOAuthProvider, FakeUser, assert_problem, oauth::s256};
 
 use crate::helpers::{
-    TestApp, as_basic, as_bearer, create_key, make_admin, register, spawn_app, spawn_app_with,
+    TestApp, as_basic, as_bearer, create_key, get_json, make_admin, register, spawn_app,
+    spawn_app_with,
 };
 
 fn use_fake_github(config: &mut Config, fake: &FakeOAuthProvider) {
@@ -381,6 +382,95 @@ async fn identities_are_listed_and_unlinked_but_never_the_last_way_in() {
         identities(as_ann(Method::GET, "/api/v1/me/identities")).await[0]["provider"],
         "github"
     );
+}
+
+/// `POST /me/identities/{provider}` as `email`, then the browser's trip to the provider and
+/// back: the callback's answer.
+async fn link(app: &TestApp, email: &str) -> Response {
+    let response = as_basic(app, Method::POST, "/api/v1/me/identities/github", email)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let (cookie, full) = set_cookie(&response, "capstone_oauth_state").expect("a state cookie");
+    assert!(full.contains("Path=/api/v1/auth/oauth/github"), "{full}");
+    let body: Value = response.json().await.unwrap();
+    let started = Started {
+        authorize: Url::parse(body["authorize_url"].as_str().unwrap()).unwrap(),
+        cookie,
+    };
+    assert_eq!(started.param("code_challenge_method"), "S256");
+    let back = authorize(app, &started).await;
+    callback(app, &back, Some(&started.cookie)).await
+}
+
+#[tokio::test]
+async fn a_signed_in_user_links_a_provider_account_with_another_address() {
+    let fake = FakeOAuthProvider::start().await;
+    let app = github_app(&fake).await;
+    register(&app, "ann@example.com").await;
+    register(&app, "bob@example.com").await;
+    // Ann's GitHub account has another address, which GitHub has not even verified.
+    let mut github_ann = FakeUser::new(42, "ann.codes@example.org");
+    github_ann.email_verified = false;
+    fake.set_user(github_ann);
+
+    let linked = link(&app, "ann@example.com").await;
+    assert_eq!(linked.status(), StatusCode::SEE_OTHER);
+    assert_eq!(linked.headers()[header::LOCATION], "/");
+    assert!(
+        set_cookie(&linked, "capstone_session").is_none(),
+        "no new session: she is signed in already"
+    );
+    let identities = get_json(&app, "/api/v1/me/identities", "ann@example.com").await;
+    assert_eq!(identities["items"][0]["provider"], "github", "{identities}");
+    assert_eq!(identities["items"][0]["email"], "ann.codes@example.org");
+
+    // From now on GitHub signs her in, to her account.
+    let session = signed_in(&sign_in(&app, "github", &fake).await);
+    assert_eq!(me(&app, &session).await["email"], "ann@example.com");
+    // Linking it again changes nothing.
+    assert_eq!(
+        link(&app, "ann@example.com").await.status(),
+        StatusCode::SEE_OTHER
+    );
+
+    // Bob cannot take the same GitHub account, and Ann cannot link a second one.
+    let refused = link(&app, "bob@example.com").await;
+    let problem = assert_not_signed_in(refused, StatusCode::CONFLICT).await;
+    assert_eq!(problem["errors"][0]["field"], "provider", "{problem}");
+    let bobs = get_json(&app, "/api/v1/me/identities", "bob@example.com").await;
+    assert_eq!(bobs["items"], json!([]));
+    fake.set_user(FakeUser::new(43, "ann@example.com"));
+    assert_problem(link(&app, "ann@example.com").await, StatusCode::CONFLICT).await;
+
+    // Not with an API key, not anonymously, not with a provider that is not configured.
+    let key = create_key(
+        &app,
+        "ann@example.com",
+        json!({"name": "ci", "scope": "write"}),
+    )
+    .await;
+    let with_key = as_bearer(
+        &app,
+        Method::POST,
+        "/api/v1/me/identities/github",
+        key["key"].as_str().unwrap(),
+    );
+    assert_problem(with_key.send().await.unwrap(), StatusCode::FORBIDDEN).await;
+    let anonymous = app
+        .request(Method::POST, "/api/v1/me/identities/github")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(anonymous, StatusCode::UNAUTHORIZED).await;
+    let google = as_basic(
+        &app,
+        Method::POST,
+        "/api/v1/me/identities/google",
+        "ann@example.com",
+    );
+    assert_problem(google.send().await.unwrap(), StatusCode::NOT_FOUND).await;
 }
 
 #[tokio::test]

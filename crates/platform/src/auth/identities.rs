@@ -1,7 +1,10 @@
 //! The provider accounts (GitHub, Google) that sign in to the caller's account:
-//! `GET /api/v1/me/identities`, and `DELETE /api/v1/me/identities/{provider}` to unlink one.
-//! Linking happens by signing in with the provider (see [`super::oauth`]).
+//! `GET /api/v1/me/identities`; `POST /api/v1/me/identities/{provider}` to link one, whatever
+//! its address; and `DELETE /api/v1/me/identities/{provider}` to unlink one. (Signing in
+//! with a provider also links it, when it vouches for the account's address: see
+//! [`super::oauth`].)
 
+use axum::response::{IntoResponse, Response};
 use axum::{
     extract::{Path, State},
     http::StatusCode,
@@ -13,7 +16,7 @@ use utoipa::ToSchema;
 
 use super::{
     CurrentUser,
-    oauth::{ProviderKind, identity_entity as identity},
+    oauth::{self, ProviderKind, identity_entity as identity},
     user,
 };
 use crate::{
@@ -67,6 +70,47 @@ pub async fn list(
             })
             .collect(),
     }))
+}
+
+/// Where to send the browser to link a provider account.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LinkStart {
+    /// The provider's authorization page; once the user agrees there, the provider sends
+    /// the browser back to our callback, which links the account and redirects to
+    /// `oauth_redirect_after_login`.
+    pub authorize_url: String,
+}
+
+/// Starts linking a provider account to the caller's, whatever address it has: the answer
+/// names the provider page to send the browser to, and sets the state cookie that the
+/// callback checks, so the same browser must finish. (A JSON answer rather than a redirect:
+/// a script calls this, with the CSRF header, and navigates.)
+#[utoipa::path(
+    post,
+    path = "/me/identities/{provider}",
+    tag = "auth",
+    params(("provider" = String, Path, description = "`github` or `google`")),
+    security(("basic" = []), ("bearer" = []), ("session" = [])),
+    responses(
+        (status = 200, description = "Send the browser to `authorize_url`; `Set-Cookie` binds the flow to it", body = LinkStart),
+        (status = 403, description = "Signed in with an API key", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such provider, or it is not configured", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn link(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(provider): Path<String>,
+) -> AppResult<Response> {
+    user.refuse_api_key("change how the account signs in")?;
+    let provider = oauth::enabled(&state.config, &provider)?;
+    let (url, cookie) = oauth::begin(&state, &provider, Some(user.id)).await?;
+    let mut response = Json(LinkStart {
+        authorize_url: url.into(),
+    })
+    .into_response();
+    cookie.set(&mut response);
+    Ok(response)
 }
 
 /// Unlinks a provider account: it no longer signs in to this one. Refused while it is the

@@ -106,7 +106,7 @@ pub fn router(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(api_keys::create, api_keys::list))
         .routes(routes!(api_keys::delete))
         .routes(routes!(identities::list))
-        .routes(routes!(identities::unlink))
+        .routes(routes!(identities::link, identities::unlink))
         .routes(routes!(email_flows::request_verification))
         .routes(routes!(email_flows::confirm_verification))
         .routes(routes!(email_flows::request_password_reset))

@@ -18,6 +18,11 @@
 //! the same email, but only if the provider says it has verified that email (otherwise
 //! anyone could claim any account by putting its address on a provider profile); else a new
 //! account without a password.
+//!
+//! Linking instead, when a signed-in user started the flow with
+//! `POST /me/identities/{provider}` (see [`super::identities`]): step 1 is the same, with
+//! the account kept beside the state; in step 3 the identity is linked to that account,
+//! whatever its address, and the browser goes back without a new session.
 
 mod provider;
 
@@ -26,11 +31,17 @@ use axum::{
     http::{HeaderMap, HeaderValue, header},
     response::{IntoResponse, Redirect, Response},
 };
+use std::sync::Arc;
+
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, TimeDelta, Utc};
+use reqwest::Url;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    TransactionTrait, entity::prelude::*, sea_query::Expr,
+    ActiveModelTrait,
+    ActiveValue::Set,
+    ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, TransactionTrait,
+    entity::prelude::*,
+    sea_query::{Expr, ExprTrait},
 };
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -66,6 +77,9 @@ pub mod state_entity {
         pub code_verifier: String,
         pub created_at: DateTime<Utc>,
         pub expires_at: DateTime<Utc>,
+        /// The account to link the identity to, when its signed-in owner started the flow
+        /// (see [`super::begin`]); `None` for a sign-in.
+        pub user_id: Option<i64>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -123,6 +137,36 @@ pub async fn start(
     Path(provider): Path<String>,
 ) -> AppResult<Response> {
     let provider = enabled(&state.config, &provider)?;
+    let (url, state_cookie) = begin(&state, &provider, None).await?;
+    let mut response = Redirect::to(url.as_str()).into_response();
+    state_cookie.set(&mut response);
+    Ok(response)
+}
+
+/// The `state` of a flow just begun, to be set as a cookie in the browser that goes to the
+/// provider.
+#[must_use = "the callback refuses a state the browser does not hold"]
+pub struct StateCookie {
+    config: Arc<Config>,
+    kind: ProviderKind,
+    token: String,
+}
+
+impl StateCookie {
+    pub fn set(self, response: &mut Response) {
+        let max_age = STATE_TTL.num_seconds();
+        set_state_cookie(&self.config, self.kind, &self.token, max_age, response);
+    }
+}
+
+/// Begins a flow with `provider`: a sign-in, or with `link_to`, linking the identity to
+/// that account (whose owner is signed in). Returns the provider's authorization URL and
+/// the state cookie for the browser.
+pub async fn begin(
+    state: &AppState,
+    provider: &Provider,
+    link_to: Option<i64>,
+) -> AppResult<(Url, StateCookie)> {
     let state_token = secret::generate("");
     // 43 characters of base64url: within RFC 7636's 43 to 128 unreserved characters.
     let verifier = secret::generate("");
@@ -139,6 +183,7 @@ pub async fn start(
         code_verifier: Set(verifier.clone()),
         created_at: Set(now),
         expires_at: Set(now + STATE_TTL),
+        user_id: Set(link_to),
     }
     .insert(&tx)
     .await?;
@@ -149,16 +194,12 @@ pub async fn start(
         &state_token,
         &pkce_challenge(&verifier),
     );
-    let mut response = Redirect::to(url.as_str()).into_response();
-    let max_age = STATE_TTL.num_seconds();
-    set_state_cookie(
-        &state.config,
-        provider.kind,
-        &state_token,
-        max_age,
-        &mut response,
-    );
-    Ok(response)
+    let cookie = StateCookie {
+        config: state.config.clone(),
+        kind: provider.kind,
+        token: state_token,
+    };
+    Ok((url, cookie))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -215,7 +256,7 @@ async fn finish(
     headers: &HeaderMap,
     params: CallbackParams,
 ) -> AppResult<Response> {
-    let verifier = claim_state(state, provider.kind, headers, params.state.as_deref()).await?;
+    let claimed = claim_state(state, provider.kind, headers, params.state.as_deref()).await?;
     if let Some(error) = params.error {
         return Err(if error == "access_denied" {
             tracing::info!(provider = %provider.kind, "social sign-in declined by the user");
@@ -239,9 +280,14 @@ async fn finish(
     // The provider is called outside any transaction: a slow provider must not hold locks.
     let redirect_uri = redirect_uri(&state.config, provider.kind);
     let access_token = provider
-        .exchange_code(&state.http, &code, &redirect_uri, &verifier)
+        .exchange_code(&state.http, &code, &redirect_uri, &claimed.code_verifier)
         .await?;
     let profile = provider.profile(&state.http, &access_token).await?;
+    if let Some(user_id) = claimed.user_id {
+        link_identity(&state.db, provider.kind, &profile, user_id).await?;
+        // The user is signed in already: back to the application, no new session.
+        return Ok(Redirect::to(&state.config.oauth_redirect_after_login).into_response());
+    }
 
     let plan = plan_account(&state.db, provider.kind, &profile).await?;
     if let AccountPlan::Known(account) | AccountPlan::Link(account) = &plan
@@ -272,20 +318,20 @@ async fn finish(
 
 /// The provider named in the path, if it is configured; 404 otherwise, so that a disabled
 /// provider looks like one that does not exist.
-fn enabled(config: &Config, name: &str) -> AppResult<Provider> {
+pub(super) fn enabled(config: &Config, name: &str) -> AppResult<Provider> {
     ProviderKind::from_path(name)
         .and_then(|kind| Provider::enabled(config, kind))
         .ok_or(AppError::NotFound)
 }
 
 /// Checks the returned `state` against the cookie and our records, spends it, and returns
-/// the PKCE verifier of that sign-in.
+/// its record (the PKCE verifier, and the account to link to, if any).
 async fn claim_state(
     state: &AppState,
     kind: ProviderKind,
     headers: &HeaderMap,
     returned: Option<&str>,
-) -> AppResult<String> {
+) -> AppResult<state_entity::Model> {
     let invalid = || {
         AppError::BadRequest(
             "This sign-in is unknown, expired, already used, or was started in another \
@@ -312,7 +358,65 @@ async fn claim_state(
     if deleted != 1 || found.provider != kind || found.expires_at <= Utc::now() {
         return Err(invalid());
     }
-    Ok(found.code_verifier)
+    Ok(found)
+}
+
+/// Links the provider identity in `profile` to account `user_id`, whose owner started the
+/// flow while signed in: whatever address the provider gives, for the owner has just signed
+/// in on both sides. Refused (409) if the identity signs in to another account, or if the
+/// account has another identity with this provider already. Reads, then one insert, as
+/// [`finish`] does: a link made meanwhile by another request clashes on the key (409).
+async fn link_identity(
+    db: &impl ConnectionTrait,
+    kind: ProviderKind,
+    profile: &Profile,
+    user_id: i64,
+) -> AppResult<()> {
+    let account = user::Entity::find_by_id(user_id)
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if account.disabled_at.is_some() {
+        return Err(AppError::Forbidden("This account is disabled.".into()));
+    }
+    let linked = identity_entity::Entity::find()
+        .filter(identity_entity::Column::Provider.eq(kind))
+        .filter(
+            identity_entity::Column::Subject
+                .eq(&profile.subject)
+                .or(identity_entity::Column::UserId.eq(user_id)),
+        )
+        .all(db)
+        .await?;
+    if let Some(other) = linked.iter().find(|i| i.subject == profile.subject) {
+        if other.user_id == user_id {
+            return Ok(());
+        }
+        tracing::warn!(user_id, provider = %kind, "identity link refused: it signs in to another account");
+        return Err(AppError::conflict(
+            "provider",
+            format!(
+                "This {kind} account already signs in to another Capstone account; unlink                  it there first"
+            ),
+        ));
+    }
+    if !linked.is_empty() {
+        return Err(AppError::conflict(
+            "provider",
+            format!("Another {kind} account is linked to yours; unlink it first"),
+        ));
+    }
+    identity_entity::ActiveModel {
+        provider: Set(kind),
+        subject: Set(profile.subject.clone()),
+        user_id: Set(user_id),
+        email: Set(profile.email.as_ref().map(|e| e.as_str().to_owned())),
+        created_at: Set(Utc::now()),
+    }
+    .insert(db)
+    .await?;
+    tracing::info!(user_id, provider = %kind, "social identity linked by its signed-in owner");
+    Ok(())
 }
 
 /// What a social sign-in will do with our accounts.
