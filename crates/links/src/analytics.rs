@@ -1,5 +1,6 @@
 //! Click statistics, read from the rollups (never from the raw clicks), so that a link
-//! with millions of clicks answers as fast as one with ten: the breakdowns, and the time
+//! with millions of clicks answers as fast as one with ten; for one link, for the links of
+//! a tag, or for all of an owner's links (see [`Scope`]): the breakdowns, and the time
 //! series when its buckets are whole UTC days, from the daily rollups of whole compacted
 //! days plus the hourly ones around them (see [`crate::compaction`]); other series from
 //! the hourly totals (2,160 rows for 90 days).
@@ -10,13 +11,16 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 use platform::{AppResult, auth::CurrentUser};
 use sea_orm::{
-    Condition, ConnectionTrait, FromQueryResult,
-    sea_query::{Alias, Expr, ExprTrait, Func, Order, Query, SelectStatement},
+    ColumnTrait, Condition, ConnectionTrait, FromQueryResult,
+    sea_query::{Alias, Expr, ExprTrait, Func, Order, Query, SelectStatement, SimpleExpr},
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::{compaction, entities::link};
+use crate::{
+    compaction,
+    entities::{link, link_tag},
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -30,16 +34,62 @@ pub enum Interval {
 /// The dimensions clicks are broken down by, as stored in `click_rollups.dimension`.
 pub const DIMENSIONS: [&str; 6] = ["country", "referrer", "browser", "os", "device", "language"];
 
+/// Whose clicks [`Stats`] count.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope {
+    /// One link.
+    Link(i64),
+    /// Every link carrying a tag (a tag has one owner, so the links are theirs).
+    Tag(i64),
+    /// Every link of an owner.
+    Owner(i64),
+}
+
+impl Scope {
+    /// The scope's rows of a rollup table, as a condition on its `link_id`:
+    ///   link_id = ?
+    ///   link_id IN (SELECT link_id FROM link_tags WHERE tag_id = ?)
+    ///   link_id IN (SELECT id FROM links WHERE owner_id = ?)
+    /// The rollups' keys start with `link_id`, so each link of a tag or an owner is a short
+    /// range of the index, as for one link.
+    fn links(self) -> SimpleExpr {
+        let link_id = Expr::col(Alias::new("link_id"));
+        match self {
+            Scope::Link(id) => link_id.eq(id),
+            Scope::Tag(tag) => link_id.in_subquery(
+                Query::select()
+                    .column(link_tag::Column::LinkId)
+                    .from(link_tag::Entity)
+                    .and_where(link_tag::Column::TagId.eq(tag))
+                    .to_owned(),
+            ),
+            Scope::Owner(owner) => link_id.in_subquery(
+                Query::select()
+                    .column(link::Column::Id)
+                    .from(link::Entity)
+                    .and_where(link::Column::OwnerId.eq(owner))
+                    .to_owned(),
+            ),
+        }
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Stats {
-    pub link_id: i64,
+    /// The link counted, for a link's statistics.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link_id: Option<i64>,
+    /// The tag whose links are counted, for a tag's statistics.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
     pub interval: Interval,
     /// The IANA time zone the buckets are aligned to.
     pub tz: String,
     pub total_clicks: i64,
-    /// Distinct visitors per day, summed over the range (a visitor is counted once a day).
+    /// Distinct visitors per day, summed over the range (a visitor is counted once a day,
+    /// and once per link: over several links, one who follows two of them counts twice).
     pub unique_visitors: i64,
     /// Clicks by bots and link previews: left out of every other figure unless `bots=true`.
     pub bot_clicks: i64,
@@ -99,15 +149,11 @@ struct ValueRow {
 }
 
 /// `SUM(col)` as a BIGINT on both databases (PostgreSQL's SUM of BIGINT is NUMERIC).
-fn sum(col: &str) -> sea_orm::sea_query::SimpleExpr {
+fn sum(col: &str) -> SimpleExpr {
     Func::cast_as(Func::sum(Expr::col(Alias::new(col))), Alias::new("BIGINT")).into()
 }
 
-pub async fn link_stats(
-    db: &impl ConnectionTrait,
-    link: &link::Model,
-    range: &Range,
-) -> AppResult<Stats> {
+pub async fn stats(db: &impl ConnectionTrait, scope: Scope, range: &Range) -> AppResult<Stats> {
     let backend = db.get_database_backend();
     // Hours overlapping [from, to): the rollup of the hour `from` falls in counts whole.
     let first_hour = range
@@ -119,7 +165,7 @@ pub async fn link_stats(
 
     let through = compaction::compacted_through(db, None).await?;
     let split = Split::new(first_hour, range.to, through);
-    let totals = series_totals(db, link.id, range, first_hour, &split).await?;
+    let totals = series_totals(db, scope, range, first_hour, &split).await?;
 
     // Breakdowns: whole compacted days from `click_days`, the hours around them from
     // `click_rollups`, summed per value here.
@@ -128,7 +174,7 @@ pub async fn link_stats(
     if let Some((first, last)) = split.days {
         queries.push(value_totals(
             "click_days",
-            link.id,
+            scope,
             range.bots,
             Condition::all()
                 .add(Expr::col(Alias::new("day")).gte(first))
@@ -140,7 +186,7 @@ pub async fn link_stats(
     for (start, end) in &split.hours {
         queries.push(value_totals(
             "click_rollups",
-            link.id,
+            scope,
             range.bots,
             Condition::all()
                 .add(Expr::col(Alias::new("bucket")).gte(*start))
@@ -213,7 +259,11 @@ pub async fn link_stats(
     }
 
     Ok(Stats {
-        link_id: link.id,
+        link_id: match scope {
+            Scope::Link(id) => Some(id),
+            Scope::Tag(_) | Scope::Owner(_) => None,
+        },
+        tag: None,
         from: range.from,
         to: range.to,
         interval: range.interval,
@@ -241,7 +291,7 @@ pub async fn link_stats(
 /// statistics requests put a third of the samples in those thread switches).
 async fn series_totals(
     db: &impl ConnectionTrait,
-    link_id: i64,
+    scope: Scope,
     range: &Range,
     first_hour: DateTime<Utc>,
     split: &Split,
@@ -254,10 +304,10 @@ async fn series_totals(
     };
     let mut rows = Vec::new();
     // SELECT bucket, SUM(clicks), SUM(bot_clicks), SUM(visitors) FROM click_rollups
-    //   WHERE link_id = ? AND dimension = 'total' AND bucket >= ? AND bucket < ?
+    //   WHERE <scope> AND dimension = 'total' AND bucket >= ? AND bucket < ?
     //   GROUP BY bucket
     for (start, end) in hours {
-        let query = totals("click_rollups", "bucket", link_id)
+        let query = totals("click_rollups", "bucket", scope)
             .and_where(Expr::col(Alias::new("bucket")).gte(start))
             .and_where(Expr::col(Alias::new("bucket")).lt(end))
             .to_owned();
@@ -269,7 +319,7 @@ async fn series_totals(
     }
     // The same by `day` from click_days, for days first..=last.
     if let Some((first, last)) = days {
-        let query = totals("click_days", "day", link_id)
+        let query = totals("click_days", "day", scope)
             .and_where(Expr::col(Alias::new("day")).gte(first))
             .and_where(Expr::col(Alias::new("day")).lte(last))
             .to_owned();
@@ -289,15 +339,16 @@ async fn series_totals(
     Ok(rows)
 }
 
-/// The `total` counts of one link in `table`, by `bucket`; the caller adds the range.
-fn totals(table: &str, bucket: &str, link_id: i64) -> SelectStatement {
+/// The `total` counts of the scope's links in `table`, by `bucket`; the caller adds the
+/// range.
+fn totals(table: &str, bucket: &str, scope: Scope) -> SelectStatement {
     Query::select()
         .column(Alias::new(bucket))
         .expr_as(sum("clicks"), Alias::new("clicks"))
         .expr_as(sum("bot_clicks"), Alias::new("bot_clicks"))
         .expr_as(sum("visitors"), Alias::new("visitors"))
         .from(Alias::new(table))
-        .and_where(Expr::col(Alias::new("link_id")).eq(link_id))
+        .and_where(scope.links())
         .and_where(Expr::col(Alias::new("dimension")).eq("total"))
         .group_by_col(Alias::new(bucket))
         .to_owned()
@@ -340,22 +391,21 @@ impl Split {
 }
 
 /// SELECT dimension, value, SUM(clicks [+ bot_clicks]) AS clicks FROM <table>
-///   WHERE link_id = ? AND dimension IN ('total', …) AND <buckets>
+///   WHERE <scope> AND dimension IN ('total', …) AND <buckets>
 ///   GROUP BY dimension, value HAVING SUM(…) > 0
-fn value_totals(table: &str, link_id: i64, bots: bool, buckets: Condition) -> SelectStatement {
+fn value_totals(table: &str, scope: Scope, bots: bool, buckets: Condition) -> SelectStatement {
     let counted = if bots {
         Expr::col(Alias::new("clicks")).add(Expr::col(Alias::new("bot_clicks")))
     } else {
         Expr::col(Alias::new("clicks"))
     };
-    let total: sea_orm::sea_query::SimpleExpr =
-        Func::cast_as(Func::sum(counted), Alias::new("BIGINT")).into();
+    let total: SimpleExpr = Func::cast_as(Func::sum(counted), Alias::new("BIGINT")).into();
     Query::select()
         .column(Alias::new("dimension"))
         .column(Alias::new("value"))
         .expr_as(total.clone(), Alias::new("clicks"))
         .from(Alias::new(table))
-        .and_where(Expr::col(Alias::new("link_id")).eq(link_id))
+        .and_where(scope.links())
         .and_where(
             Expr::col(Alias::new("dimension")).is_in(std::iter::once("total").chain(DIMENSIONS)),
         )
@@ -454,12 +504,12 @@ pub async fn rank_links(
 ) -> AppResult<Vec<RankedLink>> {
     let r = Alias::new("r");
     let links = Alias::new("links");
-    let clicks_sum: sea_orm::sea_query::SimpleExpr = Func::cast_as(
+    let clicks_sum: SimpleExpr = Func::cast_as(
         Func::sum(Expr::col((r.clone(), Alias::new("clicks")))),
         Alias::new("BIGINT"),
     )
     .into();
-    let visitors_sum: sea_orm::sea_query::SimpleExpr = Func::cast_as(
+    let visitors_sum: SimpleExpr = Func::cast_as(
         Func::sum(Expr::col((r.clone(), Alias::new("visitors")))),
         Alias::new("BIGINT"),
     )

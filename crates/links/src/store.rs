@@ -446,6 +446,19 @@ pub async fn tag_counts(
         .collect())
 }
 
+/// `user`'s tag `name`, if they have one.
+pub async fn find_tag(
+    db: &impl ConnectionTrait,
+    user: &CurrentUser,
+    name: &str,
+) -> AppResult<Option<tag::Model>> {
+    Ok(tag::Entity::find()
+        .filter(tag::Column::OwnerId.eq(user.id))
+        .filter(tag::Column::Name.eq(name))
+        .one(db)
+        .await?)
+}
+
 /// Renames `user`'s tag `from` to `to`, on every link that carries it. `false` when the
 /// user has no tag `from`; a 409 on `name` when they already have one called `to` (two
 /// tags are not merged behind their owner's back).

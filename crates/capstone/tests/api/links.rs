@@ -937,6 +937,103 @@ async fn links_are_ranked_by_clicks_with_a_minimum() {
 }
 
 #[tokio::test]
+async fn a_tags_and_the_accounts_statistics_add_up_their_links_only() {
+    let app = app_with_ann().await;
+    let bob = "bob@example.com";
+    register(&app, bob).await;
+    let promo_a = create(
+        &app,
+        json!({"target_url": "https://a.example/", "slug": "sum-a", "tags": ["promo"]}),
+    )
+    .await;
+    let promo_b = create(
+        &app,
+        json!({"target_url": "https://b.example/", "slug": "sum-b", "tags": ["promo", "spring"]}),
+    )
+    .await;
+    let untagged = create(
+        &app,
+        json!({"target_url": "https://c.example/", "slug": "sum-c"}),
+    )
+    .await;
+    let response = as_basic(&app, Method::POST, LINKS, bob)
+        .json(&json!({"target_url": "https://d.example/", "slug": "bobs", "tags": ["promo"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let bobs: Value = response.json().await.unwrap();
+
+    let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0";
+    for slug in ["/sum-a", "/sum-a", "/sum-b", "/sum-c", "/bobs", "/bobs"] {
+        let response = app
+            .client
+            .request(Method::GET, slug)
+            .header("user-agent", firefox)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::FOUND);
+    }
+    wait_for_clicks(&app, &promo_a["id"], 2).await;
+    wait_for_clicks(&app, &promo_b["id"], 1).await;
+    wait_for_clicks(&app, &untagged["id"], 1).await;
+    let bobs_link: Value = get_json(&app, &format!("{LINKS}/{}", bobs["id"]), bob).await;
+    assert_eq!(bobs_link["click_count"], 2);
+
+    let promo: Value = get_json(&app, "/api/v1/tags/promo/stats?interval=hour", ANN).await;
+    assert_eq!(promo["tag"], "promo");
+    assert!(promo.get("link_id").is_none(), "{promo}");
+    assert_eq!(
+        promo["total_clicks"], 3,
+        "Bob's promo clicks are his: {promo}"
+    );
+    assert_eq!(
+        promo["top"]["browser"][0],
+        json!({"value": "firefox", "clicks": 3})
+    );
+    let series_sum = |stats: &Value| -> i64 {
+        stats["series"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["clicks"].as_i64().unwrap())
+            .sum()
+    };
+    assert_eq!(series_sum(&promo), 3);
+    // One address and one browser: one visitor per link.
+    assert_eq!(promo["unique_visitors"], 2);
+    let spring: Value = get_json(&app, "/api/v1/tags/Spring/stats", ANN).await;
+    assert_eq!(
+        spring["total_clicks"], 1,
+        "tag names are not case-sensitive"
+    );
+
+    let account: Value = get_json(&app, "/api/v1/stats?interval=day", ANN).await;
+    assert_eq!(account["total_clicks"], 4, "{account}");
+    assert_eq!(series_sum(&account), 4);
+    assert!(account.get("tag").is_none() && account.get("link_id").is_none());
+    let bobs_account: Value = get_json(&app, "/api/v1/stats", bob).await;
+    assert_eq!(bobs_account["total_clicks"], 2);
+
+    for (path, who, status) in [
+        ("/api/v1/tags/nope/stats", ANN, StatusCode::NOT_FOUND),
+        ("/api/v1/tags/spring/stats", bob, StatusCode::NOT_FOUND),
+        (
+            "/api/v1/tags/promo/stats?tz=Mars/Olympus",
+            ANN,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        ("/api/v1/stats?top=0", ANN, StatusCode::UNPROCESSABLE_ENTITY),
+    ] {
+        let response = as_basic(&app, Method::GET, path, who).send().await.unwrap();
+        assert_problem(response, status).await;
+    }
+    let anonymous = app.get("/api/v1/stats").await;
+    assert_problem(anonymous, StatusCode::UNAUTHORIZED).await;
+}
+
+#[tokio::test]
 async fn qr_codes_in_svg_and_png() {
     let app = app_with_ann().await;
     let link = create(&app, json!({"target_url": "https://example.com/"})).await;

@@ -26,6 +26,8 @@ pub fn router(links: Arc<LinksState>) -> OpenApiRouter<AppState> {
         .routes(routes!(tags::list))
         .routes(routes!(tags::rename, tags::delete))
         .routes(routes!(stats::link_stats))
+        .routes(routes!(stats::tag_stats))
+        .routes(routes!(stats::account_stats))
         .routes(routes!(stats::ranking))
         .routes(routes!(stats::clicks))
         .routes(routes!(qr::qr_code))

@@ -1,5 +1,7 @@
-//! Statistics: `GET /api/v1/links/{id}/stats`, `GET /api/v1/stats/links`, and the raw
-//! clicks, `GET /api/v1/links/{id}/clicks` (JSON pages or a CSV export).
+//! Statistics: of a link (`GET /api/v1/links/{id}/stats`), of a tag's links
+//! (`GET /api/v1/tags/{name}/stats`) and of all the caller's links (`GET /api/v1/stats`);
+//! the links ranked by clicks, `GET /api/v1/stats/links`; and the raw clicks,
+//! `GET /api/v1/links/{id}/clicks` (JSON pages or a CSV export).
 
 use axum::{
     body::Body,
@@ -19,9 +21,11 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::tags::tag_name;
 use crate::{
-    analytics::{self, Interval, RankedLink, Stats},
+    analytics::{self, Interval, RankedLink, Scope, Stats},
     entities::{click, link},
+    store,
 };
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -103,7 +107,62 @@ pub async fn link_stats(
 ) -> AppResult<Json<Stats>> {
     let range = range(&query)?;
     let link = find_owned::<link::Entity>(&state.db, id, &user).await?;
-    Ok(Json(analytics::link_stats(&state.db, &link, &range).await?))
+    Ok(Json(
+        analytics::stats(&state.db, Scope::Link(link.id), &range).await?,
+    ))
+}
+
+/// The clicks on every link carrying a tag, together: over time and broken down as for one
+/// link. Unique visitors are counted per link.
+#[utoipa::path(
+    get,
+    path = "/tags/{name}/stats",
+    tag = "links",
+    params(("name" = String, Path), StatsQuery),
+    security(("basic" = []), ("bearer" = []), ("session" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The statistics", body = Stats),
+        (status = 404, description = "No such tag of yours", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid range, interval or time zone", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn tag_stats(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(name): Path<String>,
+    Query(query): Query<StatsQuery>,
+) -> AppResult<Json<Stats>> {
+    let range = range(&query)?;
+    let tag = store::find_tag(&state.db, &user, &tag_name(&name)?)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let mut stats = analytics::stats(&state.db, Scope::Tag(tag.id), &range).await?;
+    stats.tag = Some(tag.name);
+    Ok(Json(stats))
+}
+
+/// The clicks on all the caller's links together: the account's overview, over time and
+/// broken down as for one link. Unique visitors are counted per link.
+#[utoipa::path(
+    get,
+    path = "/stats",
+    tag = "links",
+    params(StatsQuery),
+    security(("basic" = []), ("bearer" = []), ("session" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The statistics", body = Stats),
+        (status = 422, description = "Invalid range, interval or time zone", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn account_stats(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Query(query): Query<StatsQuery>,
+) -> AppResult<Json<Stats>> {
+    let range = range(&query)?;
+    Ok(Json(
+        analytics::stats(&state.db, Scope::Owner(user.id), &range).await?,
+    ))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

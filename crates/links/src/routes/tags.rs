@@ -102,6 +102,6 @@ pub async fn delete(
 
 /// A tag named in the path, as it is stored (`Marketing` is the tag `marketing`); a name
 /// no tag can have names no tag of the caller's either.
-fn tag_name(raw: &str) -> AppResult<String> {
+pub(super) fn tag_name(raw: &str) -> AppResult<String> {
     parse_tag(raw).map_err(|_| AppError::NotFound)
 }
