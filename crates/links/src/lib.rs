@@ -35,7 +35,7 @@ pub use settings::Settings;
 use cache::SlugCache;
 use clicks::{ClickQueue, ClickWriter};
 use geo::Geo;
-use redirect::RedirectCounters;
+use redirect::{PasswordGuard, RedirectCounters};
 
 /// What the links routes and the redirect share.
 pub struct LinksState {
@@ -46,6 +46,7 @@ pub struct LinksState {
     pub clicks: ClickQueue,
     pub geo: Arc<Geo>,
     pub counters: RedirectCounters,
+    pub password_guard: PasswordGuard,
     client_ip_header: Option<String>,
 }
 
@@ -139,6 +140,7 @@ impl Links {
             clicks,
             geo,
             counters: RedirectCounters::default(),
+            password_guard: PasswordGuard::new(&app.config, &app.shared),
             client_ip_header: app.config.client_ip_header.clone(),
         });
         let warm = state.clone();

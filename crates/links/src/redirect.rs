@@ -4,11 +4,12 @@
 //! still logged), and metrics cost an atomic add.
 
 use std::{
-    net::SocketAddr,
+    net::{IpAddr, SocketAddr},
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering},
     },
+    time::Duration,
 };
 
 use axum::{
@@ -21,7 +22,7 @@ use axum::{
 use chrono::Utc;
 use serde::Deserialize;
 
-use platform::http::page::page;
+use platform::{Config, auth::rate_limit::FailureLimiter, http::page::page, shared::Shared};
 
 use crate::{
     LinksState,
@@ -30,6 +31,57 @@ use crate::{
     model::RuleKind,
     useragent,
 };
+
+/// Wrong link passwords allowed before 429, in fixed windows of `login_window_secs`: per
+/// link and address (`login_failures_per_account`) and per address over every link
+/// (`login_failures_per_ip`), as for sign-ins. A link password is a shared secret that
+/// anyone can guess at, and every guess costs the server an Argon2 hash. Nothing counts per
+/// link alone: anyone could then lock a link for all its visitors with a few wrong tries.
+pub struct PasswordGuard {
+    by_link: FailureLimiter,
+    by_ip: FailureLimiter,
+}
+
+impl PasswordGuard {
+    pub fn new(config: &Config, shared: &Shared) -> Self {
+        let window = Duration::from_secs(config.login_window_secs);
+        Self {
+            by_link: FailureLimiter::new(
+                "link-password:link-ip",
+                config.login_failures_per_account,
+                window,
+                shared.clone(),
+            ),
+            by_ip: FailureLimiter::new(
+                "link-password:ip",
+                config.login_failures_per_ip,
+                window,
+                shared.clone(),
+            ),
+        }
+    }
+
+    /// How long `ip` must wait before trying `link`'s password again, if it must.
+    async fn blocked(&self, link: i64, ip: IpAddr) -> Option<Duration> {
+        let ip_key = ip.to_string();
+        let blocked = self.by_link.blocked(&format!("{link}:{ip_key}")).await;
+        blocked.max(self.by_ip.blocked(&ip_key).await)
+    }
+
+    async fn record_failure(&self, link: i64, ip: IpAddr) {
+        let ip_key = ip.to_string();
+        self.by_link
+            .record_failure(&format!("{link}:{ip_key}"))
+            .await;
+        self.by_ip.record_failure(&ip_key).await;
+    }
+
+    /// The right password: this link's wrong tries from `ip` are forgotten (those on other
+    /// links still count).
+    async fn unlocked(&self, link: i64, ip: IpAddr) {
+        self.by_link.reset(&format!("{link}:{ip}")).await;
+    }
+}
 
 /// Redirects served, by outcome; read by `/metrics`.
 #[derive(Default)]
@@ -105,8 +157,28 @@ async fn unlock(
     let Some(hash) = link.password_hash.clone() else {
         return go(&links, &link, uri.query(), &headers, peer, true).await;
     };
+    let ip = links.client_ip(&headers, peer);
+    // Refused before hashing: a guesser past the limit costs us nothing more.
+    if let Some(wait) = links.password_guard.blocked(link.id, ip).await {
+        tracing::warn!(slug, %ip, "link password refused: too many wrong tries");
+        let minutes = wait.as_secs().div_ceil(60).max(1);
+        let mut response = password_form(
+            &slug,
+            Some(&format!(
+                "Too many wrong passwords. Try again in {minutes} minute{}.",
+                if minutes == 1 { "" } else { "s" }
+            )),
+            StatusCode::TOO_MANY_REQUESTS,
+        );
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(wait.as_secs().max(1)),
+        );
+        return response;
+    }
     match platform::auth::password::verify(form.password.into(), hash).await {
         Ok(true) => {
+            links.password_guard.unlocked(link.id, ip).await;
             let mut response = go(&links, &link, uri.query(), &headers, peer, true).await;
             if response.status().is_redirection() {
                 // After a form POST, only 303 makes every browser GET the target.
@@ -114,11 +186,14 @@ async fn unlock(
             }
             response
         }
-        Ok(false) => password_form(
-            &slug,
-            Some("That password is not right."),
-            StatusCode::UNAUTHORIZED,
-        ),
+        Ok(false) => {
+            links.password_guard.record_failure(link.id, ip).await;
+            password_form(
+                &slug,
+                Some("That password is not right."),
+                StatusCode::UNAUTHORIZED,
+            )
+        }
         Err(err) => err.into_response(),
     }
 }
