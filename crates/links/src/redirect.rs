@@ -92,12 +92,41 @@ pub struct RedirectCounters {
 }
 
 pub fn router(links: Arc<LinksState>) -> Router {
-    Router::new()
+    let mut router = Router::new()
         .route("/robots.txt", get(robots))
         .route("/{slug}", get(follow).post(unlock))
         // Some tools add a trailing slash to an address they are given.
-        .route("/{slug}/", get(follow).post(unlock))
-        .with_state(links)
+        .route("/{slug}/", get(follow).post(unlock));
+    if let Some(home) = links.settings.root_redirect.clone() {
+        router = router.route("/", get(move || async move { elsewhere(&home) }));
+    }
+    router.with_state(links)
+}
+
+/// A temporary redirect to one of the configured addresses (`links.root_redirect`,
+/// `links.invalid_redirect`), which may change: not cached, not counted as a click.
+fn elsewhere(url: &str) -> Response {
+    match HeaderValue::from_str(url) {
+        Ok(location) => (
+            StatusCode::FOUND,
+            [
+                (header::LOCATION, location),
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            ],
+        )
+            .into_response(),
+        // Checked at start (`Settings::from_config`), so never here.
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+/// The answer for a slug that leads nowhere: `links.invalid_redirect` when it is set, else
+/// a page saying why, with `status` (404 or 410).
+fn nowhere(links: &LinksState, status: StatusCode, title: &str, text: &str) -> Response {
+    match &links.settings.invalid_redirect {
+        Some(url) => elsewhere(url),
+        None => page(status, title, text),
+    }
 }
 
 /// Crawlers are asked to leave the short links alone, as Shlink asks them by default: a
@@ -209,7 +238,8 @@ async fn resolve(links: &LinksState, slug: &str) -> Result<Arc<CachedLink>, Resp
         Some(link) if link.live && link.valid_from.is_none_or(|from| from <= now) => {
             if link.valid_until.is_some_and(|until| until <= now) || link.exhausted() {
                 links.counters.gone.fetch_add(1, Ordering::Relaxed);
-                return Err(page(
+                return Err(nowhere(
+                    links,
                     StatusCode::GONE,
                     "This link has expired",
                     "It is no longer available.",
@@ -219,7 +249,8 @@ async fn resolve(links: &LinksState, slug: &str) -> Result<Arc<CachedLink>, Resp
         }
         _ => {
             links.counters.not_found.fetch_add(1, Ordering::Relaxed);
-            Err(page(
+            Err(nowhere(
+                links,
                 StatusCode::NOT_FOUND,
                 "Link not found",
                 "There is no link at this address.",
@@ -238,7 +269,8 @@ async fn go(
 ) -> Response {
     if record && !link.take_click() {
         links.counters.gone.fetch_add(1, Ordering::Relaxed);
-        return page(
+        return nowhere(
+            links,
             StatusCode::GONE,
             "This link has expired",
             "It has been used as many times as allowed.",

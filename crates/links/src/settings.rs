@@ -5,6 +5,8 @@ use std::{path::PathBuf, time::Duration};
 
 use serde::Deserialize;
 
+use crate::model::Target;
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
@@ -36,6 +38,12 @@ pub struct Settings {
     /// goes live.
     pub safety_endpoint: Option<String>,
     pub safety_api_key: Option<String>,
+    /// Where a visitor to `/` is sent (your home page), as Shlink's base URL redirect;
+    /// without it, `/` is a 404.
+    pub root_redirect: Option<String>,
+    /// Where a visitor is sent instead of the 404 or 410 page when a slug leads nowhere
+    /// (unknown, not yet valid, expired or used up), as Shlink's invalid short URL redirect.
+    pub invalid_redirect: Option<String>,
 }
 
 impl Default for Settings {
@@ -53,6 +61,8 @@ impl Default for Settings {
             allow_private_targets: false,
             safety_endpoint: None,
             safety_api_key: None,
+            root_redirect: None,
+            invalid_redirect: None,
         }
     }
 }
@@ -60,11 +70,12 @@ impl Default for Settings {
 impl Settings {
     /// Reads and checks the `[links]` table; errors name the setting.
     pub fn from_config(config: &platform::Config) -> anyhow::Result<Self> {
-        let settings: Settings = figment::Figment::from(figment::providers::Serialized::defaults(
-            figment::value::Value::from(config.links.clone()),
-        ))
-        .extract()
-        .map_err(|e| anyhow::anyhow!("invalid [links] settings: {e}"))?;
+        let mut settings: Settings =
+            figment::Figment::from(figment::providers::Serialized::defaults(
+                figment::value::Value::from(config.links.clone()),
+            ))
+            .extract()
+            .map_err(|e| anyhow::anyhow!("invalid [links] settings: {e}"))?;
         let invalid = |setting: &str, reason: &str| {
             Err(anyhow::anyhow!(
                 "invalid setting `links.{setting}`: {reason}"
@@ -87,6 +98,17 @@ impl Settings {
                 "needs safety_api_key, and the other way round",
             );
         }
+        for (setting, url) in [
+            ("root_redirect", &mut settings.root_redirect),
+            ("invalid_redirect", &mut settings.invalid_redirect),
+        ] {
+            if let Some(raw) = url {
+                match Target::parse(raw) {
+                    Ok(target) => *raw = target.into_inner(),
+                    Err(reason) => return invalid(setting, &reason),
+                }
+            }
+        }
         Ok(settings)
     }
 
@@ -96,5 +118,33 @@ impl Settings {
 
     pub fn click_flush(&self) -> Duration {
         Duration::from_millis(self.click_flush_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(setting: &str, value: &str) -> anyhow::Result<Settings> {
+        let mut config = platform::Config::default();
+        config.links.insert(setting.into(), value.into());
+        Settings::from_config(&config)
+    }
+
+    #[test]
+    fn redirect_settings_must_be_web_addresses_and_are_normalised() {
+        for (setting, url) in [
+            ("root_redirect", "javascript:alert(1)"),
+            ("invalid_redirect", "home.example"),
+            ("invalid_redirect", "https://user:pw@home.example/"),
+        ] {
+            let err = with(setting, url).unwrap_err().to_string();
+            assert!(err.contains(&format!("links.{setting}")), "{err}");
+        }
+        let settings = with("root_redirect", "HTTPS://Home.Example:443").unwrap();
+        assert_eq!(
+            settings.root_redirect.as_deref(),
+            Some("https://home.example/")
+        );
     }
 }

@@ -386,6 +386,58 @@ async fn expired_exhausted_and_future_links() {
 }
 
 #[tokio::test]
+async fn the_root_and_slugs_that_lead_nowhere_can_send_visitors_home() {
+    let app = spawn_app_with(|config| {
+        config
+            .links
+            .insert("root_redirect".into(), "https://Home.example".into());
+        config.links.insert(
+            "invalid_redirect".into(),
+            "https://home.example/lost".into(),
+        );
+    })
+    .await;
+    register(&app, ANN).await;
+    let once = create(
+        &app,
+        json!({"target_url": "https://example.com/", "slug": "once", "max_clicks": 1}),
+    )
+    .await;
+    create(&app, json!({"target_url": "https://example.com/", "slug": "ended", "valid_until": "2001-01-01T00:00:00Z"})).await;
+    assert_eq!(follow(&app, "/once").await.status(), StatusCode::FOUND);
+    wait_for_clicks(&app, &once["id"], 1).await;
+
+    for (path, home) in [
+        ("/", "https://home.example/"),
+        ("/no-such-slug", "https://home.example/lost"),
+        ("/ended", "https://home.example/lost"),
+        ("/once", "https://home.example/lost"),
+    ] {
+        let response = follow(&app, path).await;
+        assert_eq!(response.status(), StatusCode::FOUND, "{path}");
+        assert_eq!(response.headers()["location"], home, "{path}");
+        assert_eq!(response.headers()["cache-control"], "no-store");
+    }
+    // Nothing went to the link that was used up.
+    let once: Value = get_json(&app, &format!("{LINKS}/{}", once["id"]), ANN).await;
+    assert_eq!(once["click_count"], 1);
+    // The API's own 404s are left alone.
+    let api = as_basic(&app, Method::GET, &format!("{LINKS}/999"), ANN)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(api, StatusCode::NOT_FOUND).await;
+
+    // Without the settings, the root is a 404 and a missing slug a 404 page.
+    let plain = app_with_ann().await;
+    assert_eq!(follow(&plain, "/").await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        follow(&plain, "/no-such-slug").await.status(),
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
 async fn password_links_ask_first() {
     let app = app_with_ann().await;
     let link = create(&app, json!({"target_url": "https://secret.example/", "slug": "secret", "password": "open sesame"})).await;
