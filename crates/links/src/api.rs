@@ -110,6 +110,11 @@ pub struct NewLink {
     pub max_clicks: Option<i64>,
     #[serde(default)]
     pub rules: Vec<Rule>,
+    /// Answer with your existing link to the same target (with this slug, if one is given)
+    /// instead of making another: 200 rather than 201. Its other fields are left as they
+    /// are. As Shlink's `findIfExists` and Kutt's `reuse`.
+    #[serde(default)]
+    pub find_if_exists: bool,
 }
 
 /// Changes to a link. Absent fields stay as they are; `null` clears a clearable field.
@@ -172,6 +177,7 @@ pub struct ValidLink {
     pub valid_until: Option<DateTime<Utc>>,
     pub max_clicks: Option<i64>,
     pub rules: Vec<ValidRule>,
+    pub find_if_exists: bool,
 }
 
 pub const MAX_TAGS: usize = 20;
@@ -320,6 +326,7 @@ impl NewLink {
             valid_until: self.valid_until,
             max_clicks: max_clicks.flatten(),
             rules,
+            find_if_exists: self.find_if_exists,
         })
     }
 }

@@ -89,6 +89,25 @@ pub async fn create(
     Ok(created)
 }
 
+/// The owner's oldest link to `link`'s target, with its slug if it names one: what a create
+/// with `find_if_exists` answers with instead of making another link.
+///   SELECT * FROM links WHERE owner_id = ? AND target_url = ? [AND slug = ?]
+///     ORDER BY id LIMIT 1
+/// (`links_owner_target_idx`).
+pub async fn find_existing(
+    db: &impl ConnectionTrait,
+    owner: i64,
+    link: &ValidLink,
+) -> AppResult<Option<link::Model>> {
+    let mut select = link::Entity::find()
+        .filter(link::Column::OwnerId.eq(owner))
+        .filter(link::Column::TargetUrl.eq(link.target.as_str()));
+    if let Some(slug) = &link.slug {
+        select = select.filter(link::Column::Slug.eq(slug.as_str()));
+    }
+    Ok(select.order_by_asc(link::Column::Id).one(db).await?)
+}
+
 fn is_slug_clash(err: &sea_orm::DbErr) -> bool {
     matches!(violation(err), Some(Violation::Unique { columns }) if columns.iter().any(|c| c == "slug"))
 }

@@ -797,6 +797,80 @@ async fn bulk_creates_what_it_can_and_says_why_the_rest_failed() {
 /// twice the API's usual body limit) is taken whole; a body far past that is a 413 that
 /// creates nothing.
 #[tokio::test]
+async fn find_if_exists_answers_with_the_link_already_made() {
+    let app = app_with_ann().await;
+    let first = create(
+        &app,
+        json!({"target_url": "https://example.com/sale", "tags": ["promo"]}),
+    )
+    .await;
+    let again = |body: Value| {
+        let request = as_basic(&app, Method::POST, LINKS, ANN).json(&body);
+        async move { request.send().await.unwrap() }
+    };
+
+    // The same target, written differently: found, 200, nothing made.
+    let found =
+        again(json!({"target_url": "HTTPS://EXAMPLE.com:443/sale", "find_if_exists": true})).await;
+    assert_eq!(found.status(), StatusCode::OK);
+    let found: Value = found.json().await.unwrap();
+    assert_eq!(found["id"], first["id"]);
+    assert_eq!(found["tags"], json!(["promo"]), "left as it was");
+    // Without the flag, or for another target, or another slug: a new link.
+    for body in [
+        json!({"target_url": "https://example.com/sale"}),
+        json!({"target_url": "https://example.com/other", "find_if_exists": true}),
+        json!({"target_url": "https://example.com/sale", "slug": "sale-2", "find_if_exists": true}),
+    ] {
+        assert_eq!(
+            again(body.clone()).await.status(),
+            StatusCode::CREATED,
+            "{body}"
+        );
+    }
+    // With a slug, the link must have that slug too.
+    let by_slug = again(
+        json!({"target_url": "https://example.com/sale", "slug": "sale-2", "find_if_exists": true}),
+    )
+    .await;
+    assert_eq!(by_slug.status(), StatusCode::OK);
+    assert_eq!(by_slug.json::<Value>().await.unwrap()["slug"], "sale-2");
+    // A slug taken by a link to another target is still a conflict.
+    let taken = again(json!({"target_url": "https://example.com/elsewhere", "slug": "sale-2", "find_if_exists": true})).await;
+    assert_problem(taken, StatusCode::CONFLICT).await;
+    // Another user's link to the same target is not found: Bob gets his own.
+    register(&app, "bob@example.com").await;
+    let bobs = as_basic(&app, Method::POST, LINKS, "bob@example.com")
+        .json(&json!({"target_url": "https://example.com/sale", "find_if_exists": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bobs.status(), StatusCode::CREATED);
+
+    // In bulk, per item.
+    let items = [
+        json!({"target_url": "https://example.com/sale", "find_if_exists": true}),
+        json!({"target_url": "https://example.com/new", "find_if_exists": true}),
+        json!({"target_url": "ftp://example.com/", "find_if_exists": true}),
+    ];
+    let report: Value = bulk(&app, &items).await.json().await.unwrap();
+    assert_eq!(
+        [&report["created"], &report["existing"], &report["failed"]],
+        [1, 1, 1],
+        "{report}"
+    );
+    assert_eq!(report["results"][0]["status"], "existing");
+    assert_eq!(report["results"][0]["link"]["id"], first["id"]);
+    assert_eq!(report["results"][1]["status"], "created");
+    let list: Value = get_json(&app, &format!("{LINKS}?q=example.com/sale"), ANN).await;
+    assert_eq!(
+        list["items"].as_array().unwrap().len(),
+        3,
+        "the first, the one made without the flag, and sale-2: {list}"
+    );
+}
+
+#[tokio::test]
 async fn a_full_bulk_of_long_addresses_is_not_refused_for_its_size() {
     let app = app_with_ann().await;
     let items = |length: usize| -> Vec<Value> {

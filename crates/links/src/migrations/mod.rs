@@ -4,6 +4,7 @@ mod m20261125_000001_create_links;
 mod m20261130_000001_narrow_click_counts;
 mod m20261130_000002_click_log_without_foreign_keys;
 mod m20261201_000001_query_rules;
+mod m20261201_000002_links_by_target;
 mod sqlite;
 
 use sea_orm_migration::MigrationTrait;
@@ -14,5 +15,6 @@ pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         Box::new(m20261130_000001_narrow_click_counts::Migration),
         Box::new(m20261130_000002_click_log_without_foreign_keys::Migration),
         Box::new(m20261201_000001_query_rules::Migration),
+        Box::new(m20261201_000002_links_by_target::Migration),
     ]
 }

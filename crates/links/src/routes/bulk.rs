@@ -13,7 +13,7 @@ use platform::{
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::links::hash_link_password;
+use super::links::{Created, create_link};
 use crate::{
     LinksState,
     api::{Check, Link, NewLink},
@@ -37,7 +37,7 @@ pub struct BulkRequest {
 pub struct BulkResult {
     /// Position of the item in the request.
     pub index: usize,
-    /// `created` or `failed`.
+    /// `created`, `existing` (found by `find_if_exists`) or `failed`.
     pub status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub link: Option<Link>,
@@ -48,6 +48,8 @@ pub struct BulkResult {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BulkReport {
     pub created: usize,
+    /// Items answered with an existing link (`find_if_exists`).
+    pub existing: usize,
     pub failed: usize,
     pub results: Vec<BulkResult>,
 }
@@ -86,40 +88,28 @@ pub async fn create_many(
         let valid = item.validate(&mut Check { v: &mut v, at: &at });
         let outcome = match valid {
             None => Err(v.into_errors()),
-            Some(valid) => {
-                let needs_title = valid.title.is_none();
-                let created = async {
-                    let password_hash = hash_link_password(valid.password.clone()).await?;
-                    store::create(
-                        &state.db,
-                        user.id,
-                        valid,
-                        password_hash,
-                        links.settings.slug_length,
-                        links.initial_safety(),
-                    )
-                    .await
-                }
-                .await;
-                match created {
-                    Ok(created) => {
-                        links.after_create(&created, needs_title).await;
-                        Ok(created)
-                    }
-                    Err(err) => Err(store::item_errors(err)
+            Some(valid) => create_link(&state, &links, user.id, valid)
+                .await
+                .map_err(|err| {
+                    store::item_errors(err)
                         .into_iter()
                         .map(|e| FieldError::new(format!("{at}{}", e.field), e.message))
-                        .collect()),
-                }
-            }
+                        .collect()
+                }),
         };
         results.push(match outcome {
-            Ok(created) => BulkResult {
-                index,
-                status: "created",
-                link: Some(store::view(&state.db, created, &public_url).await?),
-                errors: None,
-            },
+            Ok(created) => {
+                let (status, link) = match created {
+                    Created::New(link) => ("created", link),
+                    Created::Existing(link) => ("existing", link),
+                };
+                BulkResult {
+                    index,
+                    status,
+                    link: Some(store::view(&state.db, link, &public_url).await?),
+                    errors: None,
+                }
+            }
             Err(errors) => BulkResult {
                 index,
                 status: "failed",
@@ -128,10 +118,11 @@ pub async fn create_many(
             },
         });
     }
-    let created = results.iter().filter(|r| r.link.is_some()).count();
+    let count = |status| results.iter().filter(|r| r.status == status).count();
     let report = BulkReport {
-        created,
-        failed: results.len() - created,
+        created: count("created"),
+        existing: count("existing"),
+        failed: count("failed"),
         results,
     };
     Ok((StatusCode::OK, Json(report)))

@@ -6,7 +6,7 @@ use axum::{
     Extension,
     extract::{Path, State},
     http::StatusCode,
-    response::IntoResponse,
+    response::{IntoResponse, Response},
 };
 use chrono::{DateTime, Utc};
 use platform::{
@@ -21,7 +21,7 @@ use utoipa::IntoParams;
 
 use crate::{
     LinksState,
-    api::{Check, Link, LinkChanges, NewLink},
+    api::{Check, Link, LinkChanges, NewLink, ValidLink},
     entities::link,
     store::{self, ListFilter, Sort, TagMode},
 };
@@ -35,6 +35,42 @@ pub(crate) async fn hash_link_password(password: Option<String>) -> AppResult<Op
     }
 }
 
+/// What a create did.
+pub(crate) enum Created {
+    New(link::Model),
+    /// `find_if_exists` found this link to the same target.
+    Existing(link::Model),
+}
+
+/// Makes a link (or, with `find_if_exists`, finds it), for the create and bulk routes: the
+/// password hashed off the async workers, the rows written in one transaction, then the
+/// redirect cache told and the title fetch and safety check queued.
+pub(crate) async fn create_link(
+    state: &AppState,
+    links: &LinksState,
+    owner: i64,
+    valid: ValidLink,
+) -> AppResult<Created> {
+    if valid.find_if_exists
+        && let Some(existing) = store::find_existing(&state.db, owner, &valid).await?
+    {
+        return Ok(Created::Existing(existing));
+    }
+    let password_hash = hash_link_password(valid.password.clone()).await?;
+    let needs_title = valid.title.is_none();
+    let created = store::create(
+        &state.db,
+        owner,
+        valid,
+        password_hash,
+        links.settings.slug_length,
+        links.initial_safety(),
+    )
+    .await?;
+    links.after_create(&created, needs_title).await;
+    Ok(Created::New(created))
+}
+
 /// Creates a short link.
 #[utoipa::path(
     post,
@@ -44,6 +80,7 @@ pub(crate) async fn hash_link_password(password: Option<String>) -> AppResult<Op
     security(("basic" = []), ("bearer" = []), ("session" = []), ("api_key" = [])),
     responses(
         (status = 201, description = "Created", body = Link, headers(("location" = String, description = "The new link"))),
+        (status = 200, description = "With `find_if_exists`: your existing link to this target", body = Link),
         (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The slug is taken", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
@@ -54,29 +91,26 @@ pub async fn create(
     Extension(links): Extension<Arc<LinksState>>,
     user: CurrentUser,
     Json(input): Json<NewLink>,
-) -> AppResult<impl IntoResponse> {
+) -> AppResult<Response> {
     let mut v = Validator::new();
     let valid = input.validate(&mut Check { v: &mut v, at: "" });
     v.finish()?;
     let valid = valid.expect("validated");
-    let password_hash = hash_link_password(valid.password.clone()).await?;
-    let needs_title = valid.title.is_none();
-    let created = store::create(
-        &state.db,
-        user.id,
-        valid,
-        password_hash,
-        links.settings.slug_length,
-        links.initial_safety(),
-    )
-    .await?;
-    links.after_create(&created, needs_title).await;
-    let view = store::view(&state.db, created, &state.config.public_url()).await?;
-    Ok((
-        StatusCode::CREATED,
-        location(&format!("/api/v1/links/{}", view.id)),
-        Json(view),
-    ))
+    let public_url = state.config.public_url();
+    Ok(match create_link(&state, &links, user.id, valid).await? {
+        Created::New(created) => {
+            let view = store::view(&state.db, created, &public_url).await?;
+            (
+                StatusCode::CREATED,
+                location(&format!("/api/v1/links/{}", view.id)),
+                Json(view),
+            )
+                .into_response()
+        }
+        Created::Existing(found) => {
+            Json(store::view(&state.db, found, &public_url).await?).into_response()
+        }
+    })
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
