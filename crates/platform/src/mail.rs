@@ -6,7 +6,9 @@
 //! tries again after a relay's temporary refusal or an outage (for about six minutes, see
 //! [`RETRY_AFTER`]) and logs what it could not send. Messages wait in memory, not in the
 //! database, so one still waiting at a restart is lost and the user asks for it again;
-//! every message we send today can be asked for again.
+//! every message we send today can be asked for again. That is deliberate: each of them
+//! carries a live token (verification, password reset), and an outbox table would keep
+//! those in clear at rest, where we keep every other token only as its hash.
 
 use std::{sync::Arc, time::Duration};
 
