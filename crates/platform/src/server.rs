@@ -158,6 +158,8 @@ pub fn router(state: AppState, api: OpenApiRouter<AppState>) -> Router {
             StatusCode::SERVICE_UNAVAILABLE,
             config.request_timeout(),
         ))
+        // Inside the compression, so that the tag is the same for every encoding.
+        .layer(middleware::from_fn(http::etag::conditional))
         .layer(CompressionLayer::new());
     if let Some(cors) = cors(&config) {
         app = app.layer(cors);

@@ -1,7 +1,7 @@
-use reqwest::StatusCode;
-use serde_json::Value;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
 
-use crate::helpers::{media_type, spawn_app};
+use crate::helpers::{as_basic, media_type, register, spawn_app};
 
 #[tokio::test]
 async fn health_and_readiness() {
@@ -100,4 +100,59 @@ async fn metrics_count_requests_per_route_and_status() {
         text.contains("http_request_duration_seconds_bucket{"),
         "{text}"
     );
+}
+
+#[tokio::test]
+async fn a_get_answers_304_while_its_etag_is_current() {
+    let app = spawn_app().await;
+    let ann = "ann@example.com";
+    register(&app, ann).await;
+    let get = |etag: Option<&str>| {
+        let mut request = as_basic(&app, Method::GET, "/api/v1/me", ann);
+        if let Some(etag) = etag {
+            request = request.header("if-none-match", etag);
+        }
+        async move { request.send().await.unwrap() }
+    };
+
+    let first = get(None).await;
+    assert_eq!(first.status(), StatusCode::OK);
+    assert_eq!(first.headers()["cache-control"], "private, no-cache");
+    let etag = first.headers()["etag"].to_str().unwrap().to_owned();
+    assert!(etag.starts_with("W/\""), "{etag}");
+
+    let unchanged = get(Some(&etag)).await;
+    assert_eq!(unchanged.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(unchanged.headers()["etag"], etag.as_str());
+    assert!(unchanged.bytes().await.unwrap().is_empty());
+    // Another tag, or one of a list, compared as RFC 9110 says.
+    assert_eq!(get(Some("\"other\"")).await.status(), StatusCode::OK);
+    let listed = format!("\"other\", {}", etag.trim_start_matches("W/"));
+    assert_eq!(get(Some(&listed)).await.status(), StatusCode::NOT_MODIFIED);
+
+    let renamed = as_basic(&app, Method::PATCH, "/api/v1/me", ann)
+        .json(&json!({"display_name": "Ann B."}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(renamed.status(), StatusCode::OK);
+    assert!(
+        renamed.headers().get("etag").is_none(),
+        "only GETs are tagged"
+    );
+    let changed = get(Some(&etag)).await;
+    assert_eq!(changed.status(), StatusCode::OK, "the account changed");
+    assert_ne!(changed.headers()["etag"], etag.as_str());
+    assert_eq!(
+        changed.json::<Value>().await.unwrap()["display_name"],
+        "Ann B."
+    );
+
+    // Errors are not tagged.
+    let missing = as_basic(&app, Method::GET, "/api/v1/links/999", ann)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    assert!(missing.headers().get("etag").is_none());
 }

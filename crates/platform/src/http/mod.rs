@@ -1,6 +1,7 @@
 //! HTTP conventions shared by every route: JSON in and out, problem+json errors, pagination,
 //! per-request context, and the middleware stack around the whole router.
 
+pub mod etag;
 pub mod json;
 pub mod page;
 pub mod pagination;
