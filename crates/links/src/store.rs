@@ -16,12 +16,13 @@ use sea_orm::{
     ActiveValue::Set,
     ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect,
     RelationTrait, TransactionTrait,
-    sea_query::{Expr, ExprTrait, OnConflict, Query},
+    sea_query::{Alias, Expr, ExprTrait, LockType, OnConflict, Query},
 };
 use serde::{Deserialize, Serialize};
 
 use crate::{
     api::{Link, ValidLink, ValidRule},
+    compaction,
     entities::{click_count, link, link_tag, rule, tag},
     model::Slug,
 };
@@ -515,6 +516,42 @@ pub async fn delete_tag(
         .exec(db)
         .await?;
     Ok(deleted.rows_affected > 0)
+}
+
+/// Deletes a link's clicks and every figure counted from them, all or nothing; returns how
+/// many clicks there were. The tables are emptied in the order the click writer fills
+/// them, counter first, so that on PostgreSQL the two wait for each other's row locks
+/// rather than deadlock; and the compaction mark is held `FOR SHARE` (as the writer holds
+/// it), so that no day of this link's hours is being folded into `click_days` meanwhile.
+/// Clicks still queued when this runs are written after it, and counted.
+///   DELETE FROM link_click_counts WHERE link_id = ?
+///   DELETE FROM clicks WHERE link_id = ?   (then link_visitors, click_rollups, click_days)
+pub async fn forget_clicks(db: &platform::db::Db, link_id: i64) -> AppResult<u64> {
+    let tx = db.begin().await?;
+    // SQLite runs one writing transaction at a time, and a read first would make this one
+    // a reader to upgrade (which fails if another connection wrote meanwhile).
+    if tx.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        compaction::compacted_through(&tx, Some(LockType::Share)).await?;
+    }
+    let mut clicks = 0;
+    for table in [
+        "link_click_counts",
+        "clicks",
+        "link_visitors",
+        "click_rollups",
+        "click_days",
+    ] {
+        let delete = Query::delete()
+            .from_table(Alias::new(table))
+            .and_where(Expr::col(Alias::new("link_id")).eq(link_id))
+            .to_owned();
+        let deleted = tx.execute(&delete).await?.rows_affected();
+        if table == "clicks" {
+            clicks = deleted;
+        }
+    }
+    tx.commit().await?;
+    Ok(clicks)
 }
 
 /// Turns a per-item failure into field errors for a bulk report.

@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 use testkit::{assert_problem, problem_fields};
 
 use crate::helpers::{
-    TestApp, as_basic, get_json, media_type, register, spawn_app, spawn_app_with,
+    TestApp, as_basic, as_bearer, create_key, get_json, media_type, register, spawn_app,
+    spawn_app_with,
 };
 
 const LINKS: &str = "/api/v1/links";
@@ -1055,6 +1056,66 @@ async fn stats_break_clicks_down_and_leave_bots_out() {
     let csv = csv.text().await.unwrap();
     assert_eq!(csv.lines().count(), 5, "a header and four clicks:\n{csv}");
     assert!(csv.starts_with("id,clicked_at,"));
+}
+
+#[tokio::test]
+async fn deleting_a_links_clicks_forgets_them_and_their_statistics() {
+    let app = app_with_ann().await;
+    let link = create(
+        &app,
+        json!({"target_url": "https://example.com/", "slug": "twice", "max_clicks": 2, "tags": ["t"]}),
+    )
+    .await;
+    let other = create(
+        &app,
+        json!({"target_url": "https://example.com/", "slug": "kept"}),
+    )
+    .await;
+    let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0";
+    let visit = |slug: &'static str| {
+        let request = app
+            .client
+            .request(Method::GET, slug)
+            .header("user-agent", firefox);
+        async move { request.send().await.unwrap().status() }
+    };
+    assert_eq!(visit("/twice").await, StatusCode::FOUND);
+    assert_eq!(visit("/twice").await, StatusCode::FOUND);
+    assert_eq!(visit("/twice").await, StatusCode::GONE);
+    assert_eq!(visit("/kept").await, StatusCode::FOUND);
+    wait_for_clicks(&app, &link["id"], 2).await;
+    wait_for_clicks(&app, &other["id"], 1).await;
+
+    let clicks = format!("{LINKS}/{}/clicks", link["id"]);
+    // Not by another user, nor with a read-only key.
+    register(&app, "bob@example.com").await;
+    let bobs = as_basic(&app, Method::DELETE, &clicks, "bob@example.com");
+    assert_problem(bobs.send().await.unwrap(), StatusCode::NOT_FOUND).await;
+    let key = create_key(&app, ANN, json!({"name": "dashboard", "scope": "read"})).await;
+    let read_only = as_bearer(&app, Method::DELETE, &clicks, key["key"].as_str().unwrap());
+    assert_problem(read_only.send().await.unwrap(), StatusCode::FORBIDDEN).await;
+
+    let deleted = as_basic(&app, Method::DELETE, &clicks, ANN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    let stats: Value = get_json(&app, &format!("{LINKS}/{}/stats", link["id"]), ANN).await;
+    assert_eq!(stats["total_clicks"], 0, "{stats}");
+    assert_eq!(stats["unique_visitors"], 0);
+    assert_eq!(stats["top"]["browser"], json!([]));
+    let raw: Value = get_json(&app, &clicks, ANN).await;
+    assert_eq!(raw["items"], json!([]));
+    let tag: Value = get_json(&app, "/api/v1/tags/t/stats", ANN).await;
+    assert_eq!(tag["total_clicks"], 0);
+    let account: Value = get_json(&app, "/api/v1/stats", ANN).await;
+    assert_eq!(account["total_clicks"], 1, "the other link's click stays");
+
+    // The count starts again, max_clicks with it.
+    assert_eq!(visit("/twice").await, StatusCode::FOUND);
+    wait_for_clicks(&app, &link["id"], 1).await;
+    let stats: Value = get_json(&app, &format!("{LINKS}/{}/stats", link["id"]), ANN).await;
+    assert_eq!(stats["total_clicks"], 1);
 }
 
 #[tokio::test]

@@ -29,7 +29,7 @@ pub fn router(links: Arc<LinksState>) -> OpenApiRouter<AppState> {
         .routes(routes!(stats::tag_stats))
         .routes(routes!(stats::account_stats))
         .routes(routes!(stats::ranking))
-        .routes(routes!(stats::clicks))
+        .routes(routes!(stats::clicks, stats::delete_clicks))
         .routes(routes!(qr::qr_code))
         .layer(Extension(links))
 }

@@ -1,12 +1,15 @@
 //! Statistics: of a link (`GET /api/v1/links/{id}/stats`), of a tag's links
 //! (`GET /api/v1/tags/{name}/stats`) and of all the caller's links (`GET /api/v1/stats`);
 //! the links ranked by clicks, `GET /api/v1/stats/links`; and the raw clicks,
-//! `GET /api/v1/links/{id}/clicks` (JSON pages or a CSV export).
+//! `GET /api/v1/links/{id}/clicks` (JSON pages or a CSV export), which `DELETE` forgets.
+
+use std::sync::Arc;
 
 use axum::{
+    Extension,
     body::Body,
     extract::{Path, State},
-    http::{HeaderValue, header},
+    http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use chrono::{DateTime, Duration, Utc};
@@ -23,6 +26,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::tags::tag_name;
 use crate::{
+    LinksState,
     analytics::{self, Interval, RankedLink, Scope, Stats},
     entities::{click, link},
     store,
@@ -322,6 +326,35 @@ pub async fn clicks(
         Some("csv") => Ok(csv_export(state, link, query)),
         Some(_) => Err(AppError::validation("format", "must be json or csv")),
     }
+}
+
+/// Deletes a link's clicks and the statistics counted from them, as Shlink's "delete
+/// visits": for a visitor who asks to be forgotten, or to start a link's count afresh. A
+/// link with `max_clicks` can then be followed that many times again. Clicks still queued
+/// at that moment are written after it.
+#[utoipa::path(
+    delete,
+    path = "/links/{id}/clicks",
+    tag = "links",
+    params(("id" = i64, Path)),
+    security(("basic" = []), ("bearer" = []), ("session" = []), ("api_key" = [])),
+    responses(
+        (status = 204, description = "The clicks and their statistics are gone"),
+        (status = 404, description = "No such link of yours", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn delete_clicks(
+    State(state): State<AppState>,
+    Extension(links): Extension<Arc<LinksState>>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> AppResult<StatusCode> {
+    let link = find_owned::<link::Entity>(&state.db, id, &user).await?;
+    let clicks = store::forget_clicks(&state.db, link.id).await?;
+    // The redirect's copy of the link counts clicks for `max_clicks`.
+    links.cache.invalidate(&link.slug).await;
+    tracing::info!(link_id = link.id, clicks, "a link's clicks were deleted");
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Streams the CSV in chunks of 5,000 rows (keyset-paged by id), so that exporting a
