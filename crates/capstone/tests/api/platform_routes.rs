@@ -42,6 +42,16 @@ async fn openapi_document_describes_every_route_and_the_problem_schema() {
     }
 }
 
+/// The whole API as documented, kept in `snapshots/`: a change to a route, a parameter or a
+/// schema shows in review as a change there. After a deliberate change, run this test with
+/// `INSTA_UPDATE=always` (or `cargo insta review`) and commit the new snapshot with it.
+#[tokio::test]
+async fn the_openapi_document_is_the_one_reviewed() {
+    let app = spawn_app().await;
+    let doc: Value = app.get("/openapi.json").await.json().await.unwrap();
+    insta::assert_json_snapshot!("openapi", doc);
+}
+
 #[tokio::test]
 async fn docs_are_served_by_the_binary_itself() {
     let app = spawn_app().await;
