@@ -24,6 +24,7 @@ use std::{
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
+use ipnet::IpNet;
 use platform::{
     AppResult,
     background::Background,
@@ -38,7 +39,7 @@ use sea_orm::{
 
 use crate::{
     entities::{click_count, link, rule},
-    model::RuleKind,
+    model::{RuleKind, parse_network},
 };
 
 /// Everything a redirect needs to know about a link.
@@ -63,6 +64,8 @@ pub struct CachedLink {
 pub struct CachedRule {
     pub kind: RuleKind,
     pub value: String,
+    /// An IP rule's network, parsed once here rather than at every redirect.
+    pub network: Option<IpNet>,
     pub target: String,
 }
 
@@ -211,8 +214,12 @@ fn cached(link: link::Model, clicks: i64, rules: Vec<rule::Model>) -> CachedLink
     let rules = rules
         .into_iter()
         .filter_map(|r| {
+            let kind = RuleKind::from_db(&r.kind)?;
             Some(CachedRule {
-                kind: RuleKind::from_db(&r.kind)?,
+                network: (kind == RuleKind::Ip)
+                    .then(|| parse_network(&r.value).ok())
+                    .flatten(),
+                kind,
                 value: r.value,
                 target: r.target_url,
             })

@@ -1,7 +1,8 @@
 //! The values a link is made of, parsed (not merely checked) from what clients send.
 
-use std::fmt;
+use std::{fmt, net::IpAddr};
 
+use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -170,6 +171,9 @@ pub enum RuleKind {
     /// A parameter of the visitor's query string: `name=value` for that value, or `name`
     /// for any (`?utm_source=newsletter` matches `utm_source=newsletter` and `utm_source`).
     Query,
+    /// The visitor's address: one (`203.0.113.7`) or a network (`10.0.0.0/8`,
+    /// `2001:db8::/32`), as Shlink's IP address rules.
+    Ip,
 }
 
 impl RuleKind {
@@ -179,6 +183,7 @@ impl RuleKind {
             RuleKind::Country => "country",
             RuleKind::Language => "language",
             RuleKind::Query => "query",
+            RuleKind::Ip => "ip",
         }
     }
 
@@ -188,6 +193,7 @@ impl RuleKind {
             "country" => Some(RuleKind::Country),
             "language" => Some(RuleKind::Language),
             "query" => Some(RuleKind::Query),
+            "ip" => Some(RuleKind::Ip),
             _ => None,
         }
     }
@@ -228,12 +234,31 @@ impl RuleKind {
                     Ok(value.to_owned())
                 }
             }
+            // Stored as the network it names (`10.1.2.3/8` is `10.0.0.0/8`); at most 43
+            // characters (a whole IPv6 address and `/128`).
+            RuleKind::Ip => parse_network(value).map(|net| net.to_string()),
         }
     }
 }
 
 /// The longest rule value the database holds.
-const MAX_RULE_VALUE: usize = 35;
+const MAX_RULE_VALUE: usize = 64;
+
+/// An address (`203.0.113.7`, a network of one) or a network in CIDR notation
+/// (`10.0.0.0/8`), as the network it names: host bits are cleared.
+pub fn parse_network(raw: &str) -> Result<IpNet, String> {
+    let raw = raw.trim();
+    raw.parse::<IpNet>()
+        .or_else(|_| raw.parse::<IpAddr>().map(IpNet::from))
+        .map(|net| net.trunc())
+        .map_err(|_| "must be an IP address or a network such as 10.0.0.0/8".into())
+}
+
+/// Whether `network` holds `ip`. An IPv4 visitor seen by a dual-stack listener arrives as
+/// `::ffff:a.b.c.d` and is matched as the IPv4 address it is.
+pub fn network_holds(network: &IpNet, ip: IpAddr) -> bool {
+    network.contains(&ip.to_canonical())
+}
 
 /// A tag name: trimmed, lower-cased, 1 to 50 characters, no control characters.
 pub fn parse_tag(raw: &str) -> Result<String, String> {

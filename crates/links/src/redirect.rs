@@ -25,10 +25,10 @@ use serde::Deserialize;
 use platform::{Config, auth::rate_limit::FailureLimiter, http::page::page, shared::Shared};
 
 use crate::{
-    LinksState,
+    LinksState, Settings,
     cache::CachedLink,
     clicks::{ClickEvent, Texts},
-    model::RuleKind,
+    model::{RuleKind, network_holds},
     useragent,
 };
 
@@ -267,6 +267,9 @@ async fn go(
     peer: SocketAddr,
     record: bool,
 ) -> Response {
+    let ip = links.client_ip(headers, peer);
+    // An uncounted visit (see `links.untracked_addresses`) does not use up `max_clicks`.
+    let record = record && !untracked(&links.settings, ip, query);
     if record && !link.take_click() {
         links.counters.gone.fetch_add(1, Ordering::Relaxed);
         return nowhere(
@@ -277,7 +280,6 @@ async fn go(
         );
     }
     let header = |name: &header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
-    let ip = links.client_ip(headers, peer);
     let target = choose_target(
         links,
         link,
@@ -385,12 +387,26 @@ fn choose_target<'a>(
                     == Some(rule.value.as_str())
             }
             RuleKind::Query => has_parameter(query, &rule.value),
+            RuleKind::Ip => rule.network.is_some_and(|net| network_holds(&net, ip)),
         };
         if matches {
             return &rule.target;
         }
     }
     &link.target
+}
+
+/// Whether a visit is left uncounted: from one of `links.untracked_addresses`, or with
+/// `links.untracked_param` in its query. Costs nothing when neither is set.
+fn untracked(settings: &Settings, ip: IpAddr, query: Option<&str>) -> bool {
+    settings
+        .untracked_networks
+        .iter()
+        .any(|network| network_holds(network, ip))
+        || settings
+            .untracked_param
+            .as_deref()
+            .is_some_and(|name| has_parameter(query, name))
 }
 
 /// Whether `query` (the request's, as sent) has the parameter a query rule asks for:

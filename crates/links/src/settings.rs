@@ -3,9 +3,11 @@
 
 use std::{path::PathBuf, time::Duration};
 
+use ipnet::IpNet;
+
 use serde::Deserialize;
 
-use crate::model::Target;
+use crate::model::{Target, parse_network};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -44,6 +46,17 @@ pub struct Settings {
     /// Where a visitor is sent instead of the 404 or 410 page when a slug leads nowhere
     /// (unknown, not yet valid, expired or used up), as Shlink's invalid short URL redirect.
     pub invalid_redirect: Option<String>,
+    /// Visitors from these addresses or networks (`10.0.0.0/8`, `203.0.113.7`) are
+    /// redirected but not counted: your office, your uptime monitor. As Shlink's
+    /// `DISABLE_TRACKING_FROM`.
+    pub untracked_addresses: Vec<String>,
+    /// A query parameter that keeps a visit out of the statistics when present (`nostat`:
+    /// `/spring?nostat`), for trying a link without counting it. As Shlink's
+    /// `DISABLE_TRACK_PARAM`.
+    pub untracked_param: Option<String>,
+    /// `untracked_addresses`, parsed.
+    #[serde(skip)]
+    pub untracked_networks: Vec<IpNet>,
 }
 
 impl Default for Settings {
@@ -63,6 +76,9 @@ impl Default for Settings {
             safety_api_key: None,
             root_redirect: None,
             invalid_redirect: None,
+            untracked_addresses: Vec::new(),
+            untracked_param: None,
+            untracked_networks: Vec::new(),
         }
     }
 }
@@ -108,6 +124,23 @@ impl Settings {
                     Err(reason) => return invalid(setting, &reason),
                 }
             }
+        }
+        for raw in &settings.untracked_addresses {
+            match parse_network(raw) {
+                Ok(network) => settings.untracked_networks.push(network),
+                Err(reason) => return invalid("untracked_addresses", &format!("{raw:?} {reason}")),
+            }
+        }
+        if settings.untracked_param.as_deref().is_some_and(|name| {
+            name.is_empty()
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        }) {
+            return invalid(
+                "untracked_param",
+                "must be a parameter name of letters, digits, - or _",
+            );
         }
         Ok(settings)
     }

@@ -597,6 +597,91 @@ async fn rules_pick_a_target_by_query_device_and_language() {
 }
 
 #[tokio::test]
+async fn rules_by_address_and_visits_left_uncounted() {
+    let app = spawn_app_with(|config| {
+        config.client_ip_header = Some("x-forwarded-for".into());
+        config.links.insert(
+            "untracked_addresses".into(),
+            vec!["198.51.100.0/24", "2001:db8::1"].into(),
+        );
+        config
+            .links
+            .insert("untracked_param".into(), "nostat".into());
+    })
+    .await;
+    register(&app, ANN).await;
+    let link = create(
+        &app,
+        json!({
+            "target_url": "https://example.com/",
+            "slug": "office",
+            "max_clicks": 2,
+            "rules": [
+                {"kind": "ip", "value": "10.1.2.3/8", "target_url": "https://intranet.example.com/"},
+                {"kind": "ip", "value": "2001:DB8:0:0:0:0:0:7", "target_url": "https://v6.example.com/"}
+            ]
+        }),
+    )
+    .await;
+    assert_eq!(
+        link["rules"][0]["value"], "10.0.0.0/8",
+        "stored as the network"
+    );
+    assert_eq!(link["rules"][1]["value"], "2001:db8::7/128");
+    let visit = |path: &'static str, from: &'static str| {
+        let request = app
+            .client
+            .request(Method::GET, path)
+            .header("x-forwarded-for", from);
+        async move {
+            let response = request.send().await.unwrap();
+            let location = response
+                .headers()
+                .get("location")
+                .map(|l| l.to_str().unwrap().to_owned());
+            (response.status(), location.unwrap_or_default())
+        }
+    };
+    let found = |location: &str| (StatusCode::FOUND, location.to_owned());
+
+    // Uncounted: from an untracked network or address, or with ?nostat; and they do not
+    // use up max_clicks.
+    assert_eq!(
+        visit("/office", "198.51.100.20").await,
+        found("https://example.com/")
+    );
+    assert_eq!(
+        visit("/office", "2001:db8::1").await,
+        found("https://example.com/")
+    );
+    assert_eq!(
+        visit("/office?nostat", "203.0.113.5").await,
+        found("https://example.com/")
+    );
+    // Counted, and the rules pick by address.
+    assert_eq!(
+        visit("/office", "10.200.0.1").await,
+        found("https://intranet.example.com/")
+    );
+    assert_eq!(
+        visit("/office", "2001:db8::7").await,
+        found("https://v6.example.com/")
+    );
+    wait_for_clicks(&app, &link["id"], 2).await;
+    assert_eq!(visit("/office", "203.0.113.5").await.0, StatusCode::GONE);
+
+    let response = as_basic(&app, Method::POST, LINKS, ANN)
+        .json(&json!({"target_url": "https://example.com/", "rules": [
+            {"kind": "ip", "value": "10.0.0.0/33", "target_url": "https://example.com/"}
+        ]}))
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(problem["errors"][0]["field"], "rules[0].value", "{problem}");
+}
+
+#[tokio::test]
 async fn lists_search_filter_by_tags_and_sort() {
     let app = app_with_ann().await;
     create(&app, json!({"target_url": "https://a.example/", "slug": "alpha", "title": "Spring sale", "tags": ["promo", "2026"]})).await;

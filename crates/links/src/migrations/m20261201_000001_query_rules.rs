@@ -32,8 +32,12 @@ impl MigrationTrait for Migration {
     }
 }
 
-/// `link_rules_kind_check` from `kind IN (from)` to `kind IN (to)`.
-async fn set_kinds(manager: &SchemaManager<'_>, from: &str, to: &str) -> Result<(), DbErr> {
+/// `link_rules_kind_check` from `kind IN (from)` to `kind IN (to)` (also for later kinds).
+pub(super) async fn set_kinds(
+    manager: &SchemaManager<'_>,
+    from: &str,
+    to: &str,
+) -> Result<(), DbErr> {
     match manager.get_database_backend() {
         // SQLite cannot change a check: the table is made again with the new one.
         DbBackend::Sqlite => {

@@ -5,6 +5,7 @@ mod m20261130_000001_narrow_click_counts;
 mod m20261130_000002_click_log_without_foreign_keys;
 mod m20261201_000001_query_rules;
 mod m20261201_000002_links_by_target;
+mod m20261201_000003_ip_rules;
 mod sqlite;
 
 use sea_orm_migration::MigrationTrait;
@@ -16,5 +17,6 @@ pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         Box::new(m20261130_000002_click_log_without_foreign_keys::Migration),
         Box::new(m20261201_000001_query_rules::Migration),
         Box::new(m20261201_000002_links_by_target::Migration),
+        Box::new(m20261201_000003_ip_rules::Migration),
     ]
 }
