@@ -335,4 +335,20 @@ mod tests {
         assert_eq!(parse_tag("  Marketing ").unwrap(), "marketing");
         assert!(parse_tag(" ").is_err());
     }
+
+    #[test]
+    fn networks_hold_their_addresses_ipv4_mapped_ones_included() {
+        let office = parse_network("10.1.2.3/8").unwrap();
+        assert_eq!(office.to_string(), "10.0.0.0/8");
+        for inside in ["10.200.0.1", "::ffff:10.9.9.9"] {
+            assert!(network_holds(&office, inside.parse().unwrap()), "{inside}");
+        }
+        assert!(!network_holds(&office, "11.0.0.1".parse().unwrap()));
+        let one = parse_network("2001:db8::7").unwrap();
+        assert!(network_holds(&one, "2001:db8::7".parse().unwrap()));
+        assert!(!network_holds(&one, "2001:db8::8".parse().unwrap()));
+        for bad in ["10.0.0.0/33", "10.0.0", "example.com", ""] {
+            assert!(parse_network(bad).is_err(), "{bad}");
+        }
+    }
 }
