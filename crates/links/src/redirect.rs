@@ -22,7 +22,12 @@ use axum::{
 use chrono::Utc;
 use serde::Deserialize;
 
-use platform::{Config, auth::rate_limit::FailureLimiter, http::page::page, shared::Shared};
+use platform::{
+    Config,
+    auth::rate_limit::FailureLimiter,
+    http::page::{escape, page},
+    shared::Shared,
+};
 
 use crate::{
     LinksState, Settings,
@@ -148,6 +153,9 @@ async fn follow(State(links): State<Arc<LinksState>>, request: Request) -> Respo
     // The route is `/{slug}` or `/{slug}/`, and slugs are `[A-Za-z0-9_-]`, never
     // percent-encoded.
     let slug = request.uri.path().trim_matches('/');
+    if let Some(slug) = slug.strip_suffix('+') {
+        return preview(&links, slug).await;
+    }
     let link = match resolve(&links, slug).await {
         Ok(link) => link,
         Err(response) => return response,
@@ -163,6 +171,38 @@ async fn follow(State(links): State<Arc<LinksState>>, request: Request) -> Respo
     let record = request.method != Method::HEAD;
     let query = request.uri.query();
     go(&links, &link, query, &request.headers, *peer, record).await
+}
+
+/// `/{slug}+`: where a link goes, shown rather than followed, as TinyURL's and Bitly's
+/// previews (`+` is never part of a slug). For a visitor who wants to know before going;
+/// nothing is counted. A password link keeps its target to itself.
+async fn preview(links: &LinksState, slug: &str) -> Response {
+    let link = match resolve(links, slug).await {
+        Ok(link) => link,
+        Err(response) => return response,
+    };
+    if link.password_hash.is_some() {
+        return page(
+            StatusCode::OK,
+            "This link is protected",
+            "It asks for a password before it says where it goes.",
+        );
+    }
+    let target = escape(&link.target);
+    let rules = if link.rules.is_empty() {
+        ""
+    } else {
+        "</p><p>Some visitors are sent elsewhere, by their device, country, language, \
+         address or the link's query."
+    };
+    page(
+        StatusCode::OK,
+        "Where this link goes",
+        &format!(
+            "This short link goes to <a href=\"{target}\" rel=\"noreferrer nofollow\">\
+             {target}</a>.{rules}"
+        ),
+    )
 }
 
 #[derive(Deserialize)]

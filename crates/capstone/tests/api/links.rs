@@ -101,6 +101,41 @@ async fn robots_txt_keeps_crawlers_off_the_short_links() {
 /// A link deleted while its clicks wait in the queue: its clicks go with it, and the
 /// clicks written in the same batch are still counted (they once failed with it, forever).
 #[tokio::test]
+async fn a_plus_after_the_slug_shows_where_the_link_goes_without_going() {
+    let app = app_with_ann().await;
+    let link = create(
+        &app,
+        json!({"target_url": "https://example.com/sale?a=1&b=2", "slug": "peek",
+               "rules": [{"kind": "device", "value": "ios", "target_url": "https://apps.apple.com/"}]}),
+    )
+    .await;
+    create(&app, json!({"target_url": "https://secret.example/", "slug": "locked", "password": "open sesame"})).await;
+
+    let preview = follow(&app, "/peek+").await;
+    assert_eq!(preview.status(), StatusCode::OK);
+    assert_eq!(media_type(&preview), "text/html");
+    let html = preview.text().await.unwrap();
+    assert!(
+        html.contains(r#"<a href="https://example.com/sale?a=1&amp;b=2""#),
+        "{html}"
+    );
+    assert!(html.contains("Some visitors are sent elsewhere"), "{html}");
+    // Looking is not a visit.
+    assert_eq!(follow(&app, "/peek").await.status(), StatusCode::FOUND);
+    wait_for_clicks(&app, &link["id"], 1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let link: Value = get_json(&app, &format!("{LINKS}/{}", link["id"]), ANN).await;
+    assert_eq!(link["click_count"], 1);
+
+    let locked = follow(&app, "/locked+").await.text().await.unwrap();
+    assert!(!locked.contains("secret.example"), "{locked}");
+    assert_eq!(
+        follow(&app, "/nothing+").await.status(),
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
 async fn clicks_on_a_link_deleted_before_they_are_written_do_not_hold_up_the_others() {
     // A long gathering window, so that the link is deleted while its click is queued.
     let app = crate::helpers::spawn_app_with(|config| {

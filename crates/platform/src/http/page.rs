@@ -6,8 +6,24 @@ use axum::{
     response::{Html, IntoResponse, Response},
 };
 
-/// A page saying `title` and `message`, with `status`. The texts are ours, not the
-/// visitor's, so they are not escaped.
+/// Text made safe to put in HTML, between tags or in a double-quoted attribute.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A page saying `title` and `message` (HTML), with `status`. The texts are ours, not the
+/// visitor's; anything else in them must go through [`escape`].
 pub fn page(status: StatusCode, title: &str, message: &str) -> Response {
     let body = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" \
@@ -42,6 +58,14 @@ mod tests {
     use axum::http::HeaderValue;
 
     use super::*;
+
+    #[test]
+    fn escaped_text_cannot_open_a_tag_or_leave_an_attribute() {
+        assert_eq!(
+            escape(r#"https://x.example/?a=1&b=2"><script>'"#),
+            "https://x.example/?a=1&amp;b=2&quot;&gt;&lt;script&gt;&#39;"
+        );
+    }
 
     #[test]
     fn only_a_named_text_html_asks_for_a_page() {
