@@ -94,7 +94,7 @@ pub async fn start_with(mut config: Config, db: Db) -> anyhow::Result<Running> {
     // The redirects sit beside the API, outside its middleware stack (see links::redirect).
     let app = server::router(state.clone(), api(&state, &links)).merge(links.redirects());
 
-    let shutdown = CancellationToken::new();
+    let shutdown = state.shutdown.clone();
     let token = shutdown.clone();
     let task = tokio::spawn(async move {
         server::serve(listener, app, token, grace).await?;

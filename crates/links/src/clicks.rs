@@ -30,7 +30,10 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait, OnConflict, Query},
 };
 use sha2::{Digest, Sha256};
-use tokio::sync::mpsc::{self, error::TrySendError};
+use tokio::sync::{
+    broadcast,
+    mpsc::{self, error::TrySendError},
+};
 use tokio_util::sync::CancellationToken;
 
 use self::sql::{Bucket, Rollup, RollupKey, Statements};
@@ -175,9 +178,44 @@ pub async fn run_writer(
     tracing::info!("click writer stopped; every queued click is written");
 }
 
+/// A click as live streams show it (`GET /api/v1/links/{id}/clicks/live`): what the writer
+/// parsed, sent once its batch is stored.
+#[derive(Debug)]
+pub struct LiveClick {
+    pub link_id: i64,
+    pub at: DateTime<Utc>,
+    pub is_bot: bool,
+    pub browser: Arc<str>,
+    pub os: Arc<str>,
+    pub device: Arc<str>,
+    pub referrer_host: Option<Arc<str>>,
+    pub country: Option<Arc<str>>,
+    pub language: Option<Arc<str>>,
+}
+
+/// Each stored batch, for the live streams of this instance; sent only while one listens.
+pub type LiveClicks = broadcast::Sender<Arc<[LiveClick]>>;
+
+impl From<&Parsed> for LiveClick {
+    fn from(p: &Parsed) -> Self {
+        Self {
+            link_id: p.link_id,
+            at: p.at,
+            is_bot: p.is_bot,
+            browser: p.browser.clone(),
+            os: p.os.clone(),
+            device: p.device.clone(),
+            referrer_host: p.referrer_host.clone(),
+            country: p.country.clone(),
+            language: p.language.clone(),
+        }
+    }
+}
+
 pub struct ClickWriter {
     db: Db,
     geo: Arc<Geo>,
+    live: LiveClicks,
     statements: Statements,
     labels: Labels,
     salt: Option<(NaiveDate, String)>,
@@ -324,11 +362,12 @@ struct Counts {
 }
 
 impl ClickWriter {
-    pub fn new(db: Db, geo: Arc<Geo>) -> Self {
+    pub fn new(db: Db, geo: Arc<Geo>, live: LiveClicks) -> Self {
         Self {
             statements: Statements::new(Dialect::of(&db)),
             db,
             geo,
+            live,
             labels: Labels::default(),
             salt: None,
             seen: SeenVisitors::default(),
@@ -351,6 +390,10 @@ impl ClickWriter {
         })
         .await;
         self.seen.remember(stored);
+        if self.live.receiver_count() > 0 {
+            // Nobody may be listening by now: then the batch is simply dropped.
+            let _ = self.live.send(parsed.iter().map(LiveClick::from).collect());
+        }
         metrics::counter!("links_clicks_written_total").increment(batch.len() as u64);
         metrics::histogram!("links_click_batch_seconds").record(started.elapsed().as_secs_f64());
     }

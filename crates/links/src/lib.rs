@@ -33,7 +33,7 @@ pub use migrations::migrations;
 pub use settings::Settings;
 
 use cache::SlugCache;
-use clicks::{ClickQueue, ClickWriter};
+use clicks::{ClickQueue, ClickWriter, LiveClicks};
 use geo::Geo;
 use redirect::{PasswordGuard, RedirectCounters};
 
@@ -47,6 +47,8 @@ pub struct LinksState {
     pub geo: Arc<Geo>,
     pub counters: RedirectCounters,
     pub password_guard: PasswordGuard,
+    /// Clicks as they are stored, for live streams.
+    pub live_clicks: LiveClicks,
     client_ip_header: Option<String>,
 }
 
@@ -118,7 +120,9 @@ impl Links {
         )?);
         let (clicks, rx) = ClickQueue::new(settings.click_queue_capacity);
         let writer_db = platform::db::connect_dedicated(&app.config).await?;
-        let writer = ClickWriter::new(writer_db, geo.clone());
+        // A few batches of room: a stream that falls further behind is told what it missed.
+        let (live_clicks, _) = tokio::sync::broadcast::channel(16);
+        let writer = ClickWriter::new(writer_db, geo.clone(), live_clicks.clone());
         let (batch, flush) = (settings.click_batch_size, settings.click_flush());
         background.spawn_on_own_thread("click writer", move |stop| {
             clicks::run_writer(rx, writer, batch, flush, stop)
@@ -141,6 +145,7 @@ impl Links {
             geo,
             counters: RedirectCounters::default(),
             password_guard: PasswordGuard::new(&app.config, &app.shared),
+            live_clicks,
             client_ip_header: app.config.client_ip_header.clone(),
         });
         let warm = state.clone();

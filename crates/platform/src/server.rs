@@ -48,6 +48,9 @@ pub struct AppState {
     pub http: reqwest::Client,
     /// What instances share through Redis, when configured: counters and broadcasts.
     pub shared: Shared,
+    /// Cancelled when the server begins to stop. A graceful stop waits for requests in
+    /// flight, so a response that could go on for ever (an event stream) must end here.
+    pub shutdown: CancellationToken,
 }
 
 impl AppState {
@@ -63,6 +66,7 @@ impl AppState {
             http: crate::outbound::client()
                 .map_err(|e| anyhow::anyhow!("cannot build the outbound HTTP client: {e}"))?,
             shared,
+            shutdown: CancellationToken::new(),
         })
     }
 }

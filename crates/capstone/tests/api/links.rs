@@ -1239,6 +1239,74 @@ async fn deleting_a_links_clicks_forgets_them_and_their_statistics() {
 }
 
 #[tokio::test]
+async fn a_links_clicks_stream_live_until_the_server_stops() {
+    let mut app = app_with_ann().await;
+    let watched = create(
+        &app,
+        json!({"target_url": "https://example.com/", "slug": "watched"}),
+    )
+    .await;
+    let other = create(
+        &app,
+        json!({"target_url": "https://example.com/", "slug": "other"}),
+    )
+    .await;
+    let live = format!("{LINKS}/{}/clicks/live", watched["id"]);
+    let bobs = as_basic(&app, Method::GET, &live, "bob@example.com");
+    register(&app, "bob@example.com").await;
+    assert_problem(bobs.send().await.unwrap(), StatusCode::NOT_FOUND).await;
+
+    let mut stream = as_basic(&app, Method::GET, &live, ANN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), StatusCode::OK);
+    assert_eq!(media_type(&stream), "text/event-stream");
+    let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0";
+    for slug in ["/watched", "/other", "/watched"] {
+        let visit = app
+            .client
+            .request(Method::GET, slug)
+            .header("user-agent", firefox);
+        assert_eq!(visit.send().await.unwrap().status(), StatusCode::FOUND);
+    }
+
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while text.matches("event: click").count() < 2 {
+        let chunk = tokio::time::timeout_at(deadline, stream.chunk())
+            .await
+            .expect("both clicks within 10 s")
+            .unwrap()
+            .expect("the stream goes on");
+        text.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    let clicks: Vec<Value> = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("data: "))
+        .map(|data| serde_json::from_str(data).unwrap())
+        .collect();
+    assert_eq!(clicks.len(), 2, "{text}");
+    assert_eq!(clicks[0]["browser"], "firefox");
+    assert_eq!(clicks[0]["is_bot"], false);
+    assert!(clicks[0]["clicked_at"].is_string());
+    // The other link's click was stored too, and is not in this stream.
+    wait_for_clicks(&app, &other["id"], 1).await;
+    let more = tokio::time::timeout(Duration::from_millis(500), stream.chunk()).await;
+    assert!(more.is_err(), "nothing else arrives: {more:?}");
+
+    // A graceful stop ends the stream rather than waiting for it.
+    let running = app.running.take().unwrap();
+    running.shutdown();
+    tokio::time::timeout(Duration::from_secs(10), running.stopped())
+        .await
+        .expect("the server stops without waiting for the stream")
+        .unwrap();
+    let end = tokio::time::timeout(Duration::from_secs(5), stream.chunk()).await;
+    assert!(matches!(end, Ok(Ok(None)) | Ok(Err(_))), "{end:?}");
+}
+
+#[tokio::test]
 async fn links_are_ranked_by_clicks_with_a_minimum() {
     let app = app_with_ann().await;
     let a = create(

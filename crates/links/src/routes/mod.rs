@@ -2,6 +2,7 @@
 
 mod bulk;
 mod links;
+mod live;
 mod qr;
 mod stats;
 mod tags;
@@ -30,6 +31,7 @@ pub fn router(links: Arc<LinksState>) -> OpenApiRouter<AppState> {
         .routes(routes!(stats::account_stats))
         .routes(routes!(stats::ranking))
         .routes(routes!(stats::clicks, stats::delete_clicks))
+        .routes(routes!(live::live_clicks))
         .routes(routes!(qr::qr_code))
         .layer(Extension(links))
 }
