@@ -4,7 +4,6 @@
 use std::{path::PathBuf, time::Duration};
 
 use ipnet::IpNet;
-
 use serde::Deserialize;
 
 use crate::model::{Target, parse_network};

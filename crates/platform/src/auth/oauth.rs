@@ -26,13 +26,13 @@
 
 mod provider;
 
+use std::sync::Arc;
+
 use axum::{
     extract::{Path, Query, State},
     http::{HeaderMap, HeaderValue, header},
     response::{IntoResponse, Redirect, Response},
 };
-use std::sync::Arc;
-
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, TimeDelta, Utc};
 use reqwest::Url;
@@ -146,14 +146,14 @@ pub async fn start(
 /// The `state` of a flow just begun, to be set as a cookie in the browser that goes to the
 /// provider.
 #[must_use = "the callback refuses a state the browser does not hold"]
-pub struct StateCookie {
+pub(crate) struct StateCookie {
     config: Arc<Config>,
     kind: ProviderKind,
     token: String,
 }
 
 impl StateCookie {
-    pub fn set(self, response: &mut Response) {
+    pub(crate) fn set(self, response: &mut Response) {
         let max_age = STATE_TTL.num_seconds();
         set_state_cookie(&self.config, self.kind, &self.token, max_age, response);
     }
@@ -162,7 +162,7 @@ impl StateCookie {
 /// Begins a flow with `provider`: a sign-in, or with `link_to`, linking the identity to
 /// that account (whose owner is signed in). Returns the provider's authorization URL and
 /// the state cookie for the browser.
-pub async fn begin(
+pub(crate) async fn begin(
     state: &AppState,
     provider: &Provider,
     link_to: Option<i64>,
