@@ -4,10 +4,10 @@
 //! with a provider also links it, when it vouches for the account's address: see
 //! [`super::oauth`].)
 
-use axum::response::{IntoResponse, Response};
 use axum::{
     extract::{Path, State},
     http::StatusCode,
+    response::{IntoResponse, Response},
 };
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait};
