@@ -9,6 +9,7 @@ pub mod api;
 pub mod cache;
 pub mod clicks;
 pub mod compaction;
+mod csv_files;
 pub mod enrich;
 pub mod entities;
 pub mod geo;

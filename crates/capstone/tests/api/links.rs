@@ -992,6 +992,121 @@ async fn find_if_exists_answers_with_the_link_already_made() {
 }
 
 #[tokio::test]
+async fn links_export_as_csv_and_import_back_the_same() {
+    let app = app_with_ann().await;
+    create(
+        &app,
+        json!({"target_url": "https://example.com/a", "slug": "csv-a", "tags": ["promo", "2027"],
+               "title": "-10% on \"everything\", today", "max_clicks": 5, "redirect_status": 301,
+               "forward_query": true, "valid_until": "2030-01-01T00:00:00Z"}),
+    )
+    .await;
+    create(
+        &app,
+        json!({"target_url": "https://example.com/b", "slug": "csv-b"}),
+    )
+    .await;
+    let export = |query: &'static str| {
+        let request = as_basic(
+            &app,
+            Method::GET,
+            &format!("{LINKS}?format=csv{query}"),
+            ANN,
+        );
+        async move { request.send().await.unwrap() }
+    };
+
+    let response = export("").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(media_type(&response), "text/csv");
+    assert!(
+        response.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment")
+    );
+    let csv = response.text().await.unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 3, "a header and two links:\n{csv}");
+    assert!(lines[0].starts_with("id,slug,short_url,target_url,title,tags,"));
+    // Newest first, as the list; a title that would run as a formula is defused.
+    assert!(lines[1].contains(",csv-b,"), "{csv}");
+    assert!(lines[2].contains(",2030-01-01T00:00:00Z,5,0,"), "{csv}");
+    assert!(
+        lines[2].contains(r#","'-10% on ""everything"", today",2027|promo,301,true,"#),
+        "{csv}"
+    );
+    let promo = export("&tag=promo").await.text().await.unwrap();
+    assert_eq!(promo.lines().count(), 2, "{promo}");
+    assert_problem(
+        export("&format=xml").await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+
+    // Deleted, then imported from the export: the same links again.
+    let listed: Value = get_json(&app, LINKS, ANN).await;
+    for link in listed["items"].as_array().unwrap() {
+        let deleted = as_basic(
+            &app,
+            Method::DELETE,
+            &format!("{LINKS}/{}", link["id"]),
+            ANN,
+        )
+        .send()
+        .await
+        .unwrap();
+        assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    }
+    let import = |body: String| {
+        let request = as_basic(&app, Method::POST, "/api/v1/links/bulk", ANN)
+            .header("content-type", "text/csv; charset=utf-8")
+            .body(body);
+        async move { request.send().await.unwrap() }
+    };
+    let report: Value = import(csv.clone()).await.json().await.unwrap();
+    assert_eq!(report["created"], 2, "{report}");
+    let again: Value = get_json(&app, LINKS, ANN).await;
+    let a = again["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|link| link["slug"] == "csv-a")
+        .expect("csv-a is back");
+    assert_eq!(a["title"], "-10% on \"everything\", today");
+    assert_eq!(a["tags"], json!(["2027", "promo"]));
+    assert_eq!(
+        [&a["max_clicks"], &a["redirect_status"], &a["forward_query"]],
+        [&json!(5), &json!(301), &json!(true)]
+    );
+    assert_eq!(a["valid_until"], "2030-01-01T00:00:00Z");
+
+    // Any CSV with a target_url column will do; bad cells fail their row only.
+    let report: Value = import(
+        "Title,target_url,max_clicks,forward_query\n\
+         Spring,https://example.com/spring,,\n\
+         Ten,https://example.com/ten,ten,yes\n"
+            .into(),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!([&report["created"], &report["failed"]], [1, 1], "{report}");
+    assert_eq!(report["results"][0]["link"]["title"], "Spring");
+    let fields: Vec<&str> = report["results"][1]["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["items[1].max_clicks", "items[1].forward_query"]);
+    let refused = import("url,slug\nhttps://example.com/,x\n".into()).await;
+    let problem = assert_problem(refused, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(problem["errors"][0]["field"], "items", "{problem}");
+}
+
+#[tokio::test]
 async fn a_full_bulk_of_long_addresses_is_not_refused_for_its_size() {
     let app = app_with_ann().await;
     let items = |length: usize| -> Vec<Value> {

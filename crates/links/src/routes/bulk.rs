@@ -1,14 +1,20 @@
 //! `POST /api/v1/links/bulk`: up to 1,000 links in one request, each created or refused on
-//! its own, with a report per item.
+//! its own, with a report per item. The links come as JSON, or as a CSV file: one exported
+//! by `GET /api/v1/links?format=csv`, or any with a header row naming its columns.
 
 use std::sync::Arc;
 
-use axum::{Extension, extract::State, http::StatusCode};
+use axum::{
+    Extension,
+    extract::{FromRequest, Request, State},
+    http::{HeaderMap, StatusCode, header},
+};
+use chrono::DateTime;
 use platform::{
-    AppResult, AppState,
+    AppError, AppResult, AppState,
     auth::CurrentUser,
     error::{FieldError, Problem, Validator},
-    http::Json,
+    http::{Json, json::read_body},
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -17,7 +23,7 @@ use super::links::{Created, create_link};
 use crate::{
     LinksState,
     api::{Check, Link, NewLink},
-    store,
+    csv_files, store,
 };
 
 pub const MAX_ITEMS: usize = 1_000;
@@ -56,11 +62,20 @@ pub struct BulkReport {
 
 /// Creates many links. Each item succeeds or fails by itself (a taken slug fails only its
 /// item); the answer lists what happened to every item, in order.
+///
+/// Or send a CSV file (`Content-Type: text/csv`) with a header row. Its columns are read by
+/// name, in any order: `target_url` (required), `slug`, `title`, `tags` (separated by `|`),
+/// `redirect_status`, `forward_query` (`true` or `false`), `valid_from`, `valid_until`,
+/// `max_clicks` and `password`; others (such as an export's `id` and `click_count`) are
+/// left alone, and an empty cell is no value. Item 0 is the first row after the header.
 #[utoipa::path(
     post,
     path = "/links/bulk",
     tag = "links",
-    request_body = BulkRequest,
+    request_body(content(
+        (BulkRequest = "application/json"),
+        (String = "text/csv", example = "target_url,slug,tags\nhttps://example.com/spring,spring,promo|2027\n"),
+    )),
     security(("basic" = []), ("bearer" = []), ("session" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "What was created and what failed, per item", body = BulkReport),
@@ -72,23 +87,33 @@ pub async fn create_many(
     State(state): State<AppState>,
     Extension(links): Extension<Arc<LinksState>>,
     user: CurrentUser,
-    Json(input): Json<BulkRequest>,
+    request: Request,
 ) -> AppResult<(StatusCode, Json<BulkReport>)> {
-    if input.items.is_empty() || input.items.len() > MAX_ITEMS {
-        return Err(platform::AppError::validation(
+    let items: Vec<Result<NewLink, Vec<FieldError>>> = if is_csv(request.headers()) {
+        items_from_csv(&read_body(request, &state).await?)?
+    } else {
+        let Json(input) = Json::<BulkRequest>::from_request(request, &state).await?;
+        input.items.into_iter().map(Ok).collect()
+    };
+    if items.is_empty() || items.len() > MAX_ITEMS {
+        return Err(AppError::validation(
             "items",
             format!("must hold 1 to {MAX_ITEMS} links"),
         ));
     }
     let public_url = state.config.public_url();
-    let mut results = Vec::with_capacity(input.items.len());
-    for (index, item) in input.items.into_iter().enumerate() {
+    let mut results = Vec::with_capacity(items.len());
+    for (index, item) in items.into_iter().enumerate() {
         let mut v = Validator::new();
         let at = format!("items[{index}].");
-        let valid = item.validate(&mut Check { v: &mut v, at: &at });
+        let valid = item.map(|item| item.validate(&mut Check { v: &mut v, at: &at }));
         let outcome = match valid {
-            None => Err(v.into_errors()),
-            Some(valid) => create_link(&state, &links, user.id, valid)
+            Err(errors) => Err(errors
+                .into_iter()
+                .map(|e| FieldError::new(format!("{at}{}", e.field), e.message))
+                .collect()),
+            Ok(None) => Err(v.into_errors()),
+            Ok(Some(valid)) => create_link(&state, &links, user.id, valid)
                 .await
                 .map_err(|err| {
                     store::item_errors(err)
@@ -126,4 +151,147 @@ pub async fn create_many(
         results,
     };
     Ok((StatusCode::OK, Json(report)))
+}
+
+/// `text/csv`, with or without parameters.
+fn is_csv(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("text/csv"))
+}
+
+/// The links of a CSV file with a header row, each as a `NewLink` or the errors of the
+/// cells that could not be one (a `max_clicks` that is not a number; the rest is checked
+/// as for JSON). A file that is not CSV, or has no `target_url` column, is a 422 on `items`.
+fn items_from_csv(body: &[u8]) -> AppResult<Vec<Result<NewLink, Vec<FieldError>>>> {
+    let unreadable =
+        |err: ::csv::Error| AppError::validation("items", format!("is not a CSV file: {err}"));
+    let mut reader = ::csv::ReaderBuilder::new().flexible(true).from_reader(body);
+    let header = reader.headers().map_err(unreadable)?.clone();
+    let column = |name: &str| {
+        header
+            .iter()
+            .position(|h| h.trim().eq_ignore_ascii_case(name))
+    };
+    let Some(target_url) = column("target_url") else {
+        return Err(AppError::validation(
+            "items",
+            "needs a header row with a target_url column",
+        ));
+    };
+    let columns = CsvColumns {
+        target_url,
+        slug: column("slug"),
+        title: column("title"),
+        tags: column("tags"),
+        redirect_status: column("redirect_status"),
+        forward_query: column("forward_query"),
+        valid_from: column("valid_from"),
+        valid_until: column("valid_until"),
+        max_clicks: column("max_clicks"),
+        password: column("password"),
+    };
+    let mut items = Vec::new();
+    for record in reader.records() {
+        if items.len() > MAX_ITEMS {
+            break; // Too many either way; the caller says so.
+        }
+        items.push(columns.link(&record.map_err(unreadable)?));
+    }
+    Ok(items)
+}
+
+/// Where each column the import reads is in the file.
+struct CsvColumns {
+    target_url: usize,
+    slug: Option<usize>,
+    title: Option<usize>,
+    tags: Option<usize>,
+    redirect_status: Option<usize>,
+    forward_query: Option<usize>,
+    valid_from: Option<usize>,
+    valid_until: Option<usize>,
+    max_clicks: Option<usize>,
+    password: Option<usize>,
+}
+
+impl CsvColumns {
+    fn link(&self, record: &::csv::StringRecord) -> Result<NewLink, Vec<FieldError>> {
+        // A cell's text, as it was before the export defused it; `None` when empty.
+        let cell = |column: Option<usize>| {
+            column
+                .and_then(|i| record.get(i))
+                .map(|text| csv_files::unformula(text.trim()))
+                .filter(|text| !text.is_empty())
+        };
+        let mut errors = Vec::new();
+        let mut parsed =
+            |field: &str, column, parse: &dyn Fn(&str) -> Option<i64>, message: &str| {
+                let value = cell(column)?;
+                let number = parse(value);
+                if number.is_none() {
+                    errors.push(FieldError::new(field, message));
+                }
+                number
+            };
+        let redirect_status = parsed(
+            "redirect_status",
+            self.redirect_status,
+            &|v| v.parse().ok(),
+            "must be 301, 302, 307 or 308",
+        );
+        let max_clicks = parsed(
+            "max_clicks",
+            self.max_clicks,
+            &|v| v.parse().ok(),
+            "must be a whole number",
+        );
+        let forward_query = match cell(self.forward_query) {
+            None => Some(false),
+            Some(v) => v.parse::<bool>().ok(),
+        };
+        if forward_query.is_none() {
+            errors.push(FieldError::new("forward_query", "must be true or false"));
+        }
+        let mut time = |field: &str, column| {
+            let value = cell(column)?;
+            let time = DateTime::parse_from_rfc3339(value).ok().map(|t| t.to_utc());
+            if time.is_none() {
+                errors.push(FieldError::new(
+                    field,
+                    "must be an RFC 3339 time such as 2030-01-01T00:00:00Z",
+                ));
+            }
+            time
+        };
+        let valid_from = time("valid_from", self.valid_from);
+        let valid_until = time("valid_until", self.valid_until);
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(NewLink {
+            target_url: cell(Some(self.target_url)).unwrap_or_default().to_owned(),
+            slug: cell(self.slug).map(str::to_owned),
+            title: cell(self.title).map(str::to_owned),
+            tags: cell(self.tags)
+                .map(|tags| {
+                    tags.split('|')
+                        .map(str::trim)
+                        .filter(|t| !t.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            redirect_status: redirect_status.map(|code| u16::try_from(code).unwrap_or(0)),
+            forward_query: forward_query.unwrap_or_default(),
+            password: cell(self.password).map(str::to_owned),
+            valid_from,
+            valid_until,
+            max_clicks,
+            rules: Vec::new(),
+            find_if_exists: false,
+        })
+    }
 }

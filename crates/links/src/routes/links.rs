@@ -9,6 +9,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use chrono::{DateTime, Utc};
+use futures_util::stream;
 use platform::{
     AppError, AppResult, AppState,
     auth::{CurrentUser, find_owned, password},
@@ -22,8 +23,9 @@ use utoipa::IntoParams;
 use crate::{
     LinksState,
     api::{Check, Link, LinkChanges, NewLink, ValidLink},
+    csv_files,
     entities::link,
-    store::{self, ListFilter, Sort, TagMode},
+    store::{self, ListCursor, ListFilter, Sort, TagMode},
 };
 
 /// Hashes a link password (argon2id, off the async workers). Link passwords are shared
@@ -130,6 +132,9 @@ pub struct ListQuery {
     pub created_before: Option<DateTime<Utc>>,
     /// `created` (newest first, default) or `clicks` (most clicked first).
     pub sort: Option<Sort>,
+    /// `json` (pages, default) or `csv`: every matching link, in the same order, as a
+    /// download (tags separated by `|`; rules are left out).
+    pub format: Option<String>,
 }
 
 /// Lists the caller's links: search, tag filters, date range, sorting, pages.
@@ -140,7 +145,7 @@ pub struct ListQuery {
     params(ListQuery, Pagination),
     security(("basic" = []), ("bearer" = []), ("session" = []), ("api_key" = [])),
     responses(
-        (status = 200, description = "A page of links", body = Page<Link>),
+        (status = 200, description = "A page of links (or, with `format=csv`, all of them as `text/csv`)", body = Page<Link>),
         (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid parameters", body = Problem, content_type = "application/problem+json"),
     )
@@ -150,7 +155,7 @@ pub async fn list(
     user: CurrentUser,
     page: Pagination,
     query: platform::http::Query<ListQuery>,
-) -> AppResult<Page<Link>> {
+) -> AppResult<Response> {
     let query = query.0;
     let filter = ListFilter {
         q: query.q,
@@ -164,9 +169,78 @@ pub async fn list(
         created_before: query.created_before,
         sort: query.sort.unwrap_or_default(),
     };
-    let rows = store::list(&state.db, &user, &filter, page.after()?, page.fetch()).await?;
-    let views = store::views(&state.db, rows, &state.config.public_url()).await?;
-    Ok(page.page(views, |l| store::cursor_of(l, filter.sort)))
+    match query.format.as_deref() {
+        None | Some("json") => {
+            let rows = store::list(&state.db, &user, &filter, page.after()?, page.fetch()).await?;
+            let views = store::views(&state.db, rows, &state.config.public_url()).await?;
+            Ok(page
+                .page(views, |l| store::cursor_of(l, filter.sort))
+                .into_response())
+        }
+        Some("csv") => Ok(export(state, user, filter)),
+        Some(_) => Err(AppError::validation("format", "must be json or csv")),
+    }
+}
+
+/// Every link matching `filter` as a CSV download, read a thousand at a time in the list's
+/// order (keyset pages, as the JSON list).
+fn export(state: AppState, user: CurrentUser, filter: ListFilter) -> Response {
+    const CHUNK: u64 = 1_000;
+    const HEADER: &str = "id,slug,short_url,target_url,title,tags,redirect_status,forward_query,\
+                          has_password,valid_from,valid_until,max_clicks,click_count,created_at";
+    let filter = Arc::new(filter);
+    // The state is where the next chunk starts: `None` once the last one is out.
+    let chunks = stream::unfold(Some(None), move |next: Option<Option<ListCursor>>| {
+        let (state, user, filter) = (state.clone(), user.clone(), filter.clone());
+        async move {
+            let after = next?;
+            let links = async {
+                let rows = store::list(&state.db, &user, &filter, after, CHUNK).await?;
+                store::views(&state.db, rows, &state.config.public_url()).await
+            }
+            .await;
+            match links {
+                Ok(links) if links.is_empty() => None,
+                Ok(links) => {
+                    let next = (links.len() as u64 == CHUNK)
+                        .then(|| links.last().map(|l| store::cursor_of(l, filter.sort)));
+                    let mut out = String::with_capacity(links.len() * 200);
+                    for link in links {
+                        csv_row(&mut out, link);
+                    }
+                    Some((Ok(out), next))
+                }
+                Err(err) => {
+                    tracing::error!(error = %err, "links export failed mid-stream");
+                    Some((Err(std::io::Error::other("database error")), None))
+                }
+            }
+        }
+    });
+    csv_files::download("links.csv", HEADER, chunks)
+}
+
+fn csv_row(out: &mut String, link: Link) {
+    let time = |t: Option<DateTime<Utc>>| t.map(csv_files::time).unwrap_or_default();
+    csv_files::row(
+        out,
+        [
+            link.id.to_string(),
+            link.slug,
+            link.short_url,
+            link.target_url,
+            link.title.unwrap_or_default(),
+            link.tags.join("|"),
+            link.redirect_status.to_string(),
+            link.forward_query.to_string(),
+            link.has_password.to_string(),
+            time(link.valid_from),
+            time(link.valid_until),
+            link.max_clicks.map(|n| n.to_string()).unwrap_or_default(),
+            link.click_count.to_string(),
+            csv_files::time(link.created_at),
+        ],
+    );
 }
 
 /// One of the caller's links.

@@ -7,9 +7,8 @@ use std::sync::Arc;
 
 use axum::{
     Extension,
-    body::Body,
     extract::{Path, State},
-    http::{HeaderValue, StatusCode, header},
+    http::StatusCode,
     response::{IntoResponse, Response},
 };
 use chrono::{DateTime, Duration, Utc};
@@ -28,6 +27,7 @@ use super::tags::tag_name;
 use crate::{
     LinksState,
     analytics::{self, Interval, RankedLink, Scope, Stats},
+    csv_files,
     entities::{click, link},
     store,
 };
@@ -361,8 +361,8 @@ pub async fn delete_clicks(
 /// million clicks holds one chunk in memory, not a million rows.
 fn csv_export(state: AppState, link: link::Model, query: ClicksQuery) -> Response {
     const CHUNK: u64 = 5_000;
-    let header = "id,clicked_at,referrer,referrer_host,country,browser,os,device,language,is_bot,visitor,\
-                  utm_source,utm_medium,utm_campaign,utm_term,utm_content\n";
+    const HEADER: &str = "id,clicked_at,referrer,referrer_host,country,browser,os,device,language,\
+                          is_bot,visitor,utm_source,utm_medium,utm_campaign,utm_term,utm_content";
     let chunks = futures_util::stream::unfold(Some(0i64), move |after| {
         let (db, query, link_id) = (
             state.db.clone(),
@@ -400,86 +400,29 @@ fn csv_export(state: AppState, link: link::Model, query: ClicksQuery) -> Respons
             }
         }
     });
-    let body =
-        futures_util::stream::once(async move { Ok::<_, std::io::Error>(header.to_owned()) })
-            .chain(chunks);
-    let filename = format!("attachment; filename=\"{}-clicks.csv\"", link.slug);
-    let mut response = Body::from_stream(body).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/csv; charset=utf-8"),
-    );
-    if let Ok(value) = HeaderValue::from_str(&filename) {
-        headers.insert(header::CONTENT_DISPOSITION, value);
-    }
-    response
+    csv_files::download(&format!("{}-clicks.csv", link.slug), HEADER, chunks)
 }
-
-use futures_util::StreamExt;
 
 fn csv_row(out: &mut String, c: click::Model) {
-    let fields = [
-        c.id.to_string(),
-        c.clicked_at.to_rfc3339(),
-        c.referrer.unwrap_or_default(),
-        c.referrer_host.unwrap_or_default(),
-        c.country.unwrap_or_default(),
-        c.browser,
-        c.os,
-        c.device,
-        c.language.unwrap_or_default(),
-        c.is_bot.to_string(),
-        c.visitor_hash,
-        c.utm_source.unwrap_or_default(),
-        c.utm_medium.unwrap_or_default(),
-        c.utm_campaign.unwrap_or_default(),
-        c.utm_term.unwrap_or_default(),
-        c.utm_content.unwrap_or_default(),
-    ];
-    for (i, field) in fields.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        csv_field(out, field);
-    }
-    out.push('\n');
-}
-
-/// RFC 4180 quoting, plus a leading `'` for values a spreadsheet would run as a formula
-/// (a referrer is whatever the visitor's browser sent).
-fn csv_field(out: &mut String, field: &str) {
-    let formula = field.starts_with(['=', '+', '-', '@', '\t', '\r']);
-    let quote = formula || field.contains([',', '"', '\n', '\r']);
-    if quote {
-        out.push('"');
-    }
-    if formula {
-        out.push('\'');
-    }
-    for ch in field.chars() {
-        if ch == '"' {
-            out.push('"');
-        }
-        out.push(ch);
-    }
-    if quote {
-        out.push('"');
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn csv_fields_are_quoted_and_formulas_defused() {
-        let mut out = String::new();
-        csv_field(&mut out, "plain");
-        out.push('|');
-        csv_field(&mut out, "a,\"b\"");
-        out.push('|');
-        csv_field(&mut out, "=HYPERLINK(\"x\")");
-        assert_eq!(out, "plain|\"a,\"\"b\"\"\"|\"'=HYPERLINK(\"\"x\"\")\"");
-    }
+    csv_files::row(
+        out,
+        [
+            c.id.to_string(),
+            csv_files::time(c.clicked_at),
+            c.referrer.unwrap_or_default(),
+            c.referrer_host.unwrap_or_default(),
+            c.country.unwrap_or_default(),
+            c.browser,
+            c.os,
+            c.device,
+            c.language.unwrap_or_default(),
+            c.is_bot.to_string(),
+            c.visitor_hash,
+            c.utm_source.unwrap_or_default(),
+            c.utm_medium.unwrap_or_default(),
+            c.utm_campaign.unwrap_or_default(),
+            c.utm_term.unwrap_or_default(),
+            c.utm_content.unwrap_or_default(),
+        ],
+    );
 }

@@ -29,14 +29,7 @@ where
                 "Expected a body with `Content-Type: application/json`.".into(),
             ));
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                AppError::PayloadTooLarge
-            } else {
-                AppError::BadRequest(rejection.body_text())
-            }
-        })?;
-        parse(&bytes).map(Json)
+        parse(&read_body(req, state).await?).map(Json)
     }
 }
 
@@ -44,6 +37,17 @@ impl<T: Serialize> IntoResponse for Json<T> {
     fn into_response(self) -> Response {
         axum::Json(self.0).into_response()
     }
+}
+
+/// A request's whole body, within the route's limit (`DefaultBodyLimit`): 413 past it.
+pub async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, AppError> {
+    Bytes::from_request(req, state).await.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            AppError::PayloadTooLarge
+        } else {
+            AppError::BadRequest(rejection.body_text())
+        }
+    })
 }
 
 /// `application/json`, or any `application/*+json`, with or without parameters.
