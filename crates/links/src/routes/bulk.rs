@@ -227,27 +227,20 @@ impl CsvColumns {
                 .filter(|text| !text.is_empty())
         };
         let mut errors = Vec::new();
-        let mut parsed =
-            |field: &str, column, parse: &dyn Fn(&str) -> Option<i64>, message: &str| {
-                let value = cell(column)?;
-                let number = parse(value);
-                if number.is_none() {
-                    errors.push(FieldError::new(field, message));
-                }
-                number
-            };
-        let redirect_status = parsed(
+        let mut number = |field: &str, column, message: &str| {
+            let value = cell(column)?;
+            let number = value.parse::<i64>().ok();
+            if number.is_none() {
+                errors.push(FieldError::new(field, message));
+            }
+            number
+        };
+        let redirect_status = number(
             "redirect_status",
             self.redirect_status,
-            &|v| v.parse().ok(),
             "must be 301, 302, 307 or 308",
         );
-        let max_clicks = parsed(
-            "max_clicks",
-            self.max_clicks,
-            &|v| v.parse().ok(),
-            "must be a whole number",
-        );
+        let max_clicks = number("max_clicks", self.max_clicks, "must be a whole number");
         let forward_query = match cell(self.forward_query) {
             None => Some(false),
             Some(v) => v.parse::<bool>().ok(),
