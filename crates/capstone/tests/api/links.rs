@@ -1101,6 +1101,17 @@ async fn links_export_as_csv_and_import_back_the_same() {
         .map(|e| e["field"].as_str().unwrap())
         .collect();
     assert_eq!(fields, ["items[1].max_clicks", "items[1].forward_query"]);
+    let xml = as_basic(&app, Method::POST, "/api/v1/links/bulk", ANN)
+        .header("content-type", "application/xml")
+        .body("<links/>")
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(xml, StatusCode::UNSUPPORTED_MEDIA_TYPE).await;
+    assert!(
+        problem["detail"].as_str().unwrap().contains("text/csv"),
+        "{problem}"
+    );
     let refused = import("url,slug\nhttps://example.com/,x\n".into()).await;
     let problem = assert_problem(refused, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert_eq!(problem["errors"][0]["field"], "items", "{problem}");

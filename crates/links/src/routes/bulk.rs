@@ -80,7 +80,9 @@ pub struct BulkReport {
     responses(
         (status = 200, description = "What was created and what failed, per item", body = BulkReport),
         (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "No items, or more than 1,000", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "A body over 4 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Neither JSON nor CSV", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "No items, more than 1,000, or a CSV file without a `target_url` column", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn create_many(
@@ -92,7 +94,14 @@ pub async fn create_many(
     let items: Vec<Result<NewLink, Vec<FieldError>>> = if is_csv(request.headers()) {
         items_from_csv(&read_body(request, &state).await?)?
     } else {
-        let Json(input) = Json::<BulkRequest>::from_request(request, &state).await?;
+        let Json(input) = Json::<BulkRequest>::from_request(request, &state)
+            .await
+            .map_err(|err| match err {
+                AppError::UnsupportedMediaType(_) => AppError::UnsupportedMediaType(
+                    "Expected a body with `Content-Type: application/json` or `text/csv`.".into(),
+                ),
+                other => other,
+            })?;
         input.items.into_iter().map(Ok).collect()
     };
     if items.is_empty() || items.len() > MAX_ITEMS {
