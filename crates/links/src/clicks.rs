@@ -30,14 +30,15 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait, OnConflict, Query},
 };
 use sha2::{Digest, Sha256};
-use tokio::sync::{
-    broadcast,
-    mpsc::{self, error::TrySendError},
-};
+use tokio::sync::mpsc::{self, error::TrySendError};
 use tokio_util::sync::CancellationToken;
 
 use self::sql::{Bucket, Rollup, RollupKey, Statements};
-use crate::{geo::Geo, referrer, useragent};
+use crate::{
+    geo::Geo,
+    live::{Live, LiveClick},
+    referrer, useragent,
+};
 
 /// A click as the redirect saw it; everything else is worked out by the writer.
 #[derive(Debug, Clone)]
@@ -178,24 +179,7 @@ pub async fn run_writer(
     tracing::info!("click writer stopped; every queued click is written");
 }
 
-/// A click as live streams show it (`GET /api/v1/links/{id}/clicks/live`): what the writer
-/// parsed, sent once its batch is stored.
-#[derive(Debug)]
-pub struct LiveClick {
-    pub link_id: i64,
-    pub at: DateTime<Utc>,
-    pub is_bot: bool,
-    pub browser: Arc<str>,
-    pub os: Arc<str>,
-    pub device: Arc<str>,
-    pub referrer_host: Option<Arc<str>>,
-    pub country: Option<Arc<str>>,
-    pub language: Option<Arc<str>>,
-}
-
-/// Each stored batch, for the live streams of this instance; sent only while one listens.
-pub type LiveClicks = broadcast::Sender<Arc<[LiveClick]>>;
-
+/// What a live stream shows of a stored click.
 impl From<&Parsed> for LiveClick {
     fn from(p: &Parsed) -> Self {
         Self {
@@ -215,7 +199,7 @@ impl From<&Parsed> for LiveClick {
 pub struct ClickWriter {
     db: Db,
     geo: Arc<Geo>,
-    live: LiveClicks,
+    live: Live,
     statements: Statements,
     labels: Labels,
     salt: Option<(NaiveDate, String)>,
@@ -362,7 +346,7 @@ struct Counts {
 }
 
 impl ClickWriter {
-    pub fn new(db: Db, geo: Arc<Geo>, live: LiveClicks) -> Self {
+    pub fn new(db: Db, geo: Arc<Geo>, live: Live) -> Self {
         Self {
             statements: Statements::new(Dialect::of(&db)),
             db,
@@ -390,10 +374,7 @@ impl ClickWriter {
         })
         .await;
         self.seen.remember(stored);
-        if self.live.receiver_count() > 0 {
-            // Nobody may be listening by now: then the batch is simply dropped.
-            let _ = self.live.send(parsed.iter().map(LiveClick::from).collect());
-        }
+        self.live.stored(parsed.iter().map(LiveClick::from)).await;
         metrics::counter!("links_clicks_written_total").increment(batch.len() as u64);
         metrics::histogram!("links_click_batch_seconds").record(started.elapsed().as_secs_f64());
     }

@@ -13,6 +13,7 @@ mod csv_files;
 pub mod enrich;
 pub mod entities;
 pub mod geo;
+pub mod live;
 pub mod migrations;
 pub mod model;
 pub mod qr;
@@ -34,8 +35,9 @@ pub use migrations::migrations;
 pub use settings::Settings;
 
 use cache::SlugCache;
-use clicks::{ClickQueue, ClickWriter, LiveClicks};
+use clicks::{ClickQueue, ClickWriter};
 use geo::Geo;
+use live::Live;
 use redirect::{PasswordGuard, RedirectCounters};
 
 /// What the links routes and the redirect share.
@@ -49,7 +51,7 @@ pub struct LinksState {
     pub counters: RedirectCounters,
     pub password_guard: PasswordGuard,
     /// Clicks as they are stored, for live streams.
-    pub live_clicks: LiveClicks,
+    pub live: Live,
     client_ip_header: Option<String>,
 }
 
@@ -121,9 +123,8 @@ impl Links {
         )?);
         let (clicks, rx) = ClickQueue::new(settings.click_queue_capacity);
         let writer_db = platform::db::connect_dedicated(&app.config).await?;
-        // A few batches of room: a stream that falls further behind is told what it missed.
-        let (live_clicks, _) = tokio::sync::broadcast::channel(16);
-        let writer = ClickWriter::new(writer_db, geo.clone(), live_clicks.clone());
+        let live = Live::start(app.shared.clone(), background);
+        let writer = ClickWriter::new(writer_db, geo.clone(), live.clone());
         let (batch, flush) = (settings.click_batch_size, settings.click_flush());
         background.spawn_on_own_thread("click writer", move |stop| {
             clicks::run_writer(rx, writer, batch, flush, stop)
@@ -146,7 +147,7 @@ impl Links {
             geo,
             counters: RedirectCounters::default(),
             password_guard: PasswordGuard::new(&app.config, &app.shared),
-            live_clicks,
+            live,
             client_ip_header: app.config.client_ip_header.clone(),
         });
         let warm = state.clone();

@@ -120,6 +120,42 @@ async fn failed_sign_ins_are_counted_once_for_all_instances() {
 }
 
 #[tokio::test]
+async fn a_live_stream_on_one_instance_shows_clicks_taken_by_another() {
+    if !have_redis("a_live_stream_on_one_instance_shows_clicks_taken_by_another") {
+        return;
+    }
+    let first = spawn_app_with(|_| {}).await;
+    let second = another_instance(&first, |_| {}).await;
+    register(&first, ANN).await;
+    let watched = create_link(&first, "watched", "https://one.example/").await;
+    create_link(&first, "unwatched", "https://two.example/").await;
+
+    let path = format!("/api/v1/links/{watched}/clicks/live");
+    let mut stream = as_basic(&second, Method::GET, &path, ANN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), StatusCode::OK);
+    // Both visits reach the first instance, whose writer stores them.
+    for slug in ["/unwatched", "/watched"] {
+        assert_eq!(first.get(slug).await.status(), StatusCode::FOUND);
+    }
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !text.contains("event: click") {
+        let chunk = tokio::time::timeout_at(deadline, stream.chunk())
+            .await
+            .expect("the click reaches the other instance's stream within 10 s")
+            .unwrap()
+            .expect("the stream goes on");
+        text.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    assert_eq!(text.matches("event: click").count(), 1, "{text}");
+    let more = tokio::time::timeout(Duration::from_millis(500), stream.chunk()).await;
+    assert!(more.is_err(), "only the watched link's click: {more:?}");
+}
+
+#[tokio::test]
 async fn a_link_changed_through_one_instance_is_followed_anew_by_the_others_at_once() {
     if !have_redis("a_link_changed_through_one_instance_is_followed_anew_by_the_others_at_once") {
         return;

@@ -3,8 +3,7 @@
 //! client does over its real-time updates).
 //!
 //! Clicks arrive once their batch is written, so a fraction of a second to a few seconds
-//! after the visit. Each instance streams the clicks its own writer stores: behind a load
-//! balancer with several instances, a stream shows the visits that reached its instance.
+//! after the visit; from every instance when Redis is configured (see [`crate::live`]).
 
 use std::{convert::Infallible, sync::Arc};
 
@@ -24,7 +23,7 @@ use serde::Serialize;
 use tokio::sync::broadcast::error::RecvError;
 use utoipa::ToSchema;
 
-use crate::{LinksState, clicks::LiveClick, entities::link};
+use crate::{LinksState, entities::link, live::LiveClick};
 
 /// One click, as the `click` event's data.
 #[derive(Debug, Serialize, ToSchema)]
@@ -76,25 +75,29 @@ pub async fn live_clicks(
     Path(id): Path<i64>,
 ) -> AppResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     let link = find_owned::<link::Entity>(&state.db, id, &user).await?;
-    let batches = links.live_clicks.subscribe();
-    let events = stream::unfold(batches, move |mut batches| async move {
-        let events = match batches.recv().await {
-            Ok(batch) => batch
-                .iter()
-                .filter(|click| click.link_id == link.id)
-                .map(|click| {
-                    let data = serde_json::to_string(&LiveClickEvent::from(click))
-                        .expect("a click serialises");
-                    Event::default().event("click").data(data)
-                })
-                .collect(),
-            Err(RecvError::Lagged(missed)) => {
-                vec![Event::default().event("lagged").data(missed.to_string())]
-            }
-            Err(RecvError::Closed) => return None,
-        };
-        Some((stream::iter(events), batches))
-    })
+    // `watching` keeps the link watched for as long as the stream lives.
+    let (batches, watching) = links.live.subscribe(link.id).await;
+    let events = stream::unfold(
+        (batches, watching),
+        move |(mut batches, watching)| async move {
+            let events = match batches.recv().await {
+                Ok(batch) => batch
+                    .iter()
+                    .filter(|click| click.link_id == link.id)
+                    .map(|click| {
+                        let data = serde_json::to_string(&LiveClickEvent::from(click))
+                            .expect("a click serialises");
+                        Event::default().event("click").data(data)
+                    })
+                    .collect(),
+                Err(RecvError::Lagged(missed)) => {
+                    vec![Event::default().event("lagged").data(missed.to_string())]
+                }
+                Err(RecvError::Closed) => return None,
+            };
+            Some((stream::iter(events), (batches, watching)))
+        },
+    )
     .flatten()
     .map(Ok)
     // A graceful stop waits for responses in flight: this one ends with it.
