@@ -113,10 +113,7 @@ impl Live {
     /// Called by the writer with each batch it stored.
     pub async fn stored(&self, clicks: impl Iterator<Item = LiveClick>) {
         let Some(key) = self.shared.key(WATCHED) else {
-            if self.local.receiver_count() > 0 {
-                let _ = self.local.send(clicks.collect());
-            }
-            return;
+            return self.to_own_streams(clicks);
         };
         // The links watched now, dropping the watches that lapsed.
         let now = now_ms();
@@ -131,10 +128,7 @@ impl Live {
             .await;
         let Some((watched,)) = watched else {
             // Redis is down: this instance's streams still get what it stored.
-            if self.local.receiver_count() > 0 {
-                let _ = self.local.send(clicks.collect());
-            }
-            return;
+            return self.to_own_streams(clicks);
         };
         if watched.is_empty() {
             return;
@@ -143,6 +137,14 @@ impl Live {
         if !batch.is_empty() {
             let json = serde_json::to_string(&batch).expect("clicks serialise");
             self.shared.publish(CHANNEL, &json).await;
+        }
+    }
+
+    /// Hands `clicks` to this instance's streams, if any is open.
+    fn to_own_streams(&self, clicks: impl Iterator<Item = LiveClick>) {
+        if self.local.receiver_count() > 0 {
+            // The last stream may close meanwhile: then the batch is dropped.
+            let _ = self.local.send(clicks.collect());
         }
     }
 }
