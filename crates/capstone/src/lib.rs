@@ -28,6 +28,13 @@ impl MigratorTrait for Migrator {
     }
 }
 
+/// Checks what each app reads from the configuration (the platform's own settings are
+/// checked as they load), so that `capstone check-config` refuses what `serve` would.
+pub fn check_app_settings(config: &Config) -> anyhow::Result<()> {
+    links::Settings::from_config(config)?;
+    Ok(())
+}
+
 /// Every route under `/api/v1`: the platform's (accounts, auth, admin) and each app's.
 pub fn api(state: &AppState, links: &links::Links) -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

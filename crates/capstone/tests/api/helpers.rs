@@ -146,11 +146,21 @@ pub async fn sign_in_for_tokens(app: &TestApp, email: &str) -> Value {
 
 /// Runs the real `capstone` binary against this test's database, as an operator would.
 pub fn capstone_cli(app: &TestApp, args: &[&str]) -> std::process::Output {
+    capstone_cli_with(app, args, &[])
+}
+
+/// [`capstone_cli`] with more environment variables.
+pub fn capstone_cli_with(
+    app: &TestApp,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_capstone"))
         .args(args)
         .env("DATABASE_URL", &app._db.url)
         .env("CAPSTONE_CONFIG", "/nonexistent/capstone.toml")
         .env("CAPSTONE_LOG_LEVEL", "warn")
+        .envs(env.iter().copied())
         .output()
         .expect("run the capstone binary")
 }

@@ -1,0 +1,31 @@
+//! The command line beside `serve`: what an operator runs before and around a deploy.
+
+use crate::helpers::{capstone_cli_with, spawn_app};
+
+#[tokio::test]
+async fn check_config_refuses_what_the_server_would_refuse() {
+    let app = spawn_app().await;
+    let valid = capstone_cli_with(&app, &["check-config"], &[]);
+    let out = String::from_utf8_lossy(&valid.stdout);
+    assert!(valid.status.success(), "{out}");
+    assert!(out.contains("Configuration is valid"), "{out}");
+
+    for (variable, value, named) in [
+        ("CAPSTONE_LINKS__SLUG_LENGTH", "99", "links.slug_length"),
+        (
+            "CAPSTONE_LINKS__UNTRACKED_ADDRESSES",
+            "[10.0.0.0/8, nonsense]",
+            "links.untracked_addresses",
+        ),
+        (
+            "CAPSTONE_LINKS__ROOT_REDIRECT",
+            "javascript:alert(1)",
+            "links.root_redirect",
+        ),
+    ] {
+        let refused = capstone_cli_with(&app, &["check-config"], &[(variable, value)]);
+        let err = String::from_utf8_lossy(&refused.stderr);
+        assert!(!refused.status.success(), "{variable}={value} passed");
+        assert!(err.contains(named), "{variable}={value}: {err}");
+    }
+}
