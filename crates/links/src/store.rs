@@ -280,6 +280,7 @@ pub enum TagMode {
 #[derive(Debug, Default)]
 pub struct ListFilter {
     pub q: Option<String>,
+    pub slug: Option<String>,
     pub tags: Vec<String>,
     pub tag_mode: TagMode,
     pub created_after: Option<DateTime<Utc>>,
@@ -310,6 +311,9 @@ pub async fn list(
     fetch: u64,
 ) -> AppResult<Vec<link::Model>> {
     let mut query = link::Entity::owned_by(user);
+    if let Some(slug) = &filter.slug {
+        query = query.filter(link::Column::Slug.eq(slug.trim()));
+    }
     if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
         query = query.filter(contains_any(
             [

@@ -726,6 +726,11 @@ async fn lists_search_filter_by_tags_and_sort() {
     )
     .await;
     create(&app, json!({"target_url": "https://c.example/", "slug": "gamma", "title": "100% off", "tags": ["Docs"]})).await;
+    create(
+        &app,
+        json!({"target_url": "https://d.example/", "slug": "alphabet"}),
+    )
+    .await;
     let slugs = |query: &'static str| {
         let app_client = app.client.clone();
         async move {
@@ -752,6 +757,9 @@ async fn lists_search_filter_by_tags_and_sort() {
     // `%` is searched for literally, not as a wildcard.
     assert_eq!(slugs("?q=%25").await, ["gamma"]);
     assert_eq!(slugs("?q=b.example").await, ["beta"]);
+    // By its exact slug (`?q=` would also find `alphabet`), case-sensitive as the redirect.
+    assert_eq!(slugs("?slug=alpha").await, ["alpha"]);
+    assert_eq!(slugs("?slug=Alpha").await, Vec::<String>::new());
     assert_eq!(slugs("?tag=promo").await, ["alpha", "beta"]);
     assert_eq!(slugs("?tag=promo&tag=2026&tag_mode=all").await, ["alpha"]);
     assert_eq!(slugs("?tag=2026&tag=docs").await, ["alpha", "gamma"]);

@@ -120,6 +120,9 @@ pub async fn create(
 pub struct ListQuery {
     /// Text to find in the slug, target or title (case-insensitive).
     pub q: Option<String>,
+    /// The link with exactly this slug (slugs are case-sensitive): the way to find a link
+    /// by its short address.
+    pub slug: Option<String>,
     /// A tag; repeat for several (`tag=a&tag=b`).
     #[param(rename = "tag")]
     #[serde(default, rename = "tag")]
@@ -159,6 +162,7 @@ pub async fn list(
     let query = query.0;
     let filter = ListFilter {
         q: query.q,
+        slug: query.slug,
         tags: query
             .tags
             .iter()
