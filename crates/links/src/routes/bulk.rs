@@ -176,8 +176,8 @@ fn is_csv(headers: &HeaderMap) -> bool {
 /// as for JSON). A file that is not CSV, or has no `target_url` column, is a 422 on `items`.
 fn items_from_csv(body: &[u8]) -> AppResult<Vec<Result<NewLink, Vec<FieldError>>>> {
     let unreadable =
-        |err: ::csv::Error| AppError::validation("items", format!("is not a CSV file: {err}"));
-    let mut reader = ::csv::ReaderBuilder::new().flexible(true).from_reader(body);
+        |err: csv::Error| AppError::validation("items", format!("is not a CSV file: {err}"));
+    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(body);
     let header = reader.headers().map_err(unreadable)?.clone();
     let column = |name: &str| {
         header
@@ -227,7 +227,7 @@ struct CsvColumns {
 }
 
 impl CsvColumns {
-    fn link(&self, record: &::csv::StringRecord) -> Result<NewLink, Vec<FieldError>> {
+    fn link(&self, record: &csv::StringRecord) -> Result<NewLink, Vec<FieldError>> {
         // A cell's text, as it was before the export defused it; `None` when empty.
         let cell = |column: Option<usize>| {
             column
