@@ -6,6 +6,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
 use crate::{
+    domains::Domains,
     entities::{link, rule},
     model::{RedirectStatus, RuleKind, Slug, Target, parse_tag},
 };
@@ -15,6 +16,10 @@ use crate::{
 pub struct Link {
     pub id: i64,
     pub slug: String,
+    /// The host name the link is served on, one of `GET /api/v1/domains`; `null` for the
+    /// default domain.
+    #[schema(example = "go.example.com")]
+    pub domain: Option<String>,
     /// The link to share.
     #[schema(example = "https://s.example/abc1234")]
     pub short_url: String,
@@ -45,10 +50,11 @@ impl Link {
         click_count: i64,
         tags: Vec<String>,
         rules: Vec<rule::Model>,
-        public_url: &str,
+        domains: &Domains,
     ) -> Self {
         Self {
-            short_url: format!("{public_url}/{}", model.slug),
+            short_url: domains.short_url(&model.domain, &model.slug),
+            domain: Domains::shown(&model.domain),
             id: model.id,
             slug: model.slug,
             target_url: model.target_url,
@@ -95,6 +101,8 @@ pub struct NewLink {
     pub target_url: String,
     /// A custom slug; a random one when absent.
     pub slug: Option<String>,
+    /// One of `GET /api/v1/domains`; the default domain when absent.
+    pub domain: Option<String>,
     /// Fetched from the target page in the background when absent.
     pub title: Option<String>,
     #[serde(default)]
@@ -123,6 +131,10 @@ pub struct NewLink {
 pub struct LinkChanges {
     pub target_url: Option<String>,
     pub slug: Option<String>,
+    /// Moves the link to another domain; `null` for the default one.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub domain: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
     pub title: Option<Option<String>>,
@@ -168,6 +180,8 @@ pub struct ValidRule {
 pub struct ValidLink {
     pub target: Target,
     pub slug: Option<Slug>,
+    /// `''` for the default domain.
+    pub domain: String,
     pub title: Option<String>,
     pub tags: Vec<String>,
     pub redirect_status: RedirectStatus,
@@ -188,6 +202,7 @@ pub const MAX_RULES: usize = 20;
 pub struct Check<'a> {
     pub v: &'a mut Validator,
     pub at: &'a str,
+    pub domains: &'a Domains,
 }
 
 impl Check<'_> {
@@ -203,6 +218,15 @@ impl Check<'_> {
     pub fn slug(&mut self, raw: &str) -> Option<Slug> {
         let field = self.field("slug");
         self.v.check(&field, Slug::parse(raw))
+    }
+
+    /// `''` for the default domain.
+    pub fn domain(&mut self, raw: Option<&str>) -> Option<String> {
+        let field = self.field("domain");
+        match raw {
+            None => Some(String::new()),
+            Some(raw) => self.v.check(&field, self.domains.parse(raw)),
+        }
     }
 
     pub fn title(&mut self, raw: &str) -> Option<String> {
@@ -297,6 +321,7 @@ impl NewLink {
         let before = check.v.len();
         let target = check.target(&self.target_url);
         let slug = self.slug.as_deref().map(|s| check.slug(s));
+        let domain = check.domain(self.domain.as_deref());
         let title = self
             .title
             .as_deref()
@@ -317,6 +342,7 @@ impl NewLink {
         Some(ValidLink {
             target: target?,
             slug: slug.flatten(),
+            domain: domain?,
             title,
             tags,
             redirect_status: redirect_status?,

@@ -7,6 +7,10 @@
 //! bookkeeping queue behind it, and 100,000 cached links take 32 MB instead of 60. It has
 //! no time to live of its own, so each entry carries its load time.
 //!
+//! Entries are keyed by slug on the default domain and by `domain/slug` on the others (a
+//! slug has no `/`). An extra domain's entry for a slug that only the default domain has
+//! holds the default's link itself, so that both count its clicks as one.
+//!
 //! Each instance has its own cache. An instance that changes a link forgets it at once, and
 //! with Redis tells the others to forget it too (a broadcast on `links:changed`); without
 //! Redis, or while it is down, the others see the change when their entry's time to live
@@ -85,10 +89,12 @@ impl CachedLink {
 pub struct SlugCache {
     entries: Cache<String, Entry>,
     ttl: Duration,
+    /// `links.domains`: forgetting a slug of the default domain forgets it on these too.
+    extra_domains: Vec<String>,
     shared: Shared,
 }
 
-/// The channel on which instances announce the slugs they changed.
+/// The channel on which instances announce the slugs they changed (as cache keys).
 const CHANGED: &str = "links:changed";
 
 /// A cached answer (`None`: no such link) and when it was read from the database.
@@ -104,12 +110,14 @@ impl SlugCache {
     pub fn start(
         capacity: u64,
         ttl: Duration,
+        extra_domains: Vec<String>,
         shared: Shared,
         background: &Background,
     ) -> Arc<Self> {
         let cache = Arc::new(Self {
             entries: Cache::new(usize::try_from(capacity).unwrap_or(usize::MAX)),
             ttl,
+            extra_domains,
             shared: shared.clone(),
         });
         // A weak reference: the subscription must not keep the cache alive by itself.
@@ -119,43 +127,91 @@ impl SlugCache {
                 return;
             };
             match event {
-                Broadcast::Message(slug) => {
-                    cache.entries.remove(slug.as_str());
-                }
+                Broadcast::Message(key) => cache.forget(&key),
                 Broadcast::Missed => cache.entries.clear(),
             }
         });
         cache
     }
 
-    /// The link behind `slug` (`None`: no such link), from memory or else the database.
-    pub async fn get(&self, db: &Db, slug: &str) -> AppResult<Option<Arc<CachedLink>>> {
-        if let Some(hit) = self.entries.get(slug)
-            && hit.loaded.elapsed() < self.ttl
-        {
-            return Ok(hit.link);
+    /// The link behind `slug` on `domain` (`None`: no such link), from memory or else the
+    /// database; on an extra domain, the default domain's link when that one has none.
+    pub async fn get(
+        &self,
+        db: &Db,
+        domain: &str,
+        slug: &str,
+    ) -> AppResult<Option<Arc<CachedLink>>> {
+        if domain.is_empty() {
+            return self.get_default(db, slug).await;
         }
-        let link = load(db, slug).await?.map(Arc::new);
+        let key = key(domain, slug);
+        if let Some(link) = self.fresh(&key) {
+            return Ok(link);
+        }
+        let link = match load(db, domain, slug).await? {
+            Some(link) => Some(Arc::new(link)),
+            None => self.get_default(db, slug).await?,
+        };
+        self.insert(key, link.clone());
+        Ok(link)
+    }
+
+    async fn get_default(&self, db: &Db, slug: &str) -> AppResult<Option<Arc<CachedLink>>> {
+        if let Some(link) = self.fresh(slug) {
+            return Ok(link);
+        }
+        let link = load(db, "", slug).await?.map(Arc::new);
         self.insert(slug.to_owned(), link.clone());
         Ok(link)
     }
 
-    /// Forgets `slug`, here and in every other instance, after its link changed or was
-    /// deleted (or was created, replacing a cached "no such slug").
-    pub async fn invalidate(&self, slug: &str) {
-        self.entries.remove(slug);
-        self.shared.publish(CHANGED, slug).await;
+    /// A cached answer still within its time to live.
+    fn fresh(&self, key: &str) -> Option<Option<Arc<CachedLink>>> {
+        self.entries
+            .get(key)
+            .filter(|hit| hit.loaded.elapsed() < self.ttl)
+            .map(|hit| hit.link)
     }
 
-    fn insert(&self, slug: String, link: Option<Arc<CachedLink>>) {
+    /// Forgets `slug` on `domain`, here and in every other instance, after its link changed
+    /// or was deleted (or was created, replacing a cached "no such slug").
+    pub async fn invalidate(&self, domain: &str, slug: &str) {
+        let key = key(domain, slug);
+        self.forget(&key);
+        self.shared.publish(CHANGED, &key).await;
+    }
+
+    /// Forgets the entry under `key`, and for a slug of the default domain, the extra
+    /// domains' entries that may hold its link (see [`SlugCache::get`]).
+    fn forget(&self, key: &str) {
+        self.entries.remove(key);
+        if !key.contains('/') {
+            for domain in &self.extra_domains {
+                self.entries.remove(format!("{domain}/{key}").as_str());
+            }
+        }
+    }
+
+    fn insert(&self, key: String, link: Option<Arc<CachedLink>>) {
         let loaded = Instant::now();
-        self.entries.insert(slug, Entry { link, loaded });
+        self.entries.insert(key, Entry { link, loaded });
     }
 }
 
-async fn load(db: &Db, slug: &str) -> AppResult<Option<CachedLink>> {
+/// The cache key of `slug` on `domain` (see the module's documentation).
+fn key(domain: &str, slug: &str) -> String {
+    if domain.is_empty() {
+        slug.to_owned()
+    } else {
+        format!("{domain}/{slug}")
+    }
+}
+
+async fn load(db: &Db, domain: &str, slug: &str) -> AppResult<Option<CachedLink>> {
     let Some((link, clicks)) = link::Entity::find()
         .filter(link::Column::Slug.eq(slug))
+        .filter(link::Column::Domain.eq(domain))
         .find_also_related(click_count::Entity)
         .one(db)
         .await?
@@ -194,10 +250,10 @@ impl SlugCache {
         while let Some((link, clicks)) = links.try_next().await? {
             let link_rules = rules.remove(&link.id).unwrap_or_default();
             // A visit may have cached a fresher entry meanwhile; keep it.
-            if self.entries.peek(link.slug.as_str()).is_none() {
-                let slug = link.slug.clone();
+            let key = key(&link.domain, &link.slug);
+            if self.entries.peek(key.as_str()).is_none() {
                 let clicks = click_count::of(clicks.as_ref());
-                self.insert(slug, Some(Arc::new(cached(link, clicks, link_rules))));
+                self.insert(key, Some(Arc::new(cached(link, clicks, link_rules))));
             }
             count += 1;
             // Rows arrive faster than this loop uses them, so without a pause it would keep

@@ -12,6 +12,8 @@ pub mod link {
         pub id: i64,
         pub owner_id: i64,
         pub slug: String,
+        /// The host name the link is served on; `''` for the default domain.
+        pub domain: String,
         pub target_url: String,
         pub title: Option<String>,
         pub redirect_status: i16,

@@ -10,6 +10,7 @@ pub mod cache;
 pub mod clicks;
 pub mod compaction;
 mod csv_files;
+pub mod domains;
 pub mod enrich;
 pub mod entities;
 pub mod geo;
@@ -36,6 +37,7 @@ pub use settings::Settings;
 
 use cache::SlugCache;
 use clicks::{ClickQueue, ClickWriter};
+use domains::Domains;
 use geo::Geo;
 use live::Live;
 use redirect::{PasswordGuard, RedirectCounters};
@@ -44,6 +46,7 @@ use redirect::{PasswordGuard, RedirectCounters};
 pub struct LinksState {
     pub db: Db,
     pub settings: Settings,
+    pub domains: Domains,
     pub cache: Arc<SlugCache>,
     pub enrichment: workers::Enrichment,
     pub clicks: ClickQueue,
@@ -63,7 +66,7 @@ impl LinksState {
     /// After a link is created: forget a cached "not found" for its slug, fetch its title
     /// if it has none, and queue its safety check when one is configured.
     pub async fn after_create(&self, link: &entities::link::Model, needs_title: bool) {
-        self.cache.invalidate(&link.slug).await;
+        self.cache.invalidate(&link.domain, &link.slug).await;
         if needs_title {
             self.enrichment.fetch_title(link.id, &link.target_url);
         }
@@ -134,6 +137,7 @@ impl Links {
         let cache = SlugCache::start(
             settings.cache_capacity,
             settings.cache_ttl(),
+            settings.domains.clone(),
             app.shared.clone(),
             background,
         );
@@ -142,6 +146,7 @@ impl Links {
             db: app.db.clone(),
             cache,
             enrichment,
+            domains: Domains::new(&app.config.public_url(), settings.domains.clone()),
             settings,
             clicks,
             geo,

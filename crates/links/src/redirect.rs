@@ -153,10 +153,11 @@ async fn follow(State(links): State<Arc<LinksState>>, request: Request) -> Respo
     // The route is `/{slug}` or `/{slug}/`, and slugs are `[A-Za-z0-9_-]`, never
     // percent-encoded.
     let slug = request.uri.path().trim_matches('/');
+    let domain = links.domains.of_request(&request.uri, &request.headers);
     if let Some(slug) = slug.strip_suffix('+') {
-        return preview(&links, slug).await;
+        return preview(&links, domain, slug).await;
     }
-    let link = match resolve(&links, slug).await {
+    let link = match resolve(&links, domain, slug).await {
         Ok(link) => link,
         Err(response) => return response,
     };
@@ -176,8 +177,8 @@ async fn follow(State(links): State<Arc<LinksState>>, request: Request) -> Respo
 /// `/{slug}+`: where a link goes, shown rather than followed, as TinyURL's and Bitly's
 /// previews (`+` is never part of a slug). For a visitor who wants to know before going;
 /// nothing is counted. A password link keeps its target to itself.
-async fn preview(links: &LinksState, slug: &str) -> Response {
-    let link = match resolve(links, slug).await {
+async fn preview(links: &LinksState, domain: &str, slug: &str) -> Response {
+    let link = match resolve(links, domain, slug).await {
         Ok(link) => link,
         Err(response) => return response,
     };
@@ -219,7 +220,8 @@ async fn unlock(
     headers: HeaderMap,
     Form(form): Form<Unlock>,
 ) -> Response {
-    let link = match resolve(&links, &slug).await {
+    let domain = links.domains.of_request(&uri, &headers);
+    let link = match resolve(&links, domain, &slug).await {
         Ok(link) => link,
         Err(response) => return response,
     };
@@ -267,12 +269,20 @@ async fn unlock(
     }
 }
 
-/// The live link behind `slug`, or the page to answer instead.
-async fn resolve(links: &LinksState, slug: &str) -> Result<Arc<CachedLink>, Response> {
-    let found = links.cache.get(&links.db, slug).await.map_err(|err| {
-        tracing::error!(error = %err, slug, "redirect lookup failed");
-        err.into_response()
-    })?;
+/// The live link behind `slug` on `domain`, or the page to answer instead.
+async fn resolve(
+    links: &LinksState,
+    domain: &str,
+    slug: &str,
+) -> Result<Arc<CachedLink>, Response> {
+    let found = links
+        .cache
+        .get(&links.db, domain, slug)
+        .await
+        .map_err(|err| {
+            tracing::error!(error = %err, domain, slug, "redirect lookup failed");
+            err.into_response()
+        })?;
     let now = Utc::now();
     match found {
         Some(link) if link.live && link.valid_from.is_none_or(|from| from <= now) => {

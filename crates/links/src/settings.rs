@@ -6,7 +6,10 @@ use std::{path::PathBuf, time::Duration};
 use ipnet::IpNet;
 use serde::Deserialize;
 
-use crate::model::{Target, parse_network};
+use crate::{
+    domains::{Domains, parse_host},
+    model::{Target, parse_network},
+};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -53,6 +56,10 @@ pub struct Settings {
     /// `/spring?nostat`), for trying a link without counting it. As Shlink's
     /// `DISABLE_TRACK_PARAM`.
     pub untracked_param: Option<String>,
+    /// Host names links may be served on besides `public_url`'s (`["go.example.com"]`),
+    /// as Shlink's and Kutt's custom domains: each must reach this server (a DNS record and
+    /// the proxy's certificate are yours to set up). See [`crate::domains`].
+    pub domains: Vec<String>,
     /// `untracked_addresses`, parsed.
     #[serde(skip)]
     pub untracked_networks: Vec<IpNet>,
@@ -77,6 +84,7 @@ impl Default for Settings {
             invalid_redirect: None,
             untracked_addresses: Vec::new(),
             untracked_param: None,
+            domains: Vec::new(),
             untracked_networks: Vec::new(),
         }
     }
@@ -141,6 +149,24 @@ impl Settings {
                 "must be a parameter name of letters, digits, - or _",
             );
         }
+        let default_host = Domains::new(&config.public_url(), Vec::new())
+            .default_host()
+            .to_owned();
+        let mut domains: Vec<String> = Vec::new();
+        for raw in &settings.domains {
+            let host = match parse_host(raw) {
+                Ok(host) => host,
+                Err(reason) => return invalid("domains", &format!("{raw:?} {reason}")),
+            };
+            if host == default_host || domains.contains(&host) {
+                return invalid(
+                    "domains",
+                    &format!("{raw:?} is listed twice, or is public_url's host"),
+                );
+            }
+            domains.push(host);
+        }
+        settings.domains = domains;
         Ok(settings)
     }
 
@@ -161,6 +187,31 @@ mod tests {
         let mut config = platform::Config::default();
         config.links.insert(setting.into(), value.into());
         Settings::from_config(&config)
+    }
+
+    #[test]
+    fn domains_are_host_names_listed_once_besides_the_public_url_s() {
+        let domains = |hosts: &[&str]| {
+            let mut config = platform::Config {
+                public_url: Some("https://s.example".into()),
+                ..platform::Config::default()
+            };
+            let hosts: Vec<String> = hosts.iter().map(|h| (*h).to_owned()).collect();
+            config.links.insert("domains".into(), hosts.into());
+            Settings::from_config(&config).map(|s| s.domains)
+        };
+        assert_eq!(
+            domains(&["Go.Example", "l.example"]).unwrap(),
+            ["go.example", "l.example"]
+        );
+        for bad in [
+            &["https://go.example"][..],
+            &["go.example", "GO.example"],
+            &["s.example"],
+        ] {
+            let err = domains(bad).unwrap_err().to_string();
+            assert!(err.contains("links.domains"), "{err}");
+        }
     }
 
     #[test]

@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     api::{Link, ValidLink, ValidRule},
     compaction,
+    domains::Domains,
     entities::{click_count, link, link_tag, rule, tag},
     model::Slug,
 };
@@ -50,6 +51,7 @@ pub async fn create(
         let row = link::ActiveModel {
             owner_id: Set(owner),
             slug: Set(slug.into_inner()),
+            domain: Set(link.domain.clone()),
             target_url: Set(link.target.as_str().to_owned()),
             title: Set(link.title.clone()),
             redirect_status: Set(link.redirect_status.code() as i16),
@@ -90,9 +92,9 @@ pub async fn create(
     Ok(created)
 }
 
-/// The owner's oldest link to `link`'s target, with its slug if it names one: what a create
-/// with `find_if_exists` answers with instead of making another link.
-///   SELECT * FROM links WHERE owner_id = ? AND target_url = ? [AND slug = ?]
+/// The owner's oldest link to `link`'s target on its domain, with its slug if it names one:
+/// what a create with `find_if_exists` answers with instead of making another link.
+///   SELECT * FROM links WHERE owner_id = ? AND target_url = ? AND domain = ? [AND slug = ?]
 ///     ORDER BY id LIMIT 1
 /// (`links_owner_target_idx`).
 pub async fn find_existing(
@@ -102,7 +104,8 @@ pub async fn find_existing(
 ) -> AppResult<Option<link::Model>> {
     let mut select = link::Entity::find()
         .filter(link::Column::OwnerId.eq(owner))
-        .filter(link::Column::TargetUrl.eq(link.target.as_str()));
+        .filter(link::Column::TargetUrl.eq(link.target.as_str()))
+        .filter(link::Column::Domain.eq(&link.domain));
     if let Some(slug) = &link.slug {
         select = select.filter(link::Column::Slug.eq(slug.as_str()));
     }
@@ -196,7 +199,7 @@ pub async fn set_rules(
 pub async fn views(
     db: &impl ConnectionTrait,
     links: Vec<link::Model>,
-    public_url: &str,
+    domains: &Domains,
 ) -> AppResult<Vec<Link>> {
     let ids: Vec<i64> = links.iter().map(|l| l.id).collect();
     // SELECT link_tags.link_id, tags.name FROM link_tags
@@ -245,7 +248,7 @@ pub async fn views(
                 counts.get(&id).copied().unwrap_or(0),
                 tags.remove(&id).unwrap_or_default(),
                 rules.remove(&id).unwrap_or_default(),
-                public_url,
+                domains,
             )
         })
         .collect())
@@ -254,9 +257,9 @@ pub async fn views(
 pub async fn view(
     db: &impl ConnectionTrait,
     link: link::Model,
-    public_url: &str,
+    domains: &Domains,
 ) -> AppResult<Link> {
-    Ok(views(db, vec![link], public_url).await?.remove(0))
+    Ok(views(db, vec![link], domains).await?.remove(0))
 }
 
 /// How a list is ordered (newest first by default).
@@ -281,6 +284,8 @@ pub enum TagMode {
 pub struct ListFilter {
     pub q: Option<String>,
     pub slug: Option<String>,
+    /// Checked: `''` for the default domain.
+    pub domain: Option<String>,
     pub tags: Vec<String>,
     pub tag_mode: TagMode,
     pub created_after: Option<DateTime<Utc>>,
@@ -302,6 +307,23 @@ pub enum CursorKey {
     Created(DateTime<Utc>),
 }
 
+/// How many links `user` has on each domain that has any:
+///   SELECT domain, COUNT(*) FROM links WHERE owner_id = ? GROUP BY domain
+pub async fn links_per_domain(
+    db: &impl ConnectionTrait,
+    user: &CurrentUser,
+) -> AppResult<HashMap<String, i64>> {
+    let rows: Vec<(String, i64)> = link::Entity::owned_by(user)
+        .select_only()
+        .column(link::Column::Domain)
+        .column_as(link::Column::Id.count(), "links")
+        .group_by(link::Column::Domain)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().collect())
+}
+
 /// A page of `user`'s links: `fetch` rows after `after`, filtered and sorted.
 pub async fn list(
     db: &impl ConnectionTrait,
@@ -313,6 +335,9 @@ pub async fn list(
     let mut query = link::Entity::owned_by(user);
     if let Some(slug) = &filter.slug {
         query = query.filter(link::Column::Slug.eq(slug.trim()));
+    }
+    if let Some(domain) = &filter.domain {
+        query = query.filter(link::Column::Domain.eq(domain));
     }
     if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
         query = query.filter(contains_any(

@@ -191,7 +191,7 @@ async fn check_safety(
             .exec(&db)
             .await;
         match result {
-            Ok(_) => cache.invalidate(&link.slug).await,
+            Ok(_) => cache.invalidate(&link.domain, &link.slug).await,
             Err(err) => {
                 tracing::error!(link_id, error = %err, "storing a safety verdict failed; retrying");
                 let _ = requeue.send(link_id);

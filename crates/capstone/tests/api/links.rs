@@ -1036,7 +1036,7 @@ async fn links_export_as_csv_and_import_back_the_same() {
     let csv = response.text().await.unwrap();
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 3, "a header and two links:\n{csv}");
-    assert!(lines[0].starts_with("id,slug,short_url,target_url,title,tags,"));
+    assert!(lines[0].starts_with("id,slug,domain,short_url,target_url,title,tags,"));
     // Newest first, as the list; a title that would run as a formula is defused.
     assert!(lines[1].contains(",csv-b,"), "{csv}");
     assert!(lines[2].contains(",2030-01-01T00:00:00Z,5,0,"), "{csv}");
@@ -1849,5 +1849,180 @@ async fn a_batch_of_many_first_clicks_leaves_the_counters_statistics_current() {
     panic!(
         "the counters were never analysed: {} rows",
         reltuples().await
+    );
+}
+
+#[tokio::test]
+async fn links_live_on_several_domains_with_a_slug_each() {
+    let app = spawn_app_with(|config| {
+        config.public_url = Some("https://s.example".into());
+        config.links.insert(
+            "domains".into(),
+            vec!["go.example".to_owned(), "l.example".to_owned()].into(),
+        );
+    })
+    .await;
+    register(&app, ANN).await;
+    let on = |host: &'static str, path: &'static str| {
+        let request = app.request(Method::GET, path).header("host", host);
+        async move { request.send().await.unwrap() }
+    };
+    let post = |body: Value| {
+        let request = as_basic(&app, Method::POST, LINKS, ANN).json(&body);
+        async move { request.send().await.unwrap() }
+    };
+
+    // One slug, two domains, two targets.
+    let home = create(
+        &app,
+        json!({"target_url": "https://example.com/home", "slug": "promo"}),
+    )
+    .await;
+    assert_eq!(home["domain"], Value::Null);
+    assert_eq!(home["short_url"], "https://s.example/promo");
+    let go = create(
+        &app,
+        json!({"target_url": "https://example.com/go", "slug": "promo", "domain": "GO.example"}),
+    )
+    .await;
+    assert_eq!(go["domain"], "go.example");
+    assert_eq!(go["short_url"], "https://go.example/promo");
+    let again = post(
+        json!({"target_url": "https://example.com/x", "slug": "promo", "domain": "go.example"}),
+    )
+    .await;
+    assert_eq!(
+        problem_fields(&assert_problem(again, StatusCode::CONFLICT).await),
+        ["slug"]
+    );
+    let unknown =
+        post(json!({"target_url": "https://example.com/x", "domain": "evil.example"})).await;
+    let problem = assert_problem(unknown, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(problem_fields(&problem), ["domain"]);
+    assert!(
+        problem
+            .to_string()
+            .contains("s.example, go.example, l.example"),
+        "{problem}"
+    );
+
+    // A visit goes by the Host it came in on; a slug the domain lacks is the default's.
+    let location = |response: reqwest::Response| {
+        assert_eq!(response.status(), StatusCode::FOUND);
+        response.headers()["location"].to_str().unwrap().to_owned()
+    };
+    assert_eq!(
+        location(on("go.example:443", "/promo").await),
+        "https://example.com/go"
+    );
+    assert_eq!(
+        location(on("s.example", "/promo").await),
+        "https://example.com/home"
+    );
+    assert_eq!(
+        location(on("l.example", "/promo").await),
+        "https://example.com/home"
+    );
+    assert_eq!(
+        location(on("other.example", "/promo").await),
+        "https://example.com/home"
+    );
+    create(&app, json!({"target_url": "https://example.com/only", "slug": "only-go", "domain": "go.example"})).await;
+    assert_eq!(
+        location(on("go.example", "/only-go").await),
+        "https://example.com/only"
+    );
+    assert_eq!(
+        on("s.example", "/only-go").await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        on("l.example", "/only-go").await.status(),
+        StatusCode::NOT_FOUND
+    );
+
+    // Moved to the default domain, where `promo` is taken: 409. To l.example: its visits
+    // go there at once, and go.example's fall back to the default's link.
+    let go_link = format!("{LINKS}/{}", go["id"]);
+    let moved = as_basic(&app, Method::PATCH, &go_link, ANN)
+        .json(&json!({"domain": null}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(moved, StatusCode::CONFLICT).await;
+    let moved: Value = as_basic(&app, Method::PATCH, &go_link, ANN)
+        .json(&json!({"domain": "l.example"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(moved["short_url"], "https://l.example/promo");
+    assert_eq!(
+        location(on("l.example", "/promo").await),
+        "https://example.com/go"
+    );
+    assert_eq!(
+        location(on("go.example", "/promo").await),
+        "https://example.com/home"
+    );
+    // A change to the default's link reaches the domains that fall back to it.
+    let home_link = format!("{LINKS}/{}", home["id"]);
+    as_basic(&app, Method::PATCH, &home_link, ANN)
+        .json(&json!({"target_url": "https://example.com/home-2"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        location(on("go.example", "/promo").await),
+        "https://example.com/home-2"
+    );
+
+    // Lists filter by domain; the domains list counts your links on each.
+    let listed: Value = get_json(&app, &format!("{LINKS}?domain=l.example"), ANN).await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+    assert_eq!(listed["items"][0]["id"], go["id"]);
+    let listed: Value = get_json(&app, &format!("{LINKS}?domain=s.example"), ANN).await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+    let bad = as_basic(
+        &app,
+        Method::GET,
+        &format!("{LINKS}?domain=nope.example"),
+        ANN,
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_problem(bad, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let domains: Value = get_json(&app, "/api/v1/domains", ANN).await;
+    assert_eq!(
+        domains["items"],
+        json!([
+            {"host": "s.example", "is_default": true, "link_count": 1},
+            {"host": "go.example", "is_default": false, "link_count": 1},
+            {"host": "l.example", "is_default": false, "link_count": 1},
+        ])
+    );
+
+    // find_if_exists looks on the link's domain only; CSV imports take a domain column.
+    let found = post(json!({"target_url": "https://example.com/go", "domain": "l.example", "find_if_exists": true})).await;
+    assert_eq!(found.status(), StatusCode::OK);
+    assert_eq!(found.json::<Value>().await.unwrap()["id"], go["id"]);
+    let elsewhere =
+        post(json!({"target_url": "https://example.com/go", "find_if_exists": true})).await;
+    assert_eq!(elsewhere.status(), StatusCode::CREATED);
+    let imported: Value = as_basic(&app, Method::POST, &format!("{LINKS}/bulk"), ANN)
+        .header("content-type", "text/csv")
+        .body("target_url,slug,domain\nhttps://example.com/csv,promo,go.example\n")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        imported["results"][0]["link"]["short_url"], "https://go.example/promo",
+        "{imported}"
     );
 }

@@ -6,6 +6,7 @@ mod m20261130_000002_click_log_without_foreign_keys;
 mod m20261201_000001_query_rules;
 mod m20261201_000002_links_by_target;
 mod m20261201_000003_ip_rules;
+mod m20261201_000004_link_domains;
 mod sqlite;
 
 use sea_orm_migration::MigrationTrait;
@@ -18,5 +19,6 @@ pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         Box::new(m20261201_000001_query_rules::Migration),
         Box::new(m20261201_000002_links_by_target::Migration),
         Box::new(m20261201_000003_ip_rules::Migration),
+        Box::new(m20261201_000004_link_domains::Migration),
     ]
 }

@@ -64,9 +64,9 @@ pub struct BulkReport {
 /// item); the answer lists what happened to every item, in order.
 ///
 /// Or send a CSV file (`Content-Type: text/csv`) with a header row. Its columns are read by
-/// name, in any order: `target_url` (required), `slug`, `title`, `tags` (separated by `|`),
-/// `redirect_status`, `forward_query` (`true` or `false`), `valid_from`, `valid_until`,
-/// `max_clicks` and `password`; others (such as an export's `id` and `click_count`) are
+/// name, in any order: `target_url` (required), `slug`, `domain`, `title`, `tags`
+/// (separated by `|`), `redirect_status`, `forward_query` (`true` or `false`),
+/// `valid_from`, `valid_until`, `max_clicks` and `password`; others (such as an export's `id` and `click_count`) are
 /// left alone, and an empty cell is no value. Item 0 is the first row after the header.
 #[utoipa::path(
     post,
@@ -110,12 +110,17 @@ pub async fn create_many(
             format!("must hold 1 to {MAX_ITEMS} links"),
         ));
     }
-    let public_url = state.config.public_url();
     let mut results = Vec::with_capacity(items.len());
     for (index, item) in items.into_iter().enumerate() {
         let mut v = Validator::new();
         let at = format!("items[{index}].");
-        let valid = item.map(|item| item.validate(&mut Check { v: &mut v, at: &at }));
+        let valid = item.map(|item| {
+            item.validate(&mut Check {
+                v: &mut v,
+                at: &at,
+                domains: &links.domains,
+            })
+        });
         let outcome = match valid {
             Err(errors) => Err(errors
                 .into_iter()
@@ -140,7 +145,7 @@ pub async fn create_many(
                 BulkResult {
                     index,
                     status,
-                    link: Some(store::view(&state.db, link, &public_url).await?),
+                    link: Some(store::view(&state.db, link, &links.domains).await?),
                     errors: None,
                 }
             }
@@ -193,6 +198,7 @@ fn items_from_csv(body: &[u8]) -> AppResult<Vec<Result<NewLink, Vec<FieldError>>
     let columns = CsvColumns {
         target_url,
         slug: column("slug"),
+        domain: column("domain"),
         title: column("title"),
         tags: column("tags"),
         redirect_status: column("redirect_status"),
@@ -216,6 +222,7 @@ fn items_from_csv(body: &[u8]) -> AppResult<Vec<Result<NewLink, Vec<FieldError>>
 struct CsvColumns {
     target_url: usize,
     slug: Option<usize>,
+    domain: Option<usize>,
     title: Option<usize>,
     tags: Option<usize>,
     redirect_status: Option<usize>,
@@ -276,6 +283,7 @@ impl CsvColumns {
         Ok(NewLink {
             target_url: cell(Some(self.target_url)).unwrap_or_default().to_owned(),
             slug: cell(self.slug).map(str::to_owned),
+            domain: cell(self.domain).map(str::to_owned),
             title: cell(self.title).map(str::to_owned),
             tags: cell(self.tags)
                 .map(|tags| {

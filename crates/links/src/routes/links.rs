@@ -84,7 +84,7 @@ pub(crate) async fn create_link(
         (status = 201, description = "Created", body = Link, headers(("location" = String, description = "The new link"))),
         (status = 200, description = "With `find_if_exists`: your existing link to this target", body = Link),
         (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The slug is taken", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The slug is taken on this domain", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -95,13 +95,16 @@ pub async fn create(
     Json(input): Json<NewLink>,
 ) -> AppResult<Response> {
     let mut v = Validator::new();
-    let valid = input.validate(&mut Check { v: &mut v, at: "" });
+    let valid = input.validate(&mut Check {
+        v: &mut v,
+        at: "",
+        domains: &links.domains,
+    });
     v.finish()?;
     let valid = valid.expect("validated");
-    let public_url = state.config.public_url();
     Ok(match create_link(&state, &links, user.id, valid).await? {
         Created::New(created) => {
-            let view = store::view(&state.db, created, &public_url).await?;
+            let view = store::view(&state.db, created, &links.domains).await?;
             (
                 StatusCode::CREATED,
                 location(&format!("/api/v1/links/{}", view.id)),
@@ -110,7 +113,7 @@ pub async fn create(
                 .into_response()
         }
         Created::Existing(found) => {
-            Json(store::view(&state.db, found, &public_url).await?).into_response()
+            Json(store::view(&state.db, found, &links.domains).await?).into_response()
         }
     })
 }
@@ -120,9 +123,11 @@ pub async fn create(
 pub struct ListQuery {
     /// Text to find in the slug, target or title (case-insensitive).
     pub q: Option<String>,
-    /// The link with exactly this slug (slugs are case-sensitive): the way to find a link
-    /// by its short address.
+    /// The link with exactly this slug (slugs are case-sensitive; one per domain): the way
+    /// to find a link by its short address, with `domain`.
     pub slug: Option<String>,
+    /// Links on this domain (its host name; the default domain's for the default).
+    pub domain: Option<String>,
     /// A tag; repeat for several (`tag=a&tag=b`).
     #[param(rename = "tag")]
     #[serde(default, rename = "tag")]
@@ -155,14 +160,25 @@ pub struct ListQuery {
 )]
 pub async fn list(
     State(state): State<AppState>,
+    Extension(links): Extension<Arc<LinksState>>,
     user: CurrentUser,
     page: Pagination,
     query: platform::http::Query<ListQuery>,
 ) -> AppResult<Response> {
     let query = query.0;
+    let domain = match query.domain.as_deref() {
+        Some(raw) => Some(
+            links
+                .domains
+                .parse(raw)
+                .map_err(|reason| AppError::validation("domain", reason))?,
+        ),
+        None => None,
+    };
     let filter = ListFilter {
         q: query.q,
         slug: query.slug,
+        domain,
         tags: query
             .tags
             .iter()
@@ -176,40 +192,46 @@ pub async fn list(
     match query.format.as_deref() {
         None | Some("json") => {
             let rows = store::list(&state.db, &user, &filter, page.after()?, page.fetch()).await?;
-            let views = store::views(&state.db, rows, &state.config.public_url()).await?;
+            let views = store::views(&state.db, rows, &links.domains).await?;
             Ok(page
                 .page(views, |l| store::cursor_of(l, filter.sort))
                 .into_response())
         }
-        Some("csv") => Ok(export(state, user, filter)),
+        Some("csv") => Ok(export(state, links, user, filter)),
         Some(_) => Err(AppError::validation("format", "must be json or csv")),
     }
 }
 
 /// Every link matching `filter` as a CSV download, read a thousand at a time in the list's
 /// order (keyset pages, as the JSON list).
-fn export(state: AppState, user: CurrentUser, filter: ListFilter) -> Response {
+fn export(
+    state: AppState,
+    links: Arc<LinksState>,
+    user: CurrentUser,
+    filter: ListFilter,
+) -> Response {
     const CHUNK: u64 = 1_000;
-    const HEADER: &str = "id,slug,short_url,target_url,title,tags,redirect_status,forward_query,\
+    const HEADER: &str = "id,slug,domain,short_url,target_url,title,tags,redirect_status,forward_query,\
                           has_password,valid_from,valid_until,max_clicks,click_count,created_at";
     let filter = Arc::new(filter);
     // The state is where the next chunk starts: `None` once the last one is out.
     let chunks = stream::unfold(Some(None), move |next: Option<Option<ListCursor>>| {
-        let (state, user, filter) = (state.clone(), user.clone(), filter.clone());
+        let (state, links, user, filter) =
+            (state.clone(), links.clone(), user.clone(), filter.clone());
         async move {
             let after = next?;
-            let links = async {
+            let page = async {
                 let rows = store::list(&state.db, &user, &filter, after, CHUNK).await?;
-                store::views(&state.db, rows, &state.config.public_url()).await
+                store::views(&state.db, rows, &links.domains).await
             }
             .await;
-            match links {
-                Ok(links) if links.is_empty() => None,
-                Ok(links) => {
-                    let next = (links.len() as u64 == CHUNK)
-                        .then(|| links.last().map(|l| store::cursor_of(l, filter.sort)));
-                    let mut out = String::with_capacity(links.len() * 200);
-                    for link in links {
+            match page {
+                Ok(page) if page.is_empty() => None,
+                Ok(page) => {
+                    let next = (page.len() as u64 == CHUNK)
+                        .then(|| page.last().map(|l| store::cursor_of(l, filter.sort)));
+                    let mut out = String::with_capacity(page.len() * 200);
+                    for link in page {
                         csv_row(&mut out, link);
                     }
                     Some((Ok(out), next))
@@ -231,6 +253,7 @@ fn csv_row(out: &mut String, link: Link) {
         [
             link.id.to_string(),
             link.slug,
+            link.domain.unwrap_or_default(),
             link.short_url,
             link.target_url,
             link.title.unwrap_or_default(),
@@ -261,13 +284,12 @@ fn csv_row(out: &mut String, link: Link) {
 )]
 pub async fn get(
     State(state): State<AppState>,
+    Extension(links): Extension<Arc<LinksState>>,
     user: CurrentUser,
     Path(id): Path<i64>,
 ) -> AppResult<Json<Link>> {
     let found = find_owned::<link::Entity>(&state.db, id, &user).await?;
-    Ok(Json(
-        store::view(&state.db, found, &state.config.public_url()).await?,
-    ))
+    Ok(Json(store::view(&state.db, found, &links.domains).await?))
 }
 
 /// Changes a link. The redirect follows the change at once.
@@ -281,7 +303,7 @@ pub async fn get(
     responses(
         (status = 200, description = "The changed link", body = Link),
         (status = 404, description = "No such link of yours", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The slug is taken", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The slug is taken on this domain", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -294,9 +316,14 @@ pub async fn update(
 ) -> AppResult<Json<Link>> {
     let current = find_owned::<link::Entity>(&state.db, id, &user).await?;
     let mut v = Validator::new();
-    let mut check = Check { v: &mut v, at: "" };
+    let mut check = Check {
+        v: &mut v,
+        at: "",
+        domains: &links.domains,
+    };
     let target = input.target_url.as_deref().map(|t| check.target(t));
     let slug = input.slug.as_deref().map(|s| check.slug(s));
+    let domain = input.domain.as_ref().map(|d| check.domain(d.as_deref()));
     let title = input
         .title
         .clone()
@@ -314,13 +341,16 @@ pub async fn update(
     let rules = input.rules.as_deref().map(|r| check.rules(r));
     v.finish()?;
 
-    let old_slug = current.slug.clone();
+    let (old_domain, old_slug) = (current.domain.clone(), current.slug.clone());
     let mut changes = current.into_active_model();
     if let Some(Some(target)) = target {
         changes.target_url = Set(target.into_inner());
     }
     if let Some(Some(slug)) = slug {
         changes.slug = Set(slug.into_inner());
+    }
+    if let Some(Some(domain)) = domain {
+        changes.domain = Set(domain);
     }
     if let Some(title) = title {
         changes.title = Set(title);
@@ -356,11 +386,9 @@ pub async fn update(
         store::set_rules(&tx, id, &rules).await?;
     }
     tx.commit().await?;
-    links.cache.invalidate(&old_slug).await;
-    links.cache.invalidate(&updated.slug).await;
-    Ok(Json(
-        store::view(&state.db, updated, &state.config.public_url()).await?,
-    ))
+    links.cache.invalidate(&old_domain, &old_slug).await;
+    links.cache.invalidate(&updated.domain, &updated.slug).await;
+    Ok(Json(store::view(&state.db, updated, &links.domains).await?))
 }
 
 /// Deletes a link and its clicks. Its slug stops redirecting at once.
@@ -383,6 +411,6 @@ pub async fn delete(
 ) -> AppResult<StatusCode> {
     let found = find_owned::<link::Entity>(&state.db, id, &user).await?;
     link::Entity::delete_by_id(found.id).exec(&state.db).await?;
-    links.cache.invalidate(&found.slug).await;
+    links.cache.invalidate(&found.domain, &found.slug).await;
     Ok(StatusCode::NO_CONTENT)
 }

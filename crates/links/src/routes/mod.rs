@@ -1,6 +1,7 @@
 //! The links API, under `/api/v1`. Every route needs an authenticated owner.
 
 mod bulk;
+mod domains;
 mod links;
 mod live;
 mod qr;
@@ -24,6 +25,7 @@ pub fn router(links: Arc<LinksState>) -> OpenApiRouter<AppState> {
                 .routes(routes!(bulk::create_many))
                 .layer(DefaultBodyLimit::max(bulk::BODY_LIMIT)),
         )
+        .routes(routes!(domains::list))
         .routes(routes!(tags::list))
         .routes(routes!(tags::rename, tags::delete))
         .routes(routes!(stats::link_stats))

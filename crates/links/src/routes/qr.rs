@@ -1,7 +1,10 @@
 //! `GET /api/v1/links/{id}/qr?format=svg|png&size=&error_correction=&color=&background=`:
 //! a QR code of the short link, in the size, format, error correction and colours asked for.
 
+use std::sync::Arc;
+
 use axum::{
+    Extension,
     extract::{Path, State},
     http::{HeaderValue, header},
     response::{IntoResponse, Response},
@@ -16,6 +19,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::{
+    LinksState,
     entities::link,
     qr::{self, ErrorCorrection, Format, Rgb, Style},
 };
@@ -110,13 +114,14 @@ impl QrQuery {
 )]
 pub async fn qr_code(
     State(state): State<AppState>,
+    Extension(links): Extension<Arc<LinksState>>,
     user: CurrentUser,
     Path(id): Path<i64>,
     Query(query): Query<QrQuery>,
 ) -> AppResult<Response> {
     let (format, size, style) = query.parse()?;
     let link = find_owned::<link::Entity>(&state.db, id, &user).await?;
-    let url = format!("{}/{}", state.config.public_url(), link.slug);
+    let url = links.domains.short_url(&link.domain, &link.slug);
     let image = qr::render(&url, format, size, style)
         .map_err(|e| AppError::validation("size", e.to_string()))?;
     Ok((

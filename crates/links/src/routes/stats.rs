@@ -352,7 +352,7 @@ pub async fn delete_clicks(
     let link = find_owned::<link::Entity>(&state.db, id, &user).await?;
     let clicks = store::forget_clicks(&state.db, link.id).await?;
     // The redirect's copy of the link counts clicks for `max_clicks`.
-    links.cache.invalidate(&link.slug).await;
+    links.cache.invalidate(&link.domain, &link.slug).await;
     tracing::info!(link_id = link.id, clicks, "a link's clicks were deleted");
     Ok(StatusCode::NO_CONTENT)
 }
