@@ -31,6 +31,7 @@ pub struct Domain {
 #[utoipa::path(
     get,
     path = "/domains",
+    operation_id = "list_domains",
     tag = "links",
     security(("basic" = []), ("bearer" = []), ("session" = []), ("api_key" = [])),
     responses(

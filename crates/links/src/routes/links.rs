@@ -77,6 +77,7 @@ pub(crate) async fn create_link(
 #[utoipa::path(
     post,
     path = "/links",
+    operation_id = "create_link",
     tag = "links",
     request_body = NewLink,
     security(("basic" = []), ("bearer" = []), ("session" = []), ("api_key" = [])),
@@ -149,6 +150,7 @@ pub struct ListQuery {
 #[utoipa::path(
     get,
     path = "/links",
+    operation_id = "list_links",
     tag = "links",
     params(ListQuery, Pagination),
     security(("basic" = []), ("bearer" = []), ("session" = []), ("api_key" = [])),
@@ -274,6 +276,7 @@ fn csv_row(out: &mut String, link: Link) {
 #[utoipa::path(
     get,
     path = "/links/{id}",
+    operation_id = "get_link",
     tag = "links",
     params(("id" = i64, Path)),
     security(("basic" = []), ("bearer" = []), ("session" = []), ("api_key" = [])),
@@ -296,6 +299,7 @@ pub async fn get(
 #[utoipa::path(
     patch,
     path = "/links/{id}",
+    operation_id = "update_link",
     tag = "links",
     params(("id" = i64, Path)),
     request_body = LinkChanges,
@@ -395,6 +399,7 @@ pub async fn update(
 #[utoipa::path(
     delete,
     path = "/links/{id}",
+    operation_id = "delete_link",
     tag = "links",
     params(("id" = i64, Path)),
     security(("basic" = []), ("bearer" = []), ("session" = []), ("api_key" = [])),

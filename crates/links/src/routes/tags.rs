@@ -29,6 +29,7 @@ pub struct TagChanges {
 #[utoipa::path(
     get,
     path = "/tags",
+    operation_id = "list_tags",
     tag = "links",
     security(("basic" = []), ("bearer" = []), ("session" = []), ("api_key" = [])),
     responses(
@@ -46,6 +47,7 @@ pub async fn list(State(state): State<AppState>, user: CurrentUser) -> AppResult
 #[utoipa::path(
     patch,
     path = "/tags/{name}",
+    operation_id = "rename_tag",
     tag = "links",
     params(("name" = String, Path, description = "The tag's current name")),
     request_body = TagChanges,
@@ -80,6 +82,7 @@ pub async fn rename(
 #[utoipa::path(
     delete,
     path = "/tags/{name}",
+    operation_id = "delete_tag",
     tag = "links",
     params(("name" = String, Path)),
     security(("basic" = []), ("bearer" = []), ("session" = []), ("api_key" = [])),

@@ -172,6 +172,7 @@ pub struct CreatedApiKey {
 #[utoipa::path(
     post,
     path = "/me/api-keys",
+    operation_id = "create_api_key",
     tag = "auth",
     request_body = NewApiKey,
     security(("basic" = []), ("bearer" = []), ("session" = [])),
@@ -229,6 +230,7 @@ pub async fn create(
 #[utoipa::path(
     get,
     path = "/me/api-keys",
+    operation_id = "list_api_keys",
     tag = "auth",
     params(Pagination),
     security(("basic" = []), ("bearer" = []), ("session" = [])),
@@ -260,6 +262,7 @@ pub async fn list(
 #[utoipa::path(
     delete,
     path = "/me/api-keys/{id}",
+    operation_id = "delete_api_key",
     tag = "auth",
     params(("id" = i64, Path, description = "The key's id")),
     security(("basic" = []), ("bearer" = []), ("session" = [])),

@@ -44,6 +44,7 @@ pub struct IdentityList {
 #[utoipa::path(
     get,
     path = "/me/identities",
+    operation_id = "list_identities",
     tag = "auth",
     security(("basic" = []), ("bearer" = []), ("session" = []), ("api_key" = [])),
     responses(
