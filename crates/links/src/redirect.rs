@@ -101,7 +101,8 @@ pub fn router(links: Arc<LinksState>) -> Router {
         .route("/robots.txt", get(robots))
         .route("/{slug}", get(follow).post(unlock))
         // Some tools add a trailing slash to an address they are given.
-        .route("/{slug}/", get(follow).post(unlock));
+        .route("/{slug}/", get(follow).post(unlock))
+        .route("/{slug}/track", get(pixel));
     if let Some(home) = links.settings.root_redirect.clone() {
         router = router.route("/", get(move || async move { elsewhere(&home) }));
     }
@@ -357,22 +358,7 @@ async fn go(
     if record {
         links
             .clicks
-            .record(ClickEvent::new(
-                link.id,
-                Utc::now(),
-                ip,
-                Texts {
-                    user_agent: header(&header::USER_AGENT),
-                    referrer: header(&header::REFERER),
-                    accept_language: header(&header::ACCEPT_LANGUAGE),
-                    country_header: links
-                        .geo
-                        .header()
-                        .and_then(|h| headers.get(h))
-                        .and_then(|v| v.to_str().ok()),
-                    query,
-                },
-            ))
+            .record(click(links, link, headers, ip, query))
             .await;
     }
     links.counters.redirected.fetch_add(1, Ordering::Relaxed);
@@ -386,6 +372,72 @@ async fn go(
                 HeaderValue::from_static("private, max-age=0"),
             ),
         ],
+    )
+        .into_response()
+}
+
+/// The click to record for a visit of `link`.
+fn click(
+    links: &LinksState,
+    link: &CachedLink,
+    headers: &HeaderMap,
+    ip: IpAddr,
+    query: Option<&str>,
+) -> ClickEvent {
+    let header = |name: &header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+    ClickEvent::new(
+        link.id,
+        Utc::now(),
+        ip,
+        Texts {
+            user_agent: header(&header::USER_AGENT),
+            referrer: header(&header::REFERER),
+            accept_language: header(&header::ACCEPT_LANGUAGE),
+            country_header: links
+                .geo
+                .header()
+                .and_then(|h| headers.get(h))
+                .and_then(|v| v.to_str().ok()),
+            query,
+        },
+    )
+}
+
+/// A transparent GIF of one pixel, the smallest image every mail client shows.
+const PIXEL: &[u8] = &[
+    0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0xff, 0xff, 0xff, 0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b,
+];
+
+/// `/{slug}/track`: counts a visit and answers a transparent pixel instead of a redirect,
+/// as Shlink's tracking pixel: for an email or a page that shows the link's reach without
+/// a click. Whatever the link's state the answer is the same pixel (an image that fails to
+/// load would show as broken), but only a live link without a password is counted: a
+/// password link's `max_clicks` must not be used up by someone who does not know it.
+async fn pixel(State(links): State<Arc<LinksState>>, request: Request) -> Response {
+    let (request, _) = request.into_parts();
+    let path = request.uri.path().trim_start_matches('/');
+    let slug = path.strip_suffix("/track").unwrap_or(path);
+    let domain = links.domains.of_request(&request.uri, &request.headers);
+    let peer = request.extensions.get::<ConnectInfo<SocketAddr>>();
+    if let (Ok(link), Some(ConnectInfo(peer))) = (resolve(&links, domain, slug).await, peer)
+        && link.password_hash.is_none()
+    {
+        let ip = links.client_ip(&request.headers, *peer);
+        let query = request.uri.query();
+        if !untracked(&links.settings, ip, query) && link.take_click() {
+            let event = click(&links, &link, &request.headers, ip, query);
+            links.clicks.record(event).await;
+        }
+    }
+    (
+        [
+            (header::CONTENT_TYPE, "image/gif"),
+            // Every view is a request, so every view is counted.
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        PIXEL,
     )
         .into_response()
 }

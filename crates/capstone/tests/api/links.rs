@@ -85,6 +85,44 @@ async fn a_link_redirects_with_its_status_and_counts_clicks() {
     assert_eq!(count, 2, "two GETs counted, the HEAD not");
 }
 
+#[tokio::test]
+async fn a_tracking_pixel_counts_views_without_redirecting() {
+    let app = app_with_ann().await;
+    let link = create(
+        &app,
+        json!({"target_url": "https://example.com/", "slug": "mail-1", "max_clicks": 2}),
+    )
+    .await;
+    let secret = create(
+        &app,
+        json!({"target_url": "https://example.com/", "slug": "mail-2", "password": "open sesame"}),
+    )
+    .await;
+
+    for path in [
+        "/mail-2/track",
+        "/mail-1/track",
+        "/mail-1/track",
+        "/mail-1/track",
+        "/nope/track",
+    ] {
+        let response = follow(&app, path).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        assert_eq!(media_type(&response), "image/gif", "{path}");
+        assert_eq!(response.headers()["cache-control"], "no-store");
+        assert!(
+            response.bytes().await.unwrap().starts_with(b"GIF89a"),
+            "{path}"
+        );
+    }
+    // Counted up to `max_clicks`, which the third view found used up.
+    wait_for_clicks(&app, &link["id"], 2).await;
+    assert_eq!(follow(&app, "/mail-1").await.status(), StatusCode::GONE);
+    // Viewed before the first link, so it would have been written before its clicks.
+    let secret: Value = get_json(&app, &format!("{LINKS}/{}", secret["id"]), ANN).await;
+    assert_eq!(secret["click_count"], 0, "a password link is not counted");
+}
+
 /// Crawlers are asked to leave every short link alone: a crawl would be indexed as a page
 /// and counted as a click.
 #[tokio::test]
