@@ -48,9 +48,37 @@ impl Paths {
 }
 
 /// `cargo build --release -p capstone`: a no-op taking a second when the build is current.
+///
+/// Without the variables `cargo run` sets for this binary (`CARGO_MANIFEST_DIR`,
+/// `CARGO_PKG_NAME`, …): build scripts such as ring's ask to run again when one of them
+/// changes, and cargo reads them from its own environment, so the build below and the next
+/// `cargo run` would each find them changed and rebuild ring and all that uses it (minutes
+/// on two cores, in every run).
 pub fn build_release(paths: &Paths) -> anyhow::Result<()> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(cargo)
+    let mut command = Command::new(cargo);
+    for (name, _) in std::env::vars_os() {
+        let set_by_cargo_run = name.to_str().is_some_and(|name| {
+            [
+                "CARGO_PKG_",
+                "CARGO_MANIFEST_",
+                "CARGO_BIN_",
+                "CARGO_CRATE_",
+            ]
+            .iter()
+            .any(|prefix| name.starts_with(prefix))
+                || [
+                    "CARGO_PRIMARY_PACKAGE",
+                    "CARGO_RUSTC_CURRENT_DIR",
+                    "OUT_DIR",
+                ]
+                .contains(&name)
+        });
+        if set_by_cargo_run {
+            command.env_remove(name);
+        }
+    }
+    let status = command
         .args(["build", "--release", "-p", "capstone"])
         .current_dir(&paths.root)
         .status()
