@@ -1945,75 +1945,62 @@ async fn links_live_on_several_domains_with_a_slug_each() {
     );
 
     // A visit goes by the Host it came in on; a slug the domain lacks is the default's.
-    let location = |response: reqwest::Response| {
-        assert_eq!(response.status(), StatusCode::FOUND);
-        response.headers()["location"].to_str().unwrap().to_owned()
+    let goes_to = |host: &'static str, path: &'static str| {
+        let visit = on(host, path);
+        async move {
+            let response = visit.await;
+            match response.status() {
+                StatusCode::FOUND => response.headers()["location"].to_str().unwrap().to_owned(),
+                status => status.to_string(),
+            }
+        }
     };
-    assert_eq!(
-        location(on("go.example:443", "/promo").await),
-        "https://example.com/go"
-    );
-    assert_eq!(
-        location(on("s.example", "/promo").await),
-        "https://example.com/home"
-    );
-    assert_eq!(
-        location(on("l.example", "/promo").await),
-        "https://example.com/home"
-    );
-    assert_eq!(
-        location(on("other.example", "/promo").await),
-        "https://example.com/home"
-    );
     create(&app, json!({"target_url": "https://example.com/only", "slug": "only-go", "domain": "go.example"})).await;
-    assert_eq!(
-        location(on("go.example", "/only-go").await),
-        "https://example.com/only"
-    );
-    assert_eq!(
-        on("s.example", "/only-go").await.status(),
-        StatusCode::NOT_FOUND
-    );
-    assert_eq!(
-        on("l.example", "/only-go").await.status(),
-        StatusCode::NOT_FOUND
-    );
+    for (host, path, expected) in [
+        ("go.example:443", "/promo", "https://example.com/go"),
+        ("s.example", "/promo", "https://example.com/home"),
+        ("l.example", "/promo", "https://example.com/home"),
+        ("other.example", "/promo", "https://example.com/home"),
+        ("go.example", "/only-go", "https://example.com/only"),
+        ("s.example", "/only-go", "404 Not Found"),
+        ("l.example", "/only-go", "404 Not Found"),
+    ] {
+        assert_eq!(goes_to(host, path).await, expected, "{host}{path}");
+    }
 
     // Moved to the default domain, where `promo` is taken: 409. To l.example: its visits
     // go there at once, and go.example's fall back to the default's link.
-    let go_link = format!("{LINKS}/{}", go["id"]);
-    let moved = as_basic(&app, Method::PATCH, &go_link, ANN)
-        .json(&json!({"domain": null}))
-        .send()
+    let patch = |id: &Value, body: Value| {
+        let request = as_basic(&app, Method::PATCH, &format!("{LINKS}/{id}"), ANN).json(&body);
+        async move { request.send().await.unwrap() }
+    };
+    assert_problem(
+        patch(&go["id"], json!({"domain": null})).await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    let moved: Value = patch(&go["id"], json!({"domain": "l.example"}))
         .await
-        .unwrap();
-    assert_problem(moved, StatusCode::CONFLICT).await;
-    let moved: Value = as_basic(&app, Method::PATCH, &go_link, ANN)
-        .json(&json!({"domain": "l.example"}))
-        .send()
-        .await
-        .unwrap()
         .json()
         .await
         .unwrap();
     assert_eq!(moved["short_url"], "https://l.example/promo");
     assert_eq!(
-        location(on("l.example", "/promo").await),
+        goes_to("l.example", "/promo").await,
         "https://example.com/go"
     );
     assert_eq!(
-        location(on("go.example", "/promo").await),
+        goes_to("go.example", "/promo").await,
         "https://example.com/home"
     );
     // A change to the default's link reaches the domains that fall back to it.
-    let home_link = format!("{LINKS}/{}", home["id"]);
-    as_basic(&app, Method::PATCH, &home_link, ANN)
-        .json(&json!({"target_url": "https://example.com/home-2"}))
-        .send()
-        .await
-        .unwrap();
+    patch(
+        &home["id"],
+        json!({"target_url": "https://example.com/home-2"}),
+    )
+    .await;
     assert_eq!(
-        location(on("go.example", "/promo").await),
+        goes_to("go.example", "/promo").await,
         "https://example.com/home-2"
     );
 
