@@ -103,8 +103,8 @@ pub fn router(links: Arc<LinksState>) -> Router {
         // Some tools add a trailing slash to an address they are given.
         .route("/{slug}/", get(follow).post(unlock))
         .route("/{slug}/track", get(pixel));
-    if let Some(home) = links.settings.root_redirect.clone() {
-        router = router.route("/", get(move || async move { elsewhere(&home) }));
+    if links.settings.root_redirect.is_some() || !links.settings.domain_root_redirects.is_empty() {
+        router = router.route("/", get(root));
     }
     router.with_state(links)
 }
@@ -126,10 +126,31 @@ fn elsewhere(url: &str) -> Response {
     }
 }
 
-/// The answer for a slug that leads nowhere: `links.invalid_redirect` when it is set, else
-/// a page saying why, with `status` (404 or 410).
-fn nowhere(links: &LinksState, status: StatusCode, title: &str, text: &str) -> Response {
-    match &links.settings.invalid_redirect {
+/// `/`: the domain's root redirect (`links.domain_root_redirects`, else
+/// `links.root_redirect`), or a 404 page on a domain without one.
+async fn root(State(links): State<Arc<LinksState>>, request: Request) -> Response {
+    let domain = links.domains.of_request(request.uri(), request.headers());
+    match links.settings.root_redirect_for(domain) {
+        Some(url) => elsewhere(url),
+        None => page(
+            StatusCode::NOT_FOUND,
+            "Link not found",
+            "There is no link at this address.",
+        ),
+    }
+}
+
+/// The answer for a slug that leads nowhere on `domain`: its invalid redirect
+/// (`links.domain_invalid_redirects`, else `links.invalid_redirect`) when it has one, else a
+/// page saying why, with `status` (404 or 410).
+fn nowhere(
+    links: &LinksState,
+    domain: &str,
+    status: StatusCode,
+    title: &str,
+    text: &str,
+) -> Response {
+    match links.settings.invalid_redirect_for(domain) {
         Some(url) => elsewhere(url),
         None => page(status, title, text),
     }
@@ -172,7 +193,16 @@ async fn follow(State(links): State<Arc<LinksState>>, request: Request) -> Respo
     // HEAD is a link checker or a preview, not a visit.
     let record = request.method != Method::HEAD;
     let query = request.uri.query();
-    go(&links, &link, query, &request.headers, *peer, record).await
+    go(
+        &links,
+        domain,
+        &link,
+        query,
+        &request.headers,
+        *peer,
+        record,
+    )
+    .await
 }
 
 /// `/{slug}+`: where a link goes, shown rather than followed, as TinyURL's and Bitly's
@@ -227,7 +257,7 @@ async fn unlock(
         Err(response) => return response,
     };
     let Some(hash) = link.password_hash.clone() else {
-        return go(&links, &link, uri.query(), &headers, peer, true).await;
+        return go(&links, domain, &link, uri.query(), &headers, peer, true).await;
     };
     let ip = links.client_ip(&headers, peer);
     // Refused before hashing: a guesser past the limit costs us nothing more.
@@ -251,7 +281,7 @@ async fn unlock(
     match platform::auth::password::verify(form.password.into(), hash).await {
         Ok(true) => {
             links.password_guard.unlocked(link.id, ip).await;
-            let mut response = go(&links, &link, uri.query(), &headers, peer, true).await;
+            let mut response = go(&links, domain, &link, uri.query(), &headers, peer, true).await;
             if response.status().is_redirection() {
                 // After a form POST, only 303 makes every browser GET the target.
                 *response.status_mut() = StatusCode::SEE_OTHER;
@@ -291,6 +321,7 @@ async fn resolve(
                 links.counters.gone.fetch_add(1, Ordering::Relaxed);
                 return Err(nowhere(
                     links,
+                    domain,
                     StatusCode::GONE,
                     "This link has expired",
                     "It is no longer available.",
@@ -302,6 +333,7 @@ async fn resolve(
             links.counters.not_found.fetch_add(1, Ordering::Relaxed);
             Err(nowhere(
                 links,
+                domain,
                 StatusCode::NOT_FOUND,
                 "Link not found",
                 "There is no link at this address.",
@@ -312,6 +344,7 @@ async fn resolve(
 
 async fn go(
     links: &LinksState,
+    domain: &str,
     link: &CachedLink,
     query: Option<&str>,
     headers: &HeaderMap,
@@ -325,6 +358,7 @@ async fn go(
         links.counters.gone.fetch_add(1, Ordering::Relaxed);
         return nowhere(
             links,
+            domain,
             StatusCode::GONE,
             "This link has expired",
             "It has been used as many times as allowed.",

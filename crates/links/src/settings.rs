@@ -1,7 +1,7 @@
 //! The links app's settings: the `[links]` table of the configuration
 //! (`CAPSTONE_LINKS__<NAME>` in the environment).
 
-use std::{path::PathBuf, time::Duration};
+use std::{collections::BTreeMap, path::PathBuf, time::Duration};
 
 use ipnet::IpNet;
 use serde::Deserialize;
@@ -60,6 +60,11 @@ pub struct Settings {
     /// as Shlink's and Kutt's custom domains: each must reach this server (a DNS record and
     /// the proxy's certificate are yours to set up). See [`crate::domains`].
     pub domains: Vec<String>,
+    /// Per domain of `domains`, its own `root_redirect` and `invalid_redirect`, as Shlink's
+    /// domain redirects (`[links.domain_root_redirects]` with `"go.example.com" =
+    /// "https://example.com/"`); a domain without one uses the global setting.
+    pub domain_root_redirects: BTreeMap<String, String>,
+    pub domain_invalid_redirects: BTreeMap<String, String>,
     /// `untracked_addresses`, parsed.
     #[serde(skip)]
     pub untracked_networks: Vec<IpNet>,
@@ -85,6 +90,8 @@ impl Default for Settings {
             untracked_addresses: Vec::new(),
             untracked_param: None,
             domains: Vec::new(),
+            domain_root_redirects: BTreeMap::new(),
+            domain_invalid_redirects: BTreeMap::new(),
             untracked_networks: Vec::new(),
         }
     }
@@ -167,7 +174,45 @@ impl Settings {
             domains.push(host);
         }
         settings.domains = domains;
+        for (setting, redirects) in [
+            ("domain_root_redirects", &mut settings.domain_root_redirects),
+            (
+                "domain_invalid_redirects",
+                &mut settings.domain_invalid_redirects,
+            ),
+        ] {
+            let mut checked = BTreeMap::new();
+            for (host, url) in std::mem::take(redirects) {
+                let Some(domain) = parse_host(&host)
+                    .ok()
+                    .filter(|domain| settings.domains.contains(domain))
+                else {
+                    return invalid(setting, &format!("{host:?} is not one of links.domains"));
+                };
+                match Target::parse(&url) {
+                    Ok(target) => checked.insert(domain, target.into_inner()),
+                    Err(reason) => return invalid(setting, &format!("{host:?}: {reason}")),
+                };
+            }
+            *redirects = checked;
+        }
         Ok(settings)
+    }
+
+    /// Where a visitor to `/` on `domain` (`''`: the default) is sent, if anywhere.
+    pub fn root_redirect_for(&self, domain: &str) -> Option<&str> {
+        self.domain_root_redirects
+            .get(domain)
+            .or(self.root_redirect.as_ref())
+            .map(String::as_str)
+    }
+
+    /// Where a visitor to a slug that leads nowhere on `domain` is sent, if anywhere.
+    pub fn invalid_redirect_for(&self, domain: &str) -> Option<&str> {
+        self.domain_invalid_redirects
+            .get(domain)
+            .or(self.invalid_redirect.as_ref())
+            .map(String::as_str)
     }
 
     pub fn cache_ttl(&self) -> Duration {
@@ -211,6 +256,34 @@ mod tests {
         ] {
             let err = domains(bad).unwrap_err().to_string();
             assert!(err.contains("links.domains"), "{err}");
+        }
+    }
+
+    #[test]
+    fn domain_redirects_are_for_listed_domains_and_web_addresses() {
+        let redirects = |host: &str, url: &str| {
+            let mut config = platform::Config::default();
+            config
+                .links
+                .insert("domains".into(), vec!["go.example"].into());
+            let map = BTreeMap::from([(host.to_owned(), url.to_owned())]);
+            config
+                .links
+                .insert("domain_invalid_redirects".into(), map.into());
+            Settings::from_config(&config)
+        };
+        let settings = redirects("Go.Example", "HTTPS://Home.Example").unwrap();
+        assert_eq!(
+            settings.invalid_redirect_for("go.example"),
+            Some("https://home.example/")
+        );
+        assert_eq!(settings.invalid_redirect_for(""), None);
+        for (host, url) in [
+            ("elsewhere.example", "https://home.example/"),
+            ("go.example", "javascript:alert(1)"),
+        ] {
+            let err = redirects(host, url).unwrap_err().to_string();
+            assert!(err.contains("links.domain_invalid_redirects"), "{err}");
         }
     }
 

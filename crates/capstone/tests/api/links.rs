@@ -2051,3 +2051,48 @@ async fn links_live_on_several_domains_with_a_slug_each() {
         "{imported}"
     );
 }
+
+#[tokio::test]
+async fn each_domain_can_send_its_own_visitors_home() {
+    use std::collections::BTreeMap;
+    let app = spawn_app_with(|config| {
+        config.public_url = Some("https://s.example".into());
+        let set = |config: &mut platform::Config, name: &str, value: figment::value::Value| {
+            config.links.insert(name.into(), value);
+        };
+        set(config, "domains", vec!["go.example", "l.example"].into());
+        set(config, "root_redirect", "https://home.example/".into());
+        let go_home = |path: &str| {
+            BTreeMap::from([(
+                "GO.example".to_owned(),
+                format!("https://go-home.example{path}"),
+            )])
+        };
+        set(config, "domain_root_redirects", go_home("").into());
+        set(config, "domain_invalid_redirects", go_home("/lost").into());
+    })
+    .await;
+    for (host, path, expected) in [
+        ("go.example", "/", "https://go-home.example/"),
+        ("l.example", "/", "https://home.example/"),
+        ("s.example", "/", "https://home.example/"),
+        ("go.example", "/nope", "https://go-home.example/lost"),
+    ] {
+        let response = app
+            .request(Method::GET, path)
+            .header("host", host)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::FOUND, "{host}{path}");
+        assert_eq!(response.headers()["location"], expected, "{host}{path}");
+    }
+    // No invalid redirect but go.example's: elsewhere, the 404 page.
+    let lost = app
+        .request(Method::GET, "/nope")
+        .header("host", "l.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(lost.status(), StatusCode::NOT_FOUND);
+}
