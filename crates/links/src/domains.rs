@@ -44,11 +44,6 @@ impl Domains {
         &self.default_host
     }
 
-    /// `links.domains`.
-    pub fn extra(&self) -> &[String] {
-        &self.extra
-    }
-
     /// The link to share for `slug` on `domain` (`''`: the default).
     pub fn short_url(&self, domain: &str, slug: &str) -> String {
         if domain.is_empty() {

@@ -66,8 +66,9 @@ pub struct BulkReport {
 /// Or send a CSV file (`Content-Type: text/csv`) with a header row. Its columns are read by
 /// name, in any order: `target_url` (required), `slug`, `domain`, `title`, `tags`
 /// (separated by `|`), `redirect_status`, `forward_query` (`true` or `false`),
-/// `valid_from`, `valid_until`, `max_clicks` and `password`; others (such as an export's `id` and `click_count`) are
-/// left alone, and an empty cell is no value. Item 0 is the first row after the header.
+/// `valid_from`, `valid_until`, `max_clicks` and `password`; others (such as an export's
+/// `id` and `click_count`) are left alone, and an empty cell is no value. Item 0 is the
+/// first row after the header.
 #[utoipa::path(
     post,
     path = "/links/bulk",
