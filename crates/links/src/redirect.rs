@@ -460,7 +460,9 @@ async fn pixel(State(links): State<Arc<LinksState>>, request: Request) -> Respon
     {
         let ip = links.client_ip(&request.headers, *peer);
         let query = request.uri.query();
-        if !untracked(&links.settings, ip, query) && link.take_click() {
+        // HEAD is a link checker, as for the redirect.
+        let record = request.method != Method::HEAD && !untracked(&links.settings, ip, query);
+        if record && link.take_click() {
             let event = click(&links, &link, &request.headers, ip, query);
             links.clicks.record(event).await;
         }

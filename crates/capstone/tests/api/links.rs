@@ -98,8 +98,21 @@ async fn a_tracking_pixel_counts_views_without_redirecting() {
         json!({"target_url": "https://example.com/", "slug": "mail-2", "password": "open sesame"}),
     )
     .await;
+    let checked = create(
+        &app,
+        json!({"target_url": "https://example.com/", "slug": "mail-3"}),
+    )
+    .await;
 
+    // A HEAD is a link checker, not a view.
+    let head = app
+        .request(Method::HEAD, "/mail-3/track")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), StatusCode::OK);
     for path in [
+        "/mail-3/track",
         "/mail-2/track",
         "/mail-1/track",
         "/mail-1/track",
@@ -118,9 +131,14 @@ async fn a_tracking_pixel_counts_views_without_redirecting() {
     // Counted up to `max_clicks`, which the third view found used up.
     wait_for_clicks(&app, &link["id"], 2).await;
     assert_eq!(follow(&app, "/mail-1").await.status(), StatusCode::GONE);
-    // Viewed before the first link, so it would have been written before its clicks.
-    let secret: Value = get_json(&app, &format!("{LINKS}/{}", secret["id"]), ANN).await;
-    assert_eq!(secret["click_count"], 0, "a password link is not counted");
+    // Viewed before the first link, so written before its clicks.
+    for (other, expected, why) in [
+        (&secret, 0, "a password link is not counted"),
+        (&checked, 1, "the HEAD is not counted"),
+    ] {
+        let other: Value = get_json(&app, &format!("{LINKS}/{}", other["id"]), ANN).await;
+        assert_eq!(other["click_count"], expected, "{why}");
+    }
 }
 
 /// Crawlers are asked to leave every short link alone: a crawl would be indexed as a page
