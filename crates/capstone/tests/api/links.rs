@@ -41,6 +41,12 @@ async fn follow(app: &TestApp, path: &str) -> reqwest::Response {
     app.get(path).await
 }
 
+/// `follow`, on the domain `host`.
+async fn follow_on(app: &TestApp, host: &str, path: &str) -> reqwest::Response {
+    let request = app.request(Method::GET, path).header("host", host);
+    request.send().await.unwrap()
+}
+
 #[tokio::test]
 async fn a_link_redirects_with_its_status_and_counts_clicks() {
     let app = app_with_ann().await;
@@ -1919,10 +1925,6 @@ async fn links_live_on_several_domains_with_a_slug_each() {
     })
     .await;
     register(&app, ANN).await;
-    let on = |host: &'static str, path: &'static str| {
-        let request = app.request(Method::GET, path).header("host", host);
-        async move { request.send().await.unwrap() }
-    };
     let post = |body: Value| {
         let request = as_basic(&app, Method::POST, LINKS, ANN).json(&body);
         async move { request.send().await.unwrap() }
@@ -1964,7 +1966,7 @@ async fn links_live_on_several_domains_with_a_slug_each() {
 
     // A visit goes by the Host it came in on; a slug the domain lacks is the default's.
     let goes_to = |host: &'static str, path: &'static str| {
-        let visit = on(host, path);
+        let visit = follow_on(&app, host, path);
         async move {
             let response = visit.await;
             match response.status() {
@@ -2096,21 +2098,11 @@ async fn each_domain_can_send_its_own_visitors_home() {
         ("s.example", "/", "https://home.example/"),
         ("go.example", "/nope", "https://go-home.example/lost"),
     ] {
-        let response = app
-            .request(Method::GET, path)
-            .header("host", host)
-            .send()
-            .await
-            .unwrap();
+        let response = follow_on(&app, host, path).await;
         assert_eq!(response.status(), StatusCode::FOUND, "{host}{path}");
         assert_eq!(response.headers()["location"], expected, "{host}{path}");
     }
     // No invalid redirect but go.example's: elsewhere, the 404 page.
-    let lost = app
-        .request(Method::GET, "/nope")
-        .header("host", "l.example")
-        .send()
-        .await
-        .unwrap();
+    let lost = follow_on(&app, "l.example", "/nope").await;
     assert_eq!(lost.status(), StatusCode::NOT_FOUND);
 }
