@@ -1128,12 +1128,7 @@ async fn links_export_as_csv_and_import_back_the_same() {
         .unwrap();
         assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
     }
-    let import = |body: String| {
-        let request = as_basic(&app, Method::POST, "/api/v1/links/bulk", ANN)
-            .header("content-type", "text/csv; charset=utf-8")
-            .body(body);
-        async move { request.send().await.unwrap() }
-    };
+    let import = |body: String| bulk_csv(&app, body);
     let report: Value = import(csv.clone()).await.json().await.unwrap();
     assert_eq!(report["created"], 2, "{report}");
     let again: Value = get_json(&app, LINKS, ANN).await;
@@ -1219,6 +1214,16 @@ async fn a_full_bulk_of_long_addresses_is_not_refused_for_its_size() {
 async fn bulk(app: &TestApp, items: &[Value]) -> reqwest::Response {
     as_basic(app, Method::POST, "/api/v1/links/bulk", ANN)
         .json(&json!({ "items": items }))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A CSV import through the bulk route.
+async fn bulk_csv(app: &TestApp, body: String) -> reqwest::Response {
+    as_basic(app, Method::POST, "/api/v1/links/bulk", ANN)
+        .header("content-type", "text/csv; charset=utf-8")
+        .body(body)
         .send()
         .await
         .unwrap()
@@ -2057,15 +2062,14 @@ async fn links_live_on_several_domains_with_a_slug_each() {
     let elsewhere =
         post(json!({"target_url": "https://example.com/go", "find_if_exists": true})).await;
     assert_eq!(elsewhere.status(), StatusCode::CREATED);
-    let imported: Value = as_basic(&app, Method::POST, &format!("{LINKS}/bulk"), ANN)
-        .header("content-type", "text/csv")
-        .body("target_url,slug,domain\nhttps://example.com/csv,promo,go.example\n")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let imported: Value = bulk_csv(
+        &app,
+        "target_url,slug,domain\nhttps://example.com/csv,promo,go.example\n".into(),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     assert_eq!(
         imported["results"][0]["link"]["short_url"], "https://go.example/promo",
         "{imported}"
