@@ -2,10 +2,10 @@
 //!
 //! `connections` tasks each open one keep-alive connection (hyper's low-level client: no
 //! pool, no retries, no redirects followed, nothing between us and the socket) and loop:
-//! pick a random path, send, read the whole answer, time it. A connection that fails is
-//! counted and reopened. The first `warmup` is not counted (the server's slug cache and
-//! the allocator settle); latency is recorded for every request sent and answered inside the
-//! measured window, and the rate is those answers over the window's length.
+//! pick a path (as [`Traffic`] says), send, read the whole answer, time it. A connection
+//! that fails is counted and reopened. The first `warmup` is not counted (the server's slug
+//! cache and the allocator settle); latency is recorded for every request sent and answered
+//! inside the measured window, and the rate is those answers over the window's length.
 //!
 //! Closed loop means a slow answer delays that connection's next request, so latency under
 //! overload is understated (coordinated omission); with a fixed connection count and the
@@ -27,9 +27,10 @@ use hyper::{
     header::{self, HeaderValue},
 };
 use hyper_util::rt::TokioIo;
+use serde::Serialize;
 use tokio::net::TcpStream;
 
-use crate::rng::Rng;
+use crate::rng::{Rng, Zipf};
 
 /// What a browser following a short link sends, so that the server parses a realistic user
 /// agent for every click it records.
@@ -42,8 +43,36 @@ pub struct Config {
     pub connections: usize,
     pub warmup: Duration,
     pub duration: Duration,
-    /// The paths to request, one chosen at random per request.
+    /// The paths to request, one chosen per request as `traffic` says.
     pub paths: Arc<Vec<Uri>>,
+    pub traffic: Traffic,
+}
+
+/// Which links the requests ask for. The benchmark measures each in turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Traffic {
+    /// Every request for the same link, as `wrk -c64 http://host/slug` asks: how the issue
+    /// measured the other shorteners, and so the figure to compare with them.
+    One,
+    /// A few links get most requests, by Zipf's law (see [`Zipf`]), as on a real shortener.
+    Popular,
+    /// Every link as likely: the most work for the click writer, which then has a counter
+    /// and rollup rows to update for nearly every click.
+    Uniform,
+}
+
+impl Traffic {
+    /// In the order measured: the last leaves the largest backlog for the graceful stop.
+    pub const ALL: [Self; 3] = [Self::One, Self::Popular, Self::Uniform];
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::One => "one link (as wrk asks)",
+            Self::Popular => "popular links (Zipf)",
+            Self::Uniform => "any link (uniform)",
+        }
+    }
 }
 
 /// What one run measured.
@@ -77,12 +106,17 @@ pub async fn run(config: &Config) -> anyhow::Result<Outcome> {
     let start = Instant::now();
     let measure_from = start + config.warmup;
     let until = measure_from + config.duration;
+    let zipf = Arc::new(Zipf::new(config.paths.len() as u64));
     let tasks: Vec<_> = (0..config.connections)
         .map(|i| {
-            let paths = config.paths.clone();
             // A different, fixed sequence of slugs per connection.
-            let rng = Rng::new(0x5EED_0000 + i as u64);
-            tokio::spawn(connection(config.port, paths, rng, measure_from, until))
+            let picker = Picker {
+                paths: config.paths.clone(),
+                traffic: config.traffic,
+                zipf: zipf.clone(),
+                rng: Rng::new(0x5EED_0000 + i as u64),
+            };
+            tokio::spawn(connection(config.port, picker, measure_from, until))
         })
         .collect();
 
@@ -110,13 +144,27 @@ pub async fn run(config: &Config) -> anyhow::Result<Outcome> {
     })
 }
 
-async fn connection(
-    port: u16,
+/// One connection's sequence of paths.
+struct Picker {
     paths: Arc<Vec<Uri>>,
-    mut rng: Rng,
-    measure_from: Instant,
-    until: Instant,
-) -> Tally {
+    traffic: Traffic,
+    zipf: Arc<Zipf>,
+    rng: Rng,
+}
+
+impl Picker {
+    fn next(&mut self) -> Uri {
+        let index = match self.traffic {
+            // The seeded hot link, and the most popular of `Popular` (rank 0 spreads to 0).
+            Traffic::One => 0,
+            Traffic::Popular => self.zipf.spread(self.zipf.rank(&mut self.rng)),
+            Traffic::Uniform => self.rng.below(self.paths.len() as u64),
+        };
+        self.paths[index as usize].clone()
+    }
+}
+
+async fn connection(port: u16, mut picker: Picker, measure_from: Instant, until: Instant) -> Tally {
     let mut tally = Tally::default();
     let host = HeaderValue::from_str(&format!("127.0.0.1:{port}")).expect("a valid Host");
     'connect: while Instant::now() < until {
@@ -129,7 +177,7 @@ async fn connection(
             }
         };
         while Instant::now() < until {
-            let path = paths[rng.below(paths.len() as u64) as usize].clone();
+            let path = picker.next();
             let request = Request::get(path)
                 .header(header::HOST, host.clone())
                 .header(header::USER_AGENT, USER_AGENT)

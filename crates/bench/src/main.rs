@@ -7,8 +7,9 @@
 //!    redirect (see [`ceiling`]), driven by the same load generator ([`load`]);
 //! 3. for SQLite, then PostgreSQL: starts `capstone serve` on a fresh database, registers an
 //!    account, stops it, seeds 100,000 links and 1,000,000 clicks ([`seed`]), starts it
-//!    again (cold cache), times the hot link's statistics, drives redirects at it, stops it
-//!    with SIGTERM right after, and counts the clicks that reached the database;
+//!    again (cold cache), times the hot link's statistics, drives redirects at it three
+//!    ways in turn (one link, popular links, any link: see [`load::Traffic`]), stops it
+//!    with SIGTERM right after the last, and counts the clicks that reached the database;
 //! 4. prints the figures beside the targets and writes `target/bench/links.json`
 //!    ([`report`]).
 //!
@@ -78,6 +79,8 @@ const STATS_REQUESTS: usize = 50;
 /// How long a server may take to answer `/readyz`, and to stop after SIGTERM.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 const STOP_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long the click writer may take to catch up between two loads.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(120);
 
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
@@ -119,13 +122,18 @@ struct Plan {
 
 impl Plan {
     /// Drives load at `server`, and measures who used the CPU after the warm-up.
-    async fn load(&self, server: &Server) -> anyhow::Result<(load::Outcome, Option<cpu::Usage>)> {
+    async fn load(
+        &self,
+        server: &Server,
+        traffic: load::Traffic,
+    ) -> anyhow::Result<(load::Outcome, Option<cpu::Usage>)> {
         let config = load::Config {
             port: server.port,
             connections: self.connections,
             warmup: WARMUP,
             duration: self.duration,
             paths: self.paths.clone(),
+            traffic,
         };
         let pid = server.pid();
         let before = tokio::spawn(async move {
@@ -214,7 +222,8 @@ async fn measure_ceiling(
 ) -> anyhow::Result<report::Ceiling> {
     let mut server = Server::ceiling(paths, &paths.out.join("ceiling.log"))?;
     server.wait_until(client, "/", 302, STARTUP_TIMEOUT).await?;
-    let (outcome, cpu) = plan.load(&server).await?;
+    // Every path gets the same fixed answer: one traffic shape measures it.
+    let (outcome, cpu) = plan.load(&server, load::Traffic::Uniform).await?;
     // Nothing to finish: the ceiling keeps no state, so it is simply stopped.
     drop(server);
     ensure!(
@@ -364,30 +373,53 @@ async fn measure_database(
         }
     };
 
-    eprintln!(
-        "    redirects: {} connections, {} s + {} s warm-up",
-        plan.connections,
-        plan.duration.as_secs(),
-        WARMUP.as_secs()
-    );
-    let (load, cpu) = plan.load(&server).await?;
+    // Redirects, one traffic shape after another, each started with the click writer's
+    // queue empty. The last leaves its backlog queued for the SIGTERM below.
+    let mut loads = Vec::new();
+    let mut clicks_sent = 0;
+    for traffic in load::Traffic::ALL {
+        wait_until_written(client, &base, clicks_sent).await?;
+        let written_before = clicks_written(client, &base).await;
+        eprintln!(
+            "    redirects, {}: {} connections, {} s + {} s warm-up",
+            traffic.describe(),
+            plan.connections,
+            plan.duration.as_secs(),
+            WARMUP.as_secs()
+        );
+        let (outcome, cpu) = plan.load(&server, traffic).await?;
+        clicks_sent += outcome.redirects;
+        let written_after = clicks_written(client, &base).await;
+        eprintln!(
+            "    {:.0} redirects/s, p50 {:.2} ms, p99 {:.2} ms; {} clicks sent",
+            outcome.rps, outcome.p50_ms, outcome.p99_ms, outcome.redirects
+        );
+        loads.push(report::Load {
+            traffic,
+            rps: outcome.rps,
+            p50_ms: outcome.p50_ms,
+            p99_ms: outcome.p99_ms,
+            max_ms: outcome.max_ms,
+            ratio_to_ceiling: outcome.rps / ceiling.rps,
+            requests_measured: outcome.measured,
+            clicks_sent: outcome.redirects,
+            writer_clicks_per_s: written_before.zip(written_after).map(|(before, after)| {
+                (after - before) as f64 / (WARMUP + plan.duration).as_secs_f64()
+            }),
+            cpu,
+            other_statuses: outcome.other_statuses,
+            errors: outcome.errors,
+        });
+    }
     let rss_after_load = mb(server.peak_rss_kib());
-    eprintln!(
-        "    {:.0} redirects/s, p50 {:.2} ms, p99 {:.2} ms; {} clicks sent",
-        load.rps, load.p50_ms, load.p99_ms, load.redirects
-    );
 
     // The server's own counters, kept for reading the figures; and how many of the clicks it
     // accepted are still queued, not yet written, as it is told to stop.
-    let mut clicks_queued_at_stop = None;
-    if let Ok(response) = client.get(format!("{base}/metrics")).send().await
-        && let Ok(text) = response.text().await
-    {
-        clicks_queued_at_stop = text
-            .lines()
-            .find_map(|line| line.strip_prefix("links_clicks_written_total "))
-            .and_then(|n| n.trim().parse::<f64>().ok())
-            .map(|written| load.redirects.saturating_sub(written as u64));
+    let metrics = server_metrics(client, &base).await;
+    let clicks_queued_at_stop = metrics
+        .as_deref()
+        .map(|text| clicks_sent.saturating_sub(written_in(text)));
+    if let Some(text) = metrics {
         std::fs::write(paths.out.join(format!("metrics-{name}.txt")), text)?;
     }
 
@@ -405,38 +437,68 @@ async fn measure_database(
     eprintln!(
         "    stopped in {:.1} s; {clicks_stored} of {} clicks stored",
         stopped.took.as_secs_f64(),
-        load.redirects
+        clicks_sent
     );
 
+    let headline = &loads[0];
     Ok(report::Database {
-        rps: load.rps,
-        p50_ms: load.p50_ms,
-        p99_ms: load.p99_ms,
-        ratio_to_ceiling: load.rps / ceiling.rps,
-        clicks_sent: load.redirects,
+        rps: headline.rps,
+        p50_ms: headline.p50_ms,
+        p99_ms: headline.p99_ms,
+        ratio_to_ceiling: headline.ratio_to_ceiling,
+        clicks_sent,
         clicks_stored,
         stats_p50_ms,
         stats_p99_ms,
         peak_rss_mb: stopped.peak_rss_kib as f64 / 1024.0,
+        by_traffic: loads,
         peak_rss_mb_by_phase: report::RssByPhase {
             start: rss_after_start,
             stats: rss_after_stats,
             load: rss_after_load,
         },
         clicks_queued_at_stop,
-        writer_clicks_per_s_under_load: clicks_queued_at_stop.map(|queued| {
-            (load.redirects - queued) as f64 / (WARMUP + plan.duration).as_secs_f64()
-        }),
         writer_clicks_per_s_at_stop: clicks_queued_at_stop
             .map(|queued| queued as f64 / stopped.took.as_secs_f64()),
-        cpu,
-        requests_measured: load.measured,
-        max_ms: load.max_ms,
-        other_statuses: load.other_statuses,
-        errors: load.errors,
         stats_clicks_seen,
         seed_s: seeded.took.as_secs_f64(),
         shutdown_s: stopped.took.as_secs_f64(),
         notes,
     })
+}
+
+/// The server's Prometheus metrics, if it answers.
+async fn server_metrics(client: &reqwest::Client, base: &str) -> Option<String> {
+    let response = client.get(format!("{base}/metrics")).send().await.ok()?;
+    response.text().await.ok()
+}
+
+/// Clicks the server has written so far, from its metrics (which show the counter from
+/// the first batch written on).
+fn written_in(metrics: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("links_clicks_written_total "))
+        .and_then(|n| n.trim().parse::<f64>().ok())
+        .map_or(0, |written| written as u64)
+}
+
+/// Clicks the server has written so far, if it answers.
+async fn clicks_written(client: &reqwest::Client, base: &str) -> Option<u64> {
+    Some(written_in(&server_metrics(client, base).await?))
+}
+
+/// Waits until the server has written `sent` clicks, so that the next load starts with an
+/// empty queue.
+async fn wait_until_written(client: &reqwest::Client, base: &str, sent: u64) -> anyhow::Result<()> {
+    let deadline = Instant::now() + DRAIN_TIMEOUT;
+    while clicks_written(client, base).await.unwrap_or(0) < sent {
+        ensure!(
+            Instant::now() < deadline,
+            "the server had not written the {sent} clicks sent after {} s",
+            DRAIN_TIMEOUT.as_secs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
 }

@@ -9,7 +9,7 @@ use std::{collections::BTreeMap, path::Path};
 use anyhow::Context;
 use serde::Serialize;
 
-use crate::cpu::Usage;
+use crate::{cpu::Usage, load::Traffic};
 
 /// The issue's targets.
 pub const MIN_SHARE_OF_CEILING: f64 = 0.70;
@@ -26,13 +26,17 @@ pub struct Ceiling {
     pub cpu: Option<Usage>,
 }
 
+/// One database's figures, named as the issue names them. The redirect rate, latencies and
+/// share of the ceiling are those of the first traffic shape measured (one link, as the
+/// issue measured the other shorteners); `by_traffic` has each shape's.
 #[derive(Serialize)]
 pub struct Database {
     pub rps: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
     pub ratio_to_ceiling: f64,
-    /// `302` answers, warm-up included: every one is a click the server accepted.
+    /// `302` answers of every load, warm-ups included: every one is a click the server
+    /// accepted.
     pub clicks_sent: u64,
     /// Rows in `clicks` after the graceful stop, minus the seeded ones.
     pub clicks_stored: i64,
@@ -40,31 +44,45 @@ pub struct Database {
     pub stats_p99_ms: Option<f64>,
     pub peak_rss_mb: f64,
     // Context for reading the figures above.
+    /// The redirect figures under each traffic shape, in the order measured.
+    pub by_traffic: Vec<Load>,
     /// The peak RSS as it stood after each phase (the last phase is the stop).
     pub peak_rss_mb_by_phase: RssByPhase,
     /// Accepted clicks not yet written when SIGTERM was sent (the writer's backlog, which
     /// the graceful stop must drain).
     pub clicks_queued_at_stop: Option<u64>,
-    /// Clicks written per second while the load ran (warm-up included), and while the
-    /// graceful stop drained the queue: past this rate a sustained load fills the queue and
-    /// redirects slow down to it.
-    pub writer_clicks_per_s_under_load: Option<f64>,
+    /// Clicks written per second while the graceful stop drained the queue.
     pub writer_clicks_per_s_at_stop: Option<f64>,
-    /// Cores used during the measured window.
-    pub cpu: Option<Usage>,
-    /// Answers timed in the measured window.
-    pub requests_measured: u64,
-    pub max_ms: f64,
-    /// Answers other than `302`, by status.
-    pub other_statuses: BTreeMap<u16, u64>,
-    /// Failed connections and unanswered requests.
-    pub errors: u64,
     /// Human plus bot clicks in the stats answer: about the seeded 1,000,000 when the stats
     /// read the seeded rollups.
     pub stats_clicks_seen: Option<i64>,
     pub seed_s: f64,
     pub shutdown_s: f64,
     pub notes: Vec<String>,
+}
+
+/// The redirects under one traffic shape.
+#[derive(Serialize)]
+pub struct Load {
+    pub traffic: Traffic,
+    pub rps: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    pub ratio_to_ceiling: f64,
+    /// Answers timed in the measured window.
+    pub requests_measured: u64,
+    /// `302` answers, warm-up included.
+    pub clicks_sent: u64,
+    /// Clicks written per second while the load ran (warm-up included): past this rate the
+    /// queue fills, and redirects slow down to it.
+    pub writer_clicks_per_s: Option<f64>,
+    /// Cores used during the measured window.
+    pub cpu: Option<Usage>,
+    /// Answers other than `302`, by status.
+    pub other_statuses: BTreeMap<u16, u64>,
+    /// Failed connections and unanswered requests.
+    pub errors: u64,
 }
 
 /// Peak resident memory (VmHWM) in MB after start (cache warmed, ready), after the stats
@@ -77,6 +95,10 @@ pub struct RssByPhase {
 }
 
 impl Database {
+    fn load(&self, traffic: Traffic) -> Option<&Load> {
+        self.by_traffic.iter().find(|l| l.traffic == traffic)
+    }
+
     fn lost(&self) -> i64 {
         i64::try_from(self.clicks_sent).unwrap_or(i64::MAX) - self.clicks_stored
     }
@@ -122,7 +144,7 @@ impl Report {
             run.connections, run.duration_s, run.warmup_s
         );
         println!(
-            "           GET /{{slug}} for random slugs of the {} seeded links",
+            "           GET /{{slug}} for slugs of the {} seeded links, in three ways in turn",
             thousands(run.links.into())
         );
         println!(
@@ -148,38 +170,74 @@ impl Report {
         println!("{header}target");
 
         let c = &self.ceiling;
-        row(
-            "redirects/s",
-            thousands(c.rps.round() as i64),
-            &|d| thousands(d.rps.round() as i64),
-            "",
-        );
-        row(
-            "share of the ceiling",
-            "100%".into(),
-            &|d| {
-                let share = d.ratio_to_ceiling;
-                format!(
-                    "{:.0}% {}",
-                    share * 100.0,
-                    mark(share >= MIN_SHARE_OF_CEILING)
-                )
-            },
-            &format!(">= {:.0}%", MIN_SHARE_OF_CEILING * 100.0),
-        );
-        row("latency p50", ms(c.p50_ms), &|d| ms(d.p50_ms), "");
-        row(
-            "latency p99",
-            ms(c.p99_ms),
-            &|d| format!("{} {}", ms(d.p99_ms), mark(d.p99_ms < MAX_P99_MS)),
-            &format!("< {MAX_P99_MS} ms at {} connections", run.connections),
-        );
-        row("latency max", String::new(), &|d| ms(d.max_ms), "");
+        let cores = |usage: Option<Usage>| {
+            usage.map_or_else(
+                || "n/a".into(),
+                |u| format!("{:.1}/{:.1}/{:.1}", u.server, u.postgres, u.generator),
+            )
+        };
+        for traffic in Traffic::ALL {
+            println!("  {}", traffic.describe());
+            row(
+                "  redirects/s",
+                thousands(c.rps.round() as i64),
+                &of_load(traffic, |l| thousands(l.rps.round() as i64)),
+                "",
+            );
+            row(
+                "  share of the ceiling",
+                "100%".into(),
+                &of_load(traffic, |l| {
+                    let share = l.ratio_to_ceiling;
+                    format!(
+                        "{:.0}% {}",
+                        share * 100.0,
+                        mark(share >= MIN_SHARE_OF_CEILING)
+                    )
+                }),
+                &format!(">= {:.0}%", MIN_SHARE_OF_CEILING * 100.0),
+            );
+            row(
+                "  latency p50",
+                ms(c.p50_ms),
+                &of_load(traffic, |l| ms(l.p50_ms)),
+                "",
+            );
+            row(
+                "  latency p99",
+                ms(c.p99_ms),
+                &of_load(traffic, |l| {
+                    format!("{} {}", ms(l.p99_ms), mark(l.p99_ms < MAX_P99_MS))
+                }),
+                &format!("< {MAX_P99_MS} ms at {} connections", run.connections),
+            );
+            row(
+                "  latency max",
+                String::new(),
+                &of_load(traffic, |l| ms(l.max_ms)),
+                "",
+            );
+            row(
+                "  clicks written/s",
+                String::new(),
+                &of_load(traffic, |l| {
+                    l.writer_clicks_per_s
+                        .map_or_else(|| "n/a".into(), |n| thousands(n as i64))
+                }),
+                "by the click writer, under this load",
+            );
+            row(
+                "  CPU cores",
+                cores(c.cpu),
+                &of_load(traffic, |l| cores(l.cpu)),
+                "server/PostgreSQL/load generator",
+            );
+        }
         row(
             "clicks sent (302s)",
             String::new(),
             &|d| thousands(d.clicks_sent as i64),
-            "",
+            "all three loads",
         );
         row(
             "  queued at SIGTERM",
@@ -191,18 +249,13 @@ impl Report {
             "",
         );
         row(
-            "click writer, clicks/s",
+            "  written/s at the stop",
             String::new(),
-            &|d| match (
-                d.writer_clicks_per_s_under_load,
-                d.writer_clicks_per_s_at_stop,
-            ) {
-                (Some(load), Some(stop)) => {
-                    format!("{} / {}", thousands(load as i64), thousands(stop as i64))
-                }
-                _ => "n/a".into(),
+            &|d| {
+                d.writer_clicks_per_s_at_stop
+                    .map_or_else(|| "n/a".into(), |n| thousands(n as i64))
             },
-            "under load / draining at stop",
+            "draining the queue",
         );
         row(
             "clicks stored",
@@ -243,9 +296,6 @@ impl Report {
             },
             &format!("< {MAX_RSS_MB} MB"),
         );
-        let cores = |usage: Option<Usage>, pick: fn(&Usage) -> f64| {
-            usage.map_or_else(|| "n/a".into(), |u| format!("{:.2}", pick(&u)))
-        };
         row(
             "  after start/stats/load",
             String::new(),
@@ -255,30 +305,6 @@ impl Report {
                 format!("{}/{}/{}", mb(p.start), mb(p.stats), mb(p.load))
             },
             "MB, peak so far",
-        );
-        row(
-            "CPU cores: server",
-            cores(c.cpu, |u| u.server),
-            &|d| cores(d.cpu, |u| u.server),
-            "",
-        );
-        row(
-            "  PostgreSQL",
-            cores(c.cpu, |u| u.postgres),
-            &|d| cores(d.cpu, |u| u.postgres),
-            "",
-        );
-        row(
-            "  load generator",
-            cores(c.cpu, |u| u.generator),
-            &|d| cores(d.cpu, |u| u.generator),
-            "",
-        );
-        row(
-            "  other processes",
-            cores(c.cpu, |u| u.others),
-            &|d| cores(d.cpu, |u| u.others),
-            "≈ 0 for a clean run",
         );
         row(
             "graceful stop took",
@@ -294,9 +320,14 @@ impl Report {
         );
 
         let mut notes = run.notes.clone();
-        let disturbed = [("ceiling", c.cpu)].into_iter().chain(
+        let disturbed = [("ceiling".to_owned(), c.cpu)].into_iter().chain(
             dbs.iter()
-                .map(|(name, db)| (*name, db.as_ref().and_then(|d| d.cpu))),
+                .filter_map(|(name, db)| Some((*name, db.as_ref()?)))
+                .flat_map(|(name, db)| {
+                    db.by_traffic
+                        .iter()
+                        .map(move |l| (format!("{name}, {}", l.traffic.describe()), l.cpu))
+                }),
         );
         for (name, usage) in disturbed {
             if let Some(usage) = usage
@@ -317,11 +348,16 @@ impl Report {
                     db.lost()
                 ));
             }
-            if db.errors > 0 || !db.other_statuses.is_empty() {
-                notes.push(format!(
-                    "{name}: {} connection/request error(s); other answers by status: {:?}",
-                    db.errors, db.other_statuses
-                ));
+            for l in &db.by_traffic {
+                if l.errors > 0 || !l.other_statuses.is_empty() {
+                    notes.push(format!(
+                        "{name}, {}: {} connection/request error(s); other answers by \
+                         status: {:?}",
+                        l.traffic.describe(),
+                        l.errors,
+                        l.other_statuses
+                    ));
+                }
             }
             notes.extend(db.notes.iter().map(|n| format!("{name}: {n}")));
         }
@@ -334,6 +370,11 @@ impl Report {
         println!();
         println!("  total run time {:.0} s", run.took_s);
     }
+}
+
+/// A cell showing `show` of a database's figures under `traffic`.
+fn of_load(traffic: Traffic, show: impl Fn(&Load) -> String) -> impl Fn(&Database) -> String {
+    move |d| d.load(traffic).map_or_else(|| "—".into(), &show)
 }
 
 fn mark(ok: bool) -> &'static str {
