@@ -10,6 +10,9 @@
 //! that statistics are read from (and to the daily ones for clicks of a day already
 //! compacted, see [`crate::compaction`]). The statements are in [`sql`]. On shutdown the
 //! writer drains the queue before it stops, so a clean stop loses no click.
+//!
+//! Visits that reach no link take the same way as [`OrphanVisit`]s, for `orphan_visits`:
+//! parsed as clicks are, written in the same transaction, with no counter nor rollup.
 
 mod sql;
 
@@ -109,14 +112,55 @@ impl ClickEvent {
     }
 }
 
+/// A visit that reached no link (see the migration `m20261201_000005`), kept as an orphan
+/// visit for administrators.
+#[derive(Debug, Clone)]
+pub struct OrphanVisit {
+    pub kind: OrphanKind,
+    /// `""` for the default domain.
+    pub domain: Box<str>,
+    /// The slug asked for (`None` for the bare domain).
+    pub slug: Option<Box<str>>,
+    /// The visit's facts, as for a click; its `link_id` is 0, there being no link.
+    pub event: ClickEvent,
+}
+
+/// Where an orphan visit went, as stored in `orphan_visits.kind` (Shlink's names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrphanKind {
+    /// A slug that is unknown, expired, not yet valid or used up.
+    InvalidShortUrl,
+    /// The domain itself, `/`.
+    BaseUrl,
+}
+
+impl OrphanKind {
+    pub const ALL: [Self; 2] = [Self::InvalidShortUrl, Self::BaseUrl];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidShortUrl => "invalid_short_url",
+            Self::BaseUrl => "base_url",
+        }
+    }
+}
+
+/// What the redirect queues for the writer.
+#[derive(Debug)]
+pub enum Visit {
+    Click(ClickEvent),
+    /// Boxed: rare, and larger than a click, which would make every slot of the queue so.
+    Orphan(Box<OrphanVisit>),
+}
+
 /// The sending end, held by the redirect.
 #[derive(Clone)]
 pub struct ClickQueue {
-    tx: mpsc::Sender<ClickEvent>,
+    tx: mpsc::Sender<Visit>,
 }
 
 impl ClickQueue {
-    pub fn new(capacity: usize) -> (Self, mpsc::Receiver<ClickEvent>) {
+    pub fn new(capacity: usize) -> (Self, mpsc::Receiver<Visit>) {
         let (tx, rx) = mpsc::channel(capacity);
         (Self { tx }, rx)
     }
@@ -124,9 +168,18 @@ impl ClickQueue {
     /// Queues a click. When the queue is full (the database is slow or down), the redirect
     /// waits for room: slower redirects are better than lost clicks.
     pub async fn record(&self, event: ClickEvent) {
-        if let Err(TrySendError::Full(event)) = self.tx.try_send(event) {
+        self.send(Visit::Click(event)).await;
+    }
+
+    /// Queues an orphan visit, likewise.
+    pub async fn record_orphan(&self, visit: OrphanVisit) {
+        self.send(Visit::Orphan(Box::new(visit))).await;
+    }
+
+    async fn send(&self, visit: Visit) {
+        if let Err(TrySendError::Full(visit)) = self.tx.try_send(visit) {
             metrics::counter!("links_click_queue_full_total").increment(1);
-            let _ = self.tx.send(event).await;
+            let _ = self.tx.send(visit).await;
         }
     }
 }
@@ -136,7 +189,7 @@ const GATHER_TICK: Duration = Duration::from_millis(10);
 
 /// The writer task: runs until `stop`, then writes everything still queued.
 pub async fn run_writer(
-    mut rx: mpsc::Receiver<ClickEvent>,
+    mut rx: mpsc::Receiver<Visit>,
     mut writer: ClickWriter,
     batch_size: usize,
     flush: Duration,
@@ -330,7 +383,7 @@ impl Labels {
 }
 
 /// The first `max` characters of `text` (what its column holds), without copying.
-fn first_chars(text: &str, max: usize) -> &str {
+pub(crate) fn first_chars(text: &str, max: usize) -> &str {
     match text.char_indices().nth(max) {
         Some((end, _)) => &text[..end],
         None => text,
@@ -362,20 +415,37 @@ impl ClickWriter {
     /// kept, never dropped (the queue in front applies back-pressure meanwhile).
     ///
     /// The batch is parsed once, then written in one transaction.
-    pub async fn write_until_done(&mut self, batch: &[ClickEvent]) {
+    pub async fn write_until_done(&mut self, batch: &[Visit]) {
         if batch.is_empty() {
             return;
         }
         let started = std::time::Instant::now();
-        let mut parsed = retry(batch.len(), async || self.parse_batch(batch).await).await;
+        let mut clicks = Vec::with_capacity(batch.len());
+        let mut orphans = Vec::new();
+        for visit in batch {
+            match visit {
+                Visit::Click(event) => clicks.push(event),
+                Visit::Orphan(orphan) => orphans.push(&**orphan),
+            }
+        }
+        let mut parsed = retry(batch.len(), async || self.parse_batch(&clicks).await).await;
+        // An orphan's visitor hash is not kept (there is no link to count visitors of), so
+        // any salt does.
+        let orphans: Vec<_> = orphans
+            .into_iter()
+            .map(|o| (o, self.parse(&o.event, "")))
+            .collect();
         let total = self.labels.intern("");
         let stored = retry(batch.len(), async || {
-            self.write_parsed(&mut parsed, &total).await
+            self.write_parsed(&mut parsed, &orphans, &total).await
         })
         .await;
         self.seen.remember(stored);
         self.live.stored(parsed.iter().map(LiveClick::from)).await;
-        metrics::counter!("links_clicks_written_total").increment(batch.len() as u64);
+        metrics::counter!("links_clicks_written_total").increment(clicks.len() as u64);
+        if !orphans.is_empty() {
+            metrics::counter!("links_orphan_visits_written_total").increment(orphans.len() as u64);
+        }
         metrics::histogram!("links_click_batch_seconds").record(started.elapsed().as_secs_f64());
     }
 
@@ -383,7 +453,7 @@ impl ClickWriter {
     /// each B-tree page is then visited once per batch, not once per click. In random
     /// order, a batch larger than the page cache makes SQLite spill and re-read the same
     /// pages over and over (measured: one WAL frame written per row written).
-    async fn parse_batch(&mut self, batch: &[ClickEvent]) -> anyhow::Result<Vec<Parsed>> {
+    async fn parse_batch(&mut self, batch: &[&ClickEvent]) -> anyhow::Result<Vec<Parsed>> {
         // Each click is hashed with the salt of its own day: a batch may span midnight.
         let mut salts = BTreeMap::new();
         for day in batch.iter().map(|e| e.at.date_naive()) {
@@ -391,7 +461,7 @@ impl ClickWriter {
                 slot.insert(self.salt_for(day).await?);
             }
         }
-        let mut events: Vec<&ClickEvent> = batch.iter().collect();
+        let mut events = batch.to_vec();
         events.sort_by_key(|e| (e.link_id, e.at));
         Ok(events
             .into_iter()
@@ -399,15 +469,22 @@ impl ClickWriter {
             .collect())
     }
 
-    /// Writes parsed clicks in one transaction; returns the visitors it stored, for
-    /// [`SeenVisitors`]. Drops the clicks of links deleted meanwhile from `parsed`.
+    /// Writes parsed clicks and orphan visits in one transaction; returns the visitors it
+    /// stored, for [`SeenVisitors`]. Drops the clicks of links deleted meanwhile from
+    /// `parsed`.
     async fn write_parsed(
         &self,
         parsed: &mut Vec<Parsed>,
+        orphans: &[(&OrphanVisit, Parsed)],
         total: &Arc<str>,
     ) -> anyhow::Result<Vec<(i64, NaiveDate, Visitor)>> {
         let statements = &self.statements;
         let mut tx = sql::Batch::begin(&self.db).await?;
+        statements.insert_orphans(&mut tx, orphans).await?;
+        if parsed.is_empty() {
+            tx.commit().await?;
+            return Ok(Vec::new());
+        }
         // Each link's counter first: a write, so on SQLite it takes the write lock before
         // anything below is read; and it tells which links are still there. The tables
         // written below have no foreign key (each row would pay for its check, see the

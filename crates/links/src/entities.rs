@@ -258,3 +258,33 @@ pub mod click {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// A visit that reached no link (see the migration `m20261201_000005`).
+pub mod orphan_visit {
+    use chrono::{DateTime, Utc};
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "orphan_visits")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub visited_at: DateTime<Utc>,
+        pub kind: String,
+        pub domain: String,
+        pub slug: Option<String>,
+        pub referrer: Option<String>,
+        pub referrer_host: Option<String>,
+        pub country: Option<String>,
+        pub browser: String,
+        pub os: String,
+        pub device: String,
+        pub language: Option<String>,
+        pub is_bot: bool,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -15,7 +15,7 @@ use std::{
 use axum::{
     Form, Router,
     extract::{ConnectInfo, Path, Request, State},
-    http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header, request::Parts},
     response::{Html, IntoResponse, Response},
     routing::get,
 };
@@ -32,7 +32,7 @@ use platform::{
 use crate::{
     LinksState, Settings,
     cache::CachedLink,
-    clicks::{ClickEvent, Texts},
+    clicks::{ClickEvent, OrphanKind, OrphanVisit, Texts, first_chars},
     model::{RuleKind, network_holds},
     useragent,
 };
@@ -103,7 +103,10 @@ pub fn router(links: Arc<LinksState>) -> Router {
         // Some tools add a trailing slash to an address they are given.
         .route("/{slug}/", get(follow).post(unlock))
         .route("/{slug}/track", get(pixel));
-    if links.settings.root_redirect.is_some() || !links.settings.domain_root_redirects.is_empty() {
+    if links.settings.track_orphan_visits
+        || links.settings.root_redirect.is_some()
+        || !links.settings.domain_root_redirects.is_empty()
+    {
         router = router.route("/", get(root));
     }
     router.with_state(links)
@@ -127,17 +130,45 @@ fn elsewhere(url: &str) -> Response {
 }
 
 /// `/`: the domain's root redirect (`links.domain_root_redirects`, else
-/// `links.root_redirect`), or a 404 page on a domain without one.
+/// `links.root_redirect`), or the 404 any unknown path gets. Recorded as an orphan visit.
 async fn root(State(links): State<Arc<LinksState>>, request: Request) -> Response {
-    let domain = links.domains.of_request(request.uri(), request.headers());
+    let (request, _) = request.into_parts();
+    let domain = links.domains.of_request(&request.uri, &request.headers);
+    orphan(&links, OrphanKind::BaseUrl, domain, None, &request).await;
     match links.settings.root_redirect_for(domain) {
         Some(url) => elsewhere(url),
-        None => page(
-            StatusCode::NOT_FOUND,
-            "Link not found",
-            "There is no link at this address.",
-        ),
+        None => platform::server::not_found(request.uri, request.headers).await,
     }
+}
+
+/// Records a visit that reached no link, as `links.track_orphan_visits` says; not for HEAD
+/// (a link checker) nor for the visitors kept out of the statistics.
+async fn orphan(
+    links: &LinksState,
+    kind: OrphanKind,
+    domain: &str,
+    slug: Option<&str>,
+    request: &Parts,
+) {
+    if !links.settings.track_orphan_visits || request.method == Method::HEAD {
+        return;
+    }
+    let Some(ConnectInfo(peer)) = request.extensions.get::<ConnectInfo<SocketAddr>>() else {
+        return;
+    };
+    let ip = links.client_ip(&request.headers, *peer);
+    let query = request.uri.query();
+    if untracked(&links.settings, ip, query) {
+        return;
+    }
+    let visit = OrphanVisit {
+        kind,
+        domain: domain.into(),
+        // What the column holds: a path can be longer than any slug.
+        slug: slug.map(|s| first_chars(s, 255).into()),
+        event: click(links, 0, &request.headers, ip, query),
+    };
+    links.clicks.record_orphan(visit).await;
 }
 
 /// The answer for a slug that leads nowhere on `domain`: its invalid redirect
@@ -181,7 +212,20 @@ async fn follow(State(links): State<Arc<LinksState>>, request: Request) -> Respo
     }
     let link = match resolve(&links, domain, slug).await {
         Ok(link) => link,
-        Err(response) => return response,
+        Err(response) => {
+            // A slug that leads nowhere, not a lookup that failed.
+            if !response.status().is_server_error() {
+                orphan(
+                    &links,
+                    OrphanKind::InvalidShortUrl,
+                    domain,
+                    Some(slug),
+                    &request,
+                )
+                .await;
+            }
+            return response;
+        }
     };
     if link.password_hash.is_some() {
         return password_form(slug, None, StatusCode::OK);
@@ -392,7 +436,7 @@ async fn go(
     if record {
         links
             .clicks
-            .record(click(links, link, headers, ip, query))
+            .record(click(links, link.id, headers, ip, query))
             .await;
     }
     links.counters.redirected.fetch_add(1, Ordering::Relaxed);
@@ -410,17 +454,17 @@ async fn go(
         .into_response()
 }
 
-/// The click to record for a visit of `link`.
+/// The click to record for a visit of the link `link_id`.
 fn click(
     links: &LinksState,
-    link: &CachedLink,
+    link_id: i64,
     headers: &HeaderMap,
     ip: IpAddr,
     query: Option<&str>,
 ) -> ClickEvent {
     let header = |name: &header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
     ClickEvent::new(
-        link.id,
+        link_id,
         Utc::now(),
         ip,
         Texts {
@@ -463,7 +507,7 @@ async fn pixel(State(links): State<Arc<LinksState>>, request: Request) -> Respon
         // HEAD is a link checker, as for the redirect.
         let record = request.method != Method::HEAD && !untracked(&links.settings, ip, query);
         if record && link.take_click() {
-            let event = click(&links, &link, &request.headers, ip, query);
+            let event = click(&links, link.id, &request.headers, ip, query);
             links.clicks.record(event).await;
         }
     }

@@ -56,6 +56,10 @@ pub struct Settings {
     /// `/spring?nostat`), for trying a link without counting it. As Shlink's
     /// `DISABLE_TRACK_PARAM`.
     pub untracked_param: Option<String>,
+    /// Record visits that reach no link (a slug unknown, expired or used up; the bare
+    /// domain) as orphan visits, as Shlink's `TRACK_ORPHAN_VISITS`: broken links in the wild
+    /// show up there. Administrators read them (`GET /api/v1/orphan-visits`).
+    pub track_orphan_visits: bool,
     /// Host names links may be served on besides `public_url`'s (`["go.example.com"]`),
     /// as Shlink's and Kutt's custom domains: each must reach this server (a DNS record and
     /// the proxy's certificate are yours to set up). See [`crate::domains`].
@@ -89,6 +93,7 @@ impl Default for Settings {
             invalid_redirect: None,
             untracked_addresses: Vec::new(),
             untracked_param: None,
+            track_orphan_visits: true,
             domains: Vec::new(),
             domain_root_redirects: BTreeMap::new(),
             domain_invalid_redirects: BTreeMap::new(),

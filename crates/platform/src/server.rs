@@ -255,8 +255,9 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, AppError>
 }
 
 /// An unknown path: a problem document, or a page for a browser outside the API (someone
-/// who followed a mistyped short link, `/{slug}/more`).
-async fn not_found(uri: Uri, headers: HeaderMap) -> Response {
+/// who followed a mistyped short link, `/{slug}/more`). Also the links app's answer at `/`
+/// without a root redirect.
+pub async fn not_found(uri: Uri, headers: HeaderMap) -> Response {
     if !uri.path().starts_with("/api/") && http::page::wants_html(&headers) {
         return http::page::page(
             StatusCode::NOT_FOUND,

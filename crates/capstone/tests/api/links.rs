@@ -2110,3 +2110,183 @@ async fn each_domain_can_send_its_own_visitors_home() {
     let lost = follow_on(&app, "l.example", "/nope").await;
     assert_eq!(lost.status(), StatusCode::NOT_FOUND);
 }
+
+/// The orphan visits an administrator sees, newest first, once `expected` of them (by
+/// `query`) are written.
+async fn orphan_visits(app: &TestApp, query: &str, expected: usize) -> Vec<Value> {
+    let path = format!("/api/v1/orphan-visits{query}");
+    for _ in 0..100 {
+        let page: Value = get_json(app, &path, ANN).await;
+        let items = page["items"].as_array().unwrap().clone();
+        if items.len() >= expected {
+            return items;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let page: Value = get_json(app, &path, ANN).await;
+    panic!("fewer than {expected} orphan visits at {path}: {page}");
+}
+
+#[tokio::test]
+async fn visits_that_reach_no_link_are_orphan_visits_for_administrators() {
+    let app = spawn_app_with(|config| {
+        config
+            .links
+            .insert("domains".into(), vec!["go.example"].into());
+    })
+    .await;
+    register(&app, ANN).await;
+    crate::helpers::make_admin(&app, ANN);
+    register(&app, "bob@example.com").await;
+    create(&app, json!({"target_url": "https://example.com/", "slug": "ended", "valid_until": "2001-01-01T00:00:00Z"})).await;
+    let live = create(
+        &app,
+        json!({"target_url": "https://example.com/", "slug": "live"}),
+    )
+    .await;
+
+    let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0";
+    let visit = |method: Method, path: &'static str, ua: &'static str| {
+        app.request(method, path)
+            .header("user-agent", ua)
+            .header("referer", "https://www.forum.example/thread/1")
+            .send()
+    };
+    let not_found = visit(Method::GET, "/no-such-slug", firefox).await.unwrap();
+    assert_eq!(not_found.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        visit(Method::GET, "/ended", firefox)
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::GONE
+    );
+    // A link checker (HEAD) and an uncounted path are not visits.
+    assert_eq!(
+        visit(Method::HEAD, "/checked", firefox)
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    let bot = "Googlebot/2.1 (+http://www.google.com/bot.html)";
+    assert_eq!(
+        visit(Method::GET, "/wp-login", bot).await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        visit(Method::GET, "/", firefox).await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    let other_domain = app
+        .request(Method::GET, "/lost")
+        .header("host", "go.example")
+        .header("user-agent", firefox)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other_domain.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        visit(Method::GET, "/live", firefox).await.unwrap().status(),
+        StatusCode::FOUND
+    );
+    wait_for_clicks(&app, &live["id"], 1).await;
+
+    // Newest first; bots left out unless asked for.
+    let visits = orphan_visits(&app, "", 4).await;
+    let seen: Vec<_> = visits
+        .iter()
+        .map(|v| {
+            (
+                v["kind"].as_str().unwrap(),
+                v["domain"].clone(),
+                v["slug"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("invalid_short_url", json!("go.example"), json!("lost")),
+            ("base_url", Value::Null, Value::Null),
+            ("invalid_short_url", Value::Null, json!("ended")),
+            ("invalid_short_url", Value::Null, json!("no-such-slug")),
+        ]
+    );
+    let first = &visits[3];
+    assert_eq!(first["browser"], "firefox", "{first}");
+    assert_eq!(first["referrer_host"], "forum.example");
+    assert_eq!(first["is_bot"], false);
+    assert!(first.get("ip").is_none() && first.get("visitor").is_none());
+
+    let with_bots = orphan_visits(&app, "?bots=true", 5).await;
+    assert_eq!(with_bots.len(), 5);
+    assert_eq!(with_bots[2]["slug"], "wp-login");
+    assert_eq!(with_bots[2]["is_bot"], true);
+    let roots = orphan_visits(&app, "?kind=base_url", 1).await;
+    assert_eq!(roots.len(), 1);
+    let paged = orphan_visits(&app, "?limit=2", 2).await;
+    assert_eq!(paged.len(), 2);
+
+    let unknown_kind = as_basic(&app, Method::GET, "/api/v1/orphan-visits?kind=lost", ANN)
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(unknown_kind, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(problem_fields(&problem), ["kind"]);
+    // Orphan visits belong to no account: members may not read them.
+    let bob = as_basic(
+        &app,
+        Method::GET,
+        "/api/v1/orphan-visits",
+        "bob@example.com",
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_problem(bob, StatusCode::FORBIDDEN).await;
+    assert_eq!(
+        app.get("/api/v1/orphan-visits").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    // A path longer than any slug is kept as far as the column goes, and does not stop the
+    // writer (PostgreSQL would refuse the whole batch).
+    let long = format!("/{}", "x".repeat(300));
+    let response = app
+        .request(Method::GET, &long)
+        .header("user-agent", firefox)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let newest = &orphan_visits(&app, "", 5).await[0];
+    assert_eq!(newest["slug"].as_str().unwrap().len(), 255, "{newest}");
+}
+
+#[tokio::test]
+async fn orphan_visits_can_be_left_untracked() {
+    let app = spawn_app_with(|config| {
+        config
+            .links
+            .insert("track_orphan_visits".into(), false.into());
+    })
+    .await;
+    register(&app, ANN).await;
+    crate::helpers::make_admin(&app, ANN);
+    let live = create(
+        &app,
+        json!({"target_url": "https://example.com/", "slug": "live"}),
+    )
+    .await;
+    assert_eq!(
+        follow(&app, "/no-such-slug").await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(follow(&app, "/").await.status(), StatusCode::NOT_FOUND);
+    // Queued after the two above: once it is written, they would have been too.
+    assert_eq!(follow(&app, "/live").await.status(), StatusCode::FOUND);
+    wait_for_clicks(&app, &live["id"], 1).await;
+    let page: Value = get_json(&app, "/api/v1/orphan-visits", ANN).await;
+    assert_eq!(page["items"], json!([]));
+}

@@ -26,7 +26,7 @@ use platform::db::{Db, Dialect};
 use rusqlite::params;
 use sea_orm::sqlx::{self, AssertSqlSafe, Postgres, Row, Sqlite, Transaction};
 
-use super::{Counts, Parsed};
+use super::{Counts, OrphanVisit, Parsed};
 
 /// One batch's transaction, on whichever database the writer has.
 pub(super) enum Batch {
@@ -43,6 +43,7 @@ pub(super) struct Statements {
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 enum Shape {
     Clicks,
+    Orphans,
     /// Adds to existing counters.
     AddToCounts,
     /// Adds to counters, making them when missing.
@@ -89,6 +90,7 @@ impl Statements {
     pub(super) fn new(dialect: Dialect) -> Self {
         let shapes = [
             Shape::Clicks,
+            Shape::Orphans,
             Shape::AddToCounts,
             Shape::Counts,
             Shape::Visitors,
@@ -170,6 +172,68 @@ impl Statements {
                         .bind(utm(2))
                         .bind(utm(3))
                         .bind(utm(4))
+                        .execute(&mut **tx)
+                        .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `INSERT INTO orphan_visits …`, as for clicks: usually a few rows, but a scanner
+    /// trying slugs makes thousands a second.
+    pub(super) async fn insert_orphans(
+        &self,
+        batch: &mut Batch,
+        orphans: &[(&OrphanVisit, Parsed)],
+    ) -> anyhow::Result<()> {
+        if orphans.is_empty() {
+            return Ok(());
+        }
+        match batch {
+            Batch::Sqlite(tx) => {
+                let text = self.text(Shape::Orphans);
+                on_handle(tx, |db| {
+                    let mut insert = db.prepare(&text)?;
+                    for (o, p) in orphans {
+                        insert.execute(params![
+                            sqlite_time(p.at),
+                            o.kind.as_str(),
+                            &*o.domain,
+                            o.slug.as_deref(),
+                            p.referrer.as_deref(),
+                            p.referrer_host.as_deref(),
+                            p.country.as_deref(),
+                            &*p.browser,
+                            &*p.os,
+                            &*p.device,
+                            p.language.as_deref(),
+                            p.is_bot,
+                        ])?;
+                    }
+                    Ok(())
+                })
+                .await?;
+            }
+            Batch::Postgres(tx) => {
+                for chunk in orphans.chunks(ARRAY_ROWS) {
+                    let column =
+                        |label: for<'a> fn(&'a (&'a OrphanVisit, Parsed)) -> Option<&'a str>| {
+                            chunk.iter().map(label).collect::<Vec<_>>()
+                        };
+                    sqlx::query(AssertSqlSafe(self.text(Shape::Orphans)))
+                        .bind(chunk.iter().map(|(_, p)| p.at).collect::<Vec<_>>())
+                        .bind(column(|(o, _)| Some(o.kind.as_str())))
+                        .bind(column(|(o, _)| Some(&o.domain)))
+                        .bind(column(|(o, _)| o.slug.as_deref()))
+                        .bind(column(|(_, p)| p.referrer.as_deref()))
+                        .bind(column(|(_, p)| p.referrer_host.as_deref()))
+                        .bind(column(|(_, p)| p.country.as_deref()))
+                        .bind(column(|(_, p)| Some(&p.browser)))
+                        .bind(column(|(_, p)| Some(&p.os)))
+                        .bind(column(|(_, p)| Some(&p.device)))
+                        .bind(column(|(_, p)| p.language.as_deref()))
+                        .bind(chunk.iter().map(|(_, p)| p.is_bot).collect::<Vec<_>>())
                         .execute(&mut **tx)
                         .await?;
                 }
@@ -511,6 +575,23 @@ fn write(dialect: Dialect, shape: Shape) -> String {
                 ("utm_campaign", "text"),
                 ("utm_term", "text"),
                 ("utm_content", "text"),
+            ])
+        ),
+        Shape::Orphans => format!(
+            "INSERT INTO orphan_visits {}",
+            rows_of(&[
+                ("visited_at", "timestamptz"),
+                ("kind", "text"),
+                ("domain", "text"),
+                ("slug", "text"),
+                ("referrer", "text"),
+                ("referrer_host", "text"),
+                ("country", "text"),
+                ("browser", "text"),
+                ("os", "text"),
+                ("device", "text"),
+                ("language", "text"),
+                ("is_bot", "bool"),
             ])
         ),
         Shape::AddToCounts => match dialect {

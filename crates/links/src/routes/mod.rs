@@ -1,9 +1,11 @@
-//! The links API, under `/api/v1`. Every route needs an authenticated owner.
+//! The links API, under `/api/v1`. Every route needs an authenticated owner (the orphan
+//! visits, which belong to no one, an administrator).
 
 mod bulk;
 mod domains;
 mod links;
 mod live;
+mod orphans;
 mod qr;
 mod stats;
 mod tags;
@@ -35,5 +37,6 @@ pub fn router(links: Arc<LinksState>) -> OpenApiRouter<AppState> {
         .routes(routes!(stats::clicks, stats::delete_clicks))
         .routes(routes!(live::live_clicks))
         .routes(routes!(qr::qr_code))
+        .routes(routes!(orphans::list))
         .layer(Extension(links))
 }
