@@ -2262,6 +2262,40 @@ async fn visits_that_reach_no_link_are_orphan_visits_for_administrators() {
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     let newest = &orphan_visits(&app, "", 5).await[0];
     assert_eq!(newest["slug"].as_str().unwrap().len(), 255, "{newest}");
+
+    // Counted: which broken links are followed most, and from where.
+    visit(Method::GET, "/no-such-slug", firefox).await.unwrap();
+    orphan_visits(&app, "", 6).await;
+    let stats: Value = get_json(&app, "/api/v1/orphan-visits/stats", ANN).await;
+    assert_eq!(stats["total"], 6, "{stats}");
+    assert_eq!(stats["invalid_short_url"], 5);
+    assert_eq!(stats["base_url"], 1);
+    assert_eq!(
+        stats["top_slugs"][0],
+        json!({"value": "no-such-slug", "visits": 2})
+    );
+    assert_eq!(stats["top_slugs"].as_array().unwrap().len(), 4);
+    assert_eq!(
+        stats["top_referrers"],
+        json!([{"value": "forum.example", "visits": 4}, {"value": "(direct)", "visits": 2}])
+    );
+    let with_bots: Value = get_json(&app, "/api/v1/orphan-visits/stats?bots=true&top=1", ANN).await;
+    assert_eq!(with_bots["total"], 7);
+    assert_eq!(
+        with_bots["top_referrers"],
+        json!([{"value": "forum.example", "visits": 5}])
+    );
+    let bad = as_basic(
+        &app,
+        Method::GET,
+        "/api/v1/orphan-visits/stats?from=2030-01-01T00:00:00Z&to=2020-01-01T00:00:00Z&top=0",
+        ANN,
+    )
+    .send()
+    .await
+    .unwrap();
+    let problem = assert_problem(bad, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(problem_fields(&problem), ["from", "top"]);
 }
 
 #[tokio::test]

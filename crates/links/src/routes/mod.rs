@@ -38,5 +38,6 @@ pub fn router(links: Arc<LinksState>) -> OpenApiRouter<AppState> {
         .routes(routes!(live::live_clicks))
         .routes(routes!(qr::qr_code))
         .routes(routes!(orphans::list))
+        .routes(routes!(orphans::stats))
         .layer(Extension(links))
 }

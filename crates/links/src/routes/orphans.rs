@@ -1,19 +1,26 @@
 //! `GET /api/v1/orphan-visits`: the visits that reached no link (a slug unknown, expired or
 //! used up; the bare domain), as Shlink's orphan visits: where broken links are still being
-//! followed. They belong to no account, so only administrators read them.
+//! followed. `GET /api/v1/orphan-visits/stats` counts them. They belong to no account, so
+//! only administrators read them.
+//!
+//! Read from the raw rows, unlike clicks: there is no link to keep rollups per, and a year
+//! of a mistyped slug now and then is a small table.
 
 use axum::{
     extract::State,
     response::{IntoResponse, Response},
 };
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use platform::{
     AppError, AppResult, AppState,
     auth::RequireAdmin,
-    error::Problem,
-    http::{Page, Pagination, Query},
+    error::{Problem, Validator},
+    http::{Json, Page, Pagination, Query},
 };
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select,
+    sea_query::{Alias, Expr},
+};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -123,4 +130,133 @@ pub async fn list(
         .await?;
     let rows: Vec<OrphanVisit> = rows.into_iter().map(OrphanVisit::from).collect();
     Ok(page.page(rows, |v| v.id).into_response())
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OrphanStatsQuery {
+    /// Start of the range (default: 30 days before `to`).
+    pub from: Option<DateTime<Utc>>,
+    /// End of the range, exclusive (default: now).
+    pub to: Option<DateTime<Utc>>,
+    /// Count visits by bots and link previews too (default false).
+    pub bots: Option<bool>,
+    /// How many slugs and referrers (1–100, default 10).
+    pub top: Option<u64>,
+}
+
+/// Orphan visits in a range, counted.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrphanStats {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub total: i64,
+    pub invalid_short_url: i64,
+    pub base_url: i64,
+    /// The slugs most asked for: the broken links still followed most.
+    pub top_slugs: Vec<VisitCount>,
+    /// Where those visits came from, by referrer host; `(direct)` for none.
+    pub top_referrers: Vec<VisitCount>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VisitCount {
+    pub value: String,
+    pub visits: i64,
+}
+
+/// Orphan visits counted by kind, with the slugs and referrers that bring the most.
+#[utoipa::path(
+    get,
+    path = "/orphan-visits/stats",
+    tag = "links",
+    params(OrphanStatsQuery),
+    security(("basic" = []), ("bearer" = []), ("session" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The counts", body = OrphanStats),
+        (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A range that ends before it starts, or `top` out of 1–100", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn stats(
+    State(state): State<AppState>,
+    _admin: RequireAdmin,
+    Query(query): Query<OrphanStatsQuery>,
+) -> AppResult<Json<OrphanStats>> {
+    let mut v = Validator::new();
+    let to = query.to.unwrap_or_else(Utc::now);
+    let from = query.from.unwrap_or(to - Duration::days(30));
+    if from >= to {
+        v.error("from", "must be before `to`");
+    }
+    let top = query.top.unwrap_or(10);
+    if !(1..=100).contains(&top) {
+        v.error("top", "must be between 1 and 100");
+    }
+    v.finish()?;
+    let visits = || {
+        let select = orphan_visit::Entity::find()
+            .filter(orphan_visit::Column::VisitedAt.gte(from))
+            .filter(orphan_visit::Column::VisitedAt.lt(to));
+        if query.bots.unwrap_or(false) {
+            select
+        } else {
+            select.filter(orphan_visit::Column::IsBot.eq(false))
+        }
+    };
+
+    // SELECT kind, COUNT(*) AS visits … GROUP BY kind
+    let by_kind: Vec<(String, i64)> = counted_by(visits(), orphan_visit::Column::Kind)
+        .into_tuple()
+        .all(&state.db)
+        .await?;
+    let of_kind = |kind: OrphanKind| {
+        by_kind
+            .iter()
+            .find(|(k, _)| k == kind.as_str())
+            .map_or(0, |(_, n)| *n)
+    };
+    // … GROUP BY slug ORDER BY visits DESC, slug LIMIT top
+    let top_slugs: Vec<(String, i64)> = counted_by(visits(), orphan_visit::Column::Slug)
+        .filter(orphan_visit::Column::Slug.is_not_null())
+        .order_by(Expr::col(Alias::new("visits")), Order::Desc)
+        .order_by_asc(orphan_visit::Column::Slug)
+        .limit(top)
+        .into_tuple()
+        .all(&state.db)
+        .await?;
+    let top_referrers: Vec<(Option<String>, i64)> =
+        counted_by(visits(), orphan_visit::Column::ReferrerHost)
+            .order_by(Expr::col(Alias::new("visits")), Order::Desc)
+            .order_by_asc(orphan_visit::Column::ReferrerHost)
+            .limit(top)
+            .into_tuple()
+            .all(&state.db)
+            .await?;
+
+    let count = |(value, visits): (String, i64)| VisitCount { value, visits };
+    Ok(Json(OrphanStats {
+        from,
+        to,
+        total: by_kind.iter().map(|(_, n)| n).sum(),
+        invalid_short_url: of_kind(OrphanKind::InvalidShortUrl),
+        base_url: of_kind(OrphanKind::BaseUrl),
+        top_slugs: top_slugs.into_iter().map(count).collect(),
+        top_referrers: top_referrers
+            .into_iter()
+            .map(|(host, n)| count((host.unwrap_or_else(|| "(direct)".into()), n)))
+            .collect(),
+    }))
+}
+
+/// `SELECT column, COUNT(*) AS visits … GROUP BY column`.
+fn counted_by(
+    visits: Select<orphan_visit::Entity>,
+    column: orphan_visit::Column,
+) -> Select<orphan_visit::Entity> {
+    visits
+        .select_only()
+        .column(column)
+        .column_as(orphan_visit::Column::Id.count(), "visits")
+        .group_by(column)
 }
