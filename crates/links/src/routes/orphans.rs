@@ -10,7 +10,7 @@ use axum::{
     extract::State,
     response::{IntoResponse, Response},
 };
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use platform::{
     AppError, AppResult, AppState,
     auth::RequireAdmin,
@@ -24,6 +24,7 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::stats::{how_many, period};
 use crate::{clicks::OrphanKind, entities::orphan_visit};
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -184,15 +185,8 @@ pub async fn stats(
     Query(query): Query<OrphanStatsQuery>,
 ) -> AppResult<Json<OrphanStats>> {
     let mut v = Validator::new();
-    let to = query.to.unwrap_or_else(Utc::now);
-    let from = query.from.unwrap_or(to - Duration::days(30));
-    if from >= to {
-        v.error("from", "must be before `to`");
-    }
-    let top = query.top.unwrap_or(10);
-    if !(1..=100).contains(&top) {
-        v.error("top", "must be between 1 and 100");
-    }
+    let (from, to) = period(query.from, query.to, &mut v);
+    let top = how_many("top", query.top, 10, &mut v);
     v.finish()?;
     let visits = || {
         let select = orphan_visit::Entity::find()

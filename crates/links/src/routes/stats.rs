@@ -49,13 +49,32 @@ pub struct StatsQuery {
     pub top: Option<u64>,
 }
 
-fn range(query: &StatsQuery) -> AppResult<analytics::Range> {
-    let mut v = Validator::new();
-    let to = query.to.unwrap_or_else(Utc::now);
-    let from = query.from.unwrap_or(to - Duration::days(30));
+/// `from` and `to` as given, by default the 30 days until now; `from` must come first.
+pub(super) fn period(
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    v: &mut Validator,
+) -> (DateTime<Utc>, DateTime<Utc>) {
+    let to = to.unwrap_or_else(Utc::now);
+    let from = from.unwrap_or(to - Duration::days(30));
     if from >= to {
         v.error("from", "must be before `to`");
     }
+    (from, to)
+}
+
+/// How many of something to answer with: `given`, else `default`; 1 to 100.
+pub(super) fn how_many(field: &str, given: Option<u64>, default: u64, v: &mut Validator) -> u64 {
+    let n = given.unwrap_or(default);
+    if !(1..=100).contains(&n) {
+        v.error(field, "must be from 1 to 100");
+    }
+    n
+}
+
+fn range(query: &StatsQuery) -> AppResult<analytics::Range> {
+    let mut v = Validator::new();
+    let (from, to) = period(query.from, query.to, &mut v);
     let interval = query.interval.unwrap_or(Interval::Day);
     if from < to && analytics::bucket_count(from, to, interval) > analytics::MAX_BUCKETS as i64 {
         v.error(
@@ -74,10 +93,7 @@ fn range(query: &StatsQuery) -> AppResult<analytics::Range> {
                 .map_err(|_| "is not an IANA time zone such as Europe/Paris".to_owned()),
         ),
     };
-    let top = query.top.unwrap_or(10);
-    if !(1..=100).contains(&top) {
-        v.error("top", "must be from 1 to 100");
-    }
+    let top = how_many("top", query.top, 10, &mut v);
     v.finish()?;
     Ok(analytics::Range {
         from,
@@ -205,15 +221,8 @@ pub async fn ranking(
     Query(query): Query<RankingQuery>,
 ) -> AppResult<Json<Ranking>> {
     let mut v = Validator::new();
-    let to = query.to.unwrap_or_else(Utc::now);
-    let from = query.from.unwrap_or(to - Duration::days(30));
-    if from >= to {
-        v.error("from", "must be before `to`");
-    }
-    let limit = query.limit.unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        v.error("limit", "must be from 1 to 100");
-    }
+    let (from, to) = period(query.from, query.to, &mut v);
+    let limit = how_many("limit", query.limit, 20, &mut v);
     let min_clicks = query.min_clicks.unwrap_or(1);
     if min_clicks < 0 {
         v.error("min_clicks", "must not be negative");
