@@ -2296,6 +2296,33 @@ async fn visits_that_reach_no_link_are_orphan_visits_for_administrators() {
     .unwrap();
     let problem = assert_problem(bad, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert_eq!(problem_fields(&problem), ["from", "top"]);
+
+    // Deleted by an administrator: those before a time, then the rest.
+    let delete = |query: String, email: &'static str| {
+        as_basic(
+            &app,
+            Method::DELETE,
+            &format!("/api/v1/orphan-visits{query}"),
+            email,
+        )
+        .send()
+    };
+    let refused = delete(String::new(), "bob@example.com").await.unwrap();
+    assert_problem(refused, StatusCode::FORBIDDEN).await;
+    let all = orphan_visits(&app, "?bots=true", 7).await;
+    assert_eq!(all.len(), 7);
+    let before = all[1]["visited_at"].as_str().unwrap();
+    let older = delete(format!("?to={before}"), ANN).await.unwrap();
+    assert_eq!(older.status(), StatusCode::OK);
+    assert_eq!(older.json::<Value>().await.unwrap(), json!({"deleted": 5}));
+    let left = orphan_visits(&app, "?bots=true", 0).await;
+    assert_eq!(left, all[..2]);
+    let rest = delete(String::new(), ANN).await.unwrap();
+    assert_eq!(rest.json::<Value>().await.unwrap(), json!({"deleted": 2}));
+    assert_eq!(
+        orphan_visits(&app, "?bots=true", 0).await,
+        Vec::<Value>::new()
+    );
 }
 
 #[tokio::test]

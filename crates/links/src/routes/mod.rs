@@ -37,7 +37,7 @@ pub fn router(links: Arc<LinksState>) -> OpenApiRouter<AppState> {
         .routes(routes!(stats::clicks, stats::delete_clicks))
         .routes(routes!(live::live_clicks))
         .routes(routes!(qr::qr_code))
-        .routes(routes!(orphans::list))
+        .routes(routes!(orphans::list, orphans::delete))
         .routes(routes!(orphans::stats))
         .layer(Extension(links))
 }

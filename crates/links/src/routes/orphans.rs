@@ -1,7 +1,8 @@
 //! `GET /api/v1/orphan-visits`: the visits that reached no link (a slug unknown, expired or
 //! used up; the bare domain), as Shlink's orphan visits: where broken links are still being
-//! followed. `GET /api/v1/orphan-visits/stats` counts them. They belong to no account, so
-//! only administrators read them.
+//! followed. `GET /api/v1/orphan-visits/stats` counts them, and `DELETE
+//! /api/v1/orphan-visits` clears them. They belong to no account, so only administrators
+//! read or delete them.
 //!
 //! Read from the raw rows, unlike clicks: there is no link to keep rollups per, and a year
 //! of a mistyped slug now and then is a small table.
@@ -131,6 +132,45 @@ pub async fn list(
         .await?;
     let rows: Vec<OrphanVisit> = rows.into_iter().map(OrphanVisit::from).collect();
     Ok(page.page(rows, |v| v.id).into_response())
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeleteOrphanVisitsQuery {
+    /// Only the visits before this time (default: all of them).
+    pub to: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Deleted {
+    pub deleted: u64,
+}
+
+/// Deletes orphan visits, all or those before `to`, as Shlink's "delete orphan visits":
+/// a scanner that tried thousands of slugs leaves nothing worth keeping.
+#[utoipa::path(
+    delete,
+    path = "/orphan-visits",
+    tag = "links",
+    params(DeleteOrphanVisitsQuery),
+    security(("basic" = []), ("bearer" = []), ("session" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "How many were deleted", body = Deleted),
+        (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn delete(
+    State(state): State<AppState>,
+    _admin: RequireAdmin,
+    Query(query): Query<DeleteOrphanVisitsQuery>,
+) -> AppResult<Json<Deleted>> {
+    let mut delete = orphan_visit::Entity::delete_many();
+    if let Some(to) = query.to {
+        delete = delete.filter(orphan_visit::Column::VisitedAt.lt(to));
+    }
+    let deleted = delete.exec(&state.db).await?.rows_affected;
+    tracing::info!(deleted, before = ?query.to, "orphan visits were deleted");
+    Ok(Json(Deleted { deleted }))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
