@@ -2161,7 +2161,7 @@ async fn visits_that_reach_no_link_are_orphan_visits_for_administrators() {
             .status(),
         StatusCode::GONE
     );
-    // A link checker (HEAD) and an uncounted path are not visits.
+    // A link checker (HEAD) is not a visit.
     assert_eq!(
         visit(Method::HEAD, "/checked", firefox)
             .await
