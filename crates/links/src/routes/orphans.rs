@@ -103,7 +103,7 @@ pub async fn list(
     page: Pagination,
     Query(query): Query<OrphanVisitsQuery>,
 ) -> AppResult<Response> {
-    let mut select = orphan_visit::Entity::find();
+    let mut select = visits(query.from, query.to, query.bots);
     if let Some(kind) = query.kind.as_deref() {
         let Some(kind) = OrphanKind::ALL.into_iter().find(|k| k.as_str() == kind) else {
             return Err(AppError::validation(
@@ -112,15 +112,6 @@ pub async fn list(
             ));
         };
         select = select.filter(orphan_visit::Column::Kind.eq(kind.as_str()));
-    }
-    if !query.bots.unwrap_or(false) {
-        select = select.filter(orphan_visit::Column::IsBot.eq(false));
-    }
-    if let Some(from) = query.from {
-        select = select.filter(orphan_visit::Column::VisitedAt.gte(from));
-    }
-    if let Some(to) = query.to {
-        select = select.filter(orphan_visit::Column::VisitedAt.lt(to));
     }
     if let Some(before) = page.after::<i64>()? {
         select = select.filter(orphan_visit::Column::Id.lt(before));
@@ -228,19 +219,10 @@ pub async fn stats(
     let (from, to) = period(query.from, query.to, &mut v);
     let top = how_many("top", query.top, 10, &mut v);
     v.finish()?;
-    let visits = || {
-        let select = orphan_visit::Entity::find()
-            .filter(orphan_visit::Column::VisitedAt.gte(from))
-            .filter(orphan_visit::Column::VisitedAt.lt(to));
-        if query.bots.unwrap_or(false) {
-            select
-        } else {
-            select.filter(orphan_visit::Column::IsBot.eq(false))
-        }
-    };
+    let in_range = || visits(Some(from), Some(to), query.bots);
 
     // SELECT kind, COUNT(*) AS visits … GROUP BY kind
-    let by_kind: Vec<(String, i64)> = counted_by(visits(), orphan_visit::Column::Kind)
+    let by_kind: Vec<(String, i64)> = counted_by(in_range(), orphan_visit::Column::Kind)
         .into_tuple()
         .all(&state.db)
         .await?;
@@ -250,20 +232,13 @@ pub async fn stats(
             .find(|(k, _)| k == kind.as_str())
             .map_or(0, |(_, n)| *n)
     };
-    // … GROUP BY slug ORDER BY visits DESC, slug LIMIT top
-    let top_slugs: Vec<(String, i64)> = counted_by(visits(), orphan_visit::Column::Slug)
-        .filter(orphan_visit::Column::Slug.is_not_null())
-        .order_by(Expr::col(Alias::new("visits")), Order::Desc)
-        .order_by_asc(orphan_visit::Column::Slug)
-        .limit(top)
+    let with_slug = in_range().filter(orphan_visit::Column::Slug.is_not_null());
+    let top_slugs: Vec<(String, i64)> = most(with_slug, orphan_visit::Column::Slug, top)
         .into_tuple()
         .all(&state.db)
         .await?;
     let top_referrers: Vec<(Option<String>, i64)> =
-        counted_by(visits(), orphan_visit::Column::ReferrerHost)
-            .order_by(Expr::col(Alias::new("visits")), Order::Desc)
-            .order_by_asc(orphan_visit::Column::ReferrerHost)
-            .limit(top)
+        most(in_range(), orphan_visit::Column::ReferrerHost, top)
             .into_tuple()
             .all(&state.db)
             .await?;
@@ -281,6 +256,38 @@ pub async fn stats(
             .map(|(host, n)| count((host.unwrap_or_else(|| "(direct)".into()), n)))
             .collect(),
     }))
+}
+
+/// Orphan visits in a range (either end open), by people only unless `bots`.
+fn visits(
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    bots: Option<bool>,
+) -> Select<orphan_visit::Entity> {
+    let mut select = orphan_visit::Entity::find();
+    if let Some(from) = from {
+        select = select.filter(orphan_visit::Column::VisitedAt.gte(from));
+    }
+    if let Some(to) = to {
+        select = select.filter(orphan_visit::Column::VisitedAt.lt(to));
+    }
+    if !bots.unwrap_or(false) {
+        select = select.filter(orphan_visit::Column::IsBot.eq(false));
+    }
+    select
+}
+
+/// `… GROUP BY column ORDER BY visits DESC, column LIMIT top`: the `top` values with the
+/// most visits.
+fn most(
+    visits: Select<orphan_visit::Entity>,
+    column: orphan_visit::Column,
+    top: u64,
+) -> Select<orphan_visit::Entity> {
+    counted_by(visits, column)
+        .order_by(Expr::col(Alias::new("visits")), Order::Desc)
+        .order_by_asc(column)
+        .limit(top)
 }
 
 /// `SELECT column, COUNT(*) AS visits … GROUP BY column`.
