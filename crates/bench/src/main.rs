@@ -3,14 +3,14 @@
 //! `capstone-bench links` measures the links app end to end, in one run:
 //!
 //! 1. builds the release server (`cargo build --release -p capstone`);
-//! 2. measures the *ceiling*: a bare hyper server answering every request with a fixed
-//!    redirect (see [`ceiling`]), driven by the same load generator ([`load`]);
-//! 3. for SQLite, then PostgreSQL: starts `capstone serve` on a fresh database, registers an
+//! 2. for SQLite, then PostgreSQL: starts `capstone serve` on a fresh database, registers an
 //!    account, stops it, seeds 100,000 links and 1,000,000 clicks ([`seed`]), starts it
-//!    again (cold cache), times the hot link's statistics, drives redirects at it three
-//!    ways in turn (one link, popular links, any link: see [`load::Traffic`]), stops it
-//!    with SIGTERM right after the last, and counts the clicks that reached the database;
-//! 4. prints the figures beside the issue's targets and writes `target/bench/links.json`
+//!    again (cold cache), times the hot link's statistics, measures the *ceiling* (a bare
+//!    hyper server answering every request with a fixed redirect, see [`ceiling`]), drives
+//!    redirects at Capstone three ways in turn (one link, popular links, any link: see
+//!    [`load::Traffic`]) with the same load generator ([`load`]), stops it with SIGTERM
+//!    right after the last, and counts the clicks that reached the database;
+//! 3. prints the figures beside the issue's targets and writes `target/bench/links.json`
 //!    ([`report`]).
 //!
 //! Every server is a child process ([`server`]), so the load generator (this process)
@@ -167,25 +167,18 @@ async fn run_links(
     let mut notes = Vec::new();
     let client = api::client();
 
-    eprintln!("==> ceiling: bare hyper, fixed 302");
-    let ceiling = measure_ceiling(&plan, paths, &client).await?;
-    eprintln!(
-        "    {:.0} redirects/s, p50 {:.2} ms, p99 {:.2} ms",
-        ceiling.rps, ceiling.p50_ms, ceiling.p99_ms
-    );
-
     let sqlite = measure_unless_skipped(
         "SQLite",
         args.skip_sqlite.then_some("--skip-sqlite"),
         &mut notes,
-        measure_sqlite(&plan, paths, &client, &ceiling),
+        measure_sqlite(&plan, paths, &client),
     )
     .await;
     let postgres = measure_unless_skipped(
         "PostgreSQL",
         args.skip_postgres.then_some("--skip-postgres"),
         &mut notes,
-        measure_postgres(&plan, paths, &client, &ceiling),
+        measure_postgres(&plan, paths, &client),
     )
     .await;
 
@@ -198,6 +191,7 @@ async fn run_links(
         "stats: {STATS_REQUESTS} sequential GET /api/v1/links/{{id}}/stats?interval=day over \
          90 days with a JWT bearer token (HTTP Basic would time argon2 too)"
     ));
+    let ceiling = report::RunCeiling::of([&sqlite, &postgres].into_iter().flatten());
     Ok(report::Report {
         sqlite,
         postgres,
@@ -267,7 +261,6 @@ async fn measure_sqlite(
     plan: &Plan,
     paths: &Paths,
     client: &reqwest::Client,
-    ceiling: &report::Ceiling,
 ) -> anyhow::Result<report::Database> {
     let dir = tempfile::Builder::new()
         .prefix("capstone-bench-")
@@ -277,7 +270,7 @@ async fn measure_sqlite(
         "sqlite://{}?mode=rwc",
         dir.path().join("bench.db").display()
     );
-    measure_database("sqlite", &url, plan, paths, client, ceiling).await
+    measure_database("sqlite", &url, plan, paths, client).await
 }
 
 /// PostgreSQL on a scratch database, dropped afterwards whatever happened.
@@ -285,7 +278,6 @@ async fn measure_postgres(
     plan: &Plan,
     paths: &Paths,
     client: &reqwest::Client,
-    ceiling: &report::Ceiling,
 ) -> anyhow::Result<report::Database> {
     let admin_url = std::env::var("CAPSTONE_BENCH_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
@@ -293,7 +285,7 @@ async fn measure_postgres(
         .await
         .context("the PostgreSQL server did not answer (set CAPSTONE_BENCH_POSTGRES_URL)")?;
     let (name, url) = seed::postgres::create(&admin, &admin_url).await?;
-    let result = measure_database("postgres", &url, plan, paths, client, ceiling).await;
+    let result = measure_database("postgres", &url, plan, paths, client).await;
     let dropped = seed::postgres::drop(&admin, &name).await;
     admin.close().await?;
     let result = result?;
@@ -308,7 +300,6 @@ async fn measure_database(
     plan: &Plan,
     paths: &Paths,
     client: &reqwest::Client,
-    ceiling: &report::Ceiling,
 ) -> anyhow::Result<report::Database> {
     let log = paths.out.join(format!("capstone-{name}.log"));
     let _ = std::fs::remove_file(&log);
@@ -372,6 +363,16 @@ async fn measure_database(
             (None, None, None)
         }
     };
+
+    // The ceiling, measured here, next to the loads it is compared with: this machine's
+    // speed drifts, and the ceiling measured a few minutes apart has differed by a quarter.
+    // A share of a ceiling measured before the other database's run would include the drift.
+    eprintln!("    ceiling: bare hyper, fixed 302");
+    let ceiling = measure_ceiling(plan, paths, client).await?;
+    eprintln!(
+        "    {:.0} redirects/s, p50 {:.2} ms, p99 {:.2} ms",
+        ceiling.rps, ceiling.p50_ms, ceiling.p99_ms
+    );
 
     // Redirects, one traffic shape after another, each started with the click writer's
     // queue empty. The last leaves its backlog queued for the SIGTERM below.
@@ -451,6 +452,7 @@ async fn measure_database(
         stats_p50_ms,
         stats_p99_ms,
         peak_rss_mb: stopped.peak_rss_kib as f64 / 1024.0,
+        ceiling,
         by_traffic: loads,
         peak_rss_mb_by_phase: report::RssByPhase {
             start: rss_after_start,

@@ -17,6 +17,7 @@ pub const MAX_P99_MS: f64 = 5.0;
 pub const MAX_STATS_P50_MS: f64 = 20.0;
 pub const MAX_RSS_MB: f64 = 150.0;
 
+/// One measurement of the bare-hyper server.
 #[derive(Serialize)]
 pub struct Ceiling {
     pub rps: f64,
@@ -24,6 +25,32 @@ pub struct Ceiling {
     pub p99_ms: f64,
     /// Cores used during the measured window.
     pub cpu: Option<Usage>,
+}
+
+/// The run's ceiling: the mean of its measurements, one just before each database's loads
+/// (whose shares are of that one, see [`Database::ceiling`]).
+#[derive(Serialize)]
+pub struct RunCeiling {
+    pub rps: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    /// Each measurement, in the order made.
+    pub measured: Vec<f64>,
+}
+
+impl RunCeiling {
+    pub fn of<'a>(databases: impl Iterator<Item = &'a Database>) -> Self {
+        let measured: Vec<&Ceiling> = databases.map(|d| &d.ceiling).collect();
+        let mean = |figure: fn(&Ceiling) -> f64| {
+            measured.iter().map(|c| figure(c)).sum::<f64>() / measured.len().max(1) as f64
+        };
+        Self {
+            rps: mean(|c| c.rps),
+            p50_ms: mean(|c| c.p50_ms),
+            p99_ms: mean(|c| c.p99_ms),
+            measured: measured.iter().map(|c| c.rps).collect(),
+        }
+    }
 }
 
 /// One database's figures, named as the issue names them. The redirect rate, latencies and
@@ -44,6 +71,8 @@ pub struct Database {
     pub stats_p99_ms: Option<f64>,
     pub peak_rss_mb: f64,
     // Context for reading the figures above.
+    /// The ceiling measured just before this database's loads: their shares are of it.
+    pub ceiling: Ceiling,
     /// The redirect figures under each traffic shape, in the order measured.
     pub by_traffic: Vec<Load>,
     /// The peak RSS as it stood after each phase (the last phase is the stop).
@@ -121,7 +150,8 @@ pub struct Report {
     /// `null` when the database could not be measured (see `run.notes`).
     pub sqlite: Option<Database>,
     pub postgres: Option<Database>,
-    pub ceiling: Ceiling,
+    /// `rps` 0 when no database was measured.
+    pub ceiling: RunCeiling,
     pub run: Run,
 }
 
@@ -176,6 +206,18 @@ impl Report {
                 |u| format!("{:.1}/{:.1}/{:.1}", u.server, u.postgres, u.generator),
             )
         };
+        row(
+            "ceiling, redirects/s",
+            thousands(c.rps.round() as i64),
+            &|d| thousands(d.ceiling.rps.round() as i64),
+            "measured just before each database's loads",
+        );
+        row(
+            "  CPU cores",
+            String::new(),
+            &|d| cores(d.ceiling.cpu),
+            "ceiling server/PostgreSQL/load generator",
+        );
         for traffic in Traffic::ALL {
             println!("  {}", traffic.describe());
             row(
@@ -228,7 +270,7 @@ impl Report {
             );
             row(
                 "  CPU cores",
-                cores(c.cpu),
+                String::new(),
                 &of_load(traffic, |l| cores(l.cpu)),
                 "server/PostgreSQL/load generator",
             );
@@ -320,15 +362,17 @@ impl Report {
         );
 
         let mut notes = run.notes.clone();
-        let disturbed = [("ceiling".to_owned(), c.cpu)].into_iter().chain(
-            dbs.iter()
-                .filter_map(|(name, db)| Some((*name, db.as_ref()?)))
-                .flat_map(|(name, db)| {
-                    db.by_traffic
-                        .iter()
-                        .map(move |l| (format!("{name}, {}", l.traffic.describe()), l.cpu))
-                }),
-        );
+        let disturbed = dbs
+            .iter()
+            .filter_map(|(name, db)| Some((*name, db.as_ref()?)))
+            .flat_map(|(name, db)| {
+                let ceiling = (format!("{name}, its ceiling"), db.ceiling.cpu);
+                let loads = db
+                    .by_traffic
+                    .iter()
+                    .map(move |l| (format!("{name}, {}", l.traffic.describe()), l.cpu));
+                std::iter::once(ceiling).chain(loads)
+            });
         for (name, usage) in disturbed {
             if let Some(usage) = usage
                 && usage.others > 0.2
