@@ -119,7 +119,8 @@ pub struct OrphanVisit {
     pub kind: OrphanKind,
     /// `""` for the default domain.
     pub domain: Box<str>,
-    /// The slug asked for (`None` for the bare domain).
+    /// The slug asked for, or for [`OrphanKind::Regular404`] the path without its leading
+    /// `/` (`None` for the bare domain).
     pub slug: Option<Box<str>>,
     /// The visit's facts, as for a click; its `link_id` is 0, there being no link.
     pub event: ClickEvent,
@@ -132,15 +133,18 @@ pub enum OrphanKind {
     InvalidShortUrl,
     /// The domain itself, `/`.
     BaseUrl,
+    /// Any other path no route knows, outside the API (`/wp-admin/setup.php`).
+    Regular404,
 }
 
 impl OrphanKind {
-    pub const ALL: [Self; 2] = [Self::InvalidShortUrl, Self::BaseUrl];
+    pub const ALL: [Self; 3] = [Self::InvalidShortUrl, Self::BaseUrl, Self::Regular404];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::InvalidShortUrl => "invalid_short_url",
             Self::BaseUrl => "base_url",
+            Self::Regular404 => "regular_404",
         }
     }
 }

@@ -182,4 +182,10 @@ impl Links {
     pub fn redirects(&self) -> Router {
         redirect::router(self.state.clone())
     }
+
+    /// The answer to paths no route knows, for [`platform::server::router`]: see
+    /// [`redirect::unknown_paths`].
+    pub fn unknown_paths(&self) -> Router {
+        redirect::unknown_paths(self.state.clone())
+    }
 }

@@ -112,6 +112,28 @@ pub fn router(links: Arc<LinksState>) -> Router {
     router.with_state(links)
 }
 
+/// What answers the paths no route knows: the platform's 404, after keeping a visit outside
+/// the API as an orphan visit (`regular_404`) when `links.track_orphan_visits` says so.
+pub fn unknown_paths(links: Arc<LinksState>) -> Router {
+    if !links.settings.track_orphan_visits {
+        return Router::new().fallback(platform::server::not_found);
+    }
+    Router::new().fallback(unknown_path).with_state(links)
+}
+
+/// A path no route knows (`/wp-admin/setup.php`, `/a-slug/more`). A call to the API that
+/// went wrong is a client's mistake, not a visit: only other paths are kept.
+async fn unknown_path(State(links): State<Arc<LinksState>>, request: Request) -> Response {
+    let (request, _) = request.into_parts();
+    let path = request.uri.path();
+    if request.method == Method::GET && !path.starts_with("/api/") {
+        let domain = links.domains.of_request(&request.uri, &request.headers);
+        let path = path.trim_start_matches('/');
+        orphan(&links, OrphanKind::Regular404, domain, Some(path), &request).await;
+    }
+    platform::server::not_found(request.uri, request.headers).await
+}
+
 /// A temporary redirect to one of the configured addresses (`links.root_redirect`,
 /// `links.invalid_redirect`), which may change: not cached, not counted as a click.
 fn elsewhere(url: &str) -> Response {

@@ -57,7 +57,7 @@ pub struct Settings {
     /// `DISABLE_TRACK_PARAM`.
     pub untracked_param: Option<String>,
     /// Record visits that reach no link (a slug unknown, expired or used up; the bare
-    /// domain) as orphan visits, as Shlink's `TRACK_ORPHAN_VISITS`: broken links in the wild
+    /// domain; any other unknown path outside the API) as orphan visits, as Shlink's `TRACK_ORPHAN_VISITS`: broken links in the wild
     /// show up there. Administrators read them (`GET /api/v1/orphan-visits`).
     pub track_orphan_visits: bool,
     /// Host names links may be served on besides `public_url`'s (`["go.example.com"]`),

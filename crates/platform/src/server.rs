@@ -134,8 +134,10 @@ impl utoipa::Modify for SecuritySchemes {
 }
 
 /// Builds the whole application: `api` (every app's routes, relative to `/api/v1`) under
-/// `/api/v1`, the platform routes beside it, the docs, and the middleware stack.
-pub fn router(state: AppState, api: OpenApiRouter<AppState>) -> Router {
+/// `/api/v1`, the platform routes beside it, the docs, and the middleware stack. `fallback`
+/// answers the paths no route knows, inside that stack: [`not_found`], or an app's handler
+/// that notes the visit and answers as it does.
+pub fn router(state: AppState, api: OpenApiRouter<AppState>, fallback: Router) -> Router {
     // Installed before the first request, so that no request goes uncounted.
     observability::metrics::handle();
     let (app, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
@@ -156,7 +158,7 @@ pub fn router(state: AppState, api: OpenApiRouter<AppState>) -> Router {
         .route("/metrics", axum::routing::get(metrics))
         .with_state(state)
         .merge(docs)
-        .fallback(not_found)
+        .fallback_service(fallback)
         .layer(DefaultBodyLimit::max(config.body_limit_bytes))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,

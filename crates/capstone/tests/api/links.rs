@@ -2345,9 +2345,82 @@ async fn orphan_visits_can_be_left_untracked() {
         StatusCode::NOT_FOUND
     );
     assert_eq!(follow(&app, "/").await.status(), StatusCode::NOT_FOUND);
-    // Queued after the two above: once it is written, they would have been too.
+    assert_eq!(
+        follow(&app, "/wp-admin/setup.php").await.status(),
+        StatusCode::NOT_FOUND
+    );
+    // Queued after the three above: once it is written, they would have been too.
     assert_eq!(follow(&app, "/live").await.status(), StatusCode::FOUND);
     wait_for_clicks(&app, &live["id"], 1).await;
     let page: Value = get_json(&app, "/api/v1/orphan-visits", ANN).await;
     assert_eq!(page["items"], json!([]));
+}
+
+#[tokio::test]
+async fn unknown_paths_outside_the_api_are_orphan_visits_too() {
+    let app = app_with_ann().await;
+    crate::helpers::make_admin(&app, ANN);
+    create(
+        &app,
+        json!({"target_url": "https://example.com/", "slug": "live"}),
+    )
+    .await;
+    // As a browser asks (one with no user agent would count as a bot, left out below).
+    let browser = |method: Method, path: &'static str| {
+        let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0";
+        app.request(method, path)
+            .header("user-agent", firefox)
+            .header("accept", "text/html")
+            .send()
+    };
+    // A scanner's probe, and a short link with something stuck to it: a browser gets the
+    // same 404 page as before, and the visit is kept.
+    let probe = browser(Method::GET, "/wp-admin/setup.php").await.unwrap();
+    assert_eq!(probe.status(), StatusCode::NOT_FOUND);
+    assert!(media_type(&probe).starts_with("text/html"));
+    let more = browser(Method::GET, "/live/more").await.unwrap();
+    assert_eq!(more.status(), StatusCode::NOT_FOUND);
+    // Not visits: an API call that went wrong (still a problem document), another method,
+    // a link checker.
+    let api = app.get("/api/v1/no-such-thing").await;
+    assert_problem(api, StatusCode::NOT_FOUND).await;
+    assert_eq!(
+        browser(Method::GET, "/api/v1/no-such-thing")
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    for method in [Method::POST, Method::HEAD] {
+        let response = browser(method, "/a/b").await.unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    }
+    let gone = browser(Method::GET, "/gone-slug").await.unwrap();
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+
+    let visits = orphan_visits(&app, "", 3).await;
+    let seen: Vec<_> = visits
+        .iter()
+        .map(|v| (v["kind"].as_str().unwrap(), v["slug"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("invalid_short_url", "gone-slug"),
+            ("regular_404", "live/more"),
+            ("regular_404", "wp-admin/setup.php"),
+        ]
+    );
+    let probes = orphan_visits(&app, "?kind=regular_404", 2).await;
+    assert_eq!(probes.len(), 2);
+    let stats: Value = get_json(&app, "/api/v1/orphan-visits/stats", ANN).await;
+    assert_eq!(
+        (
+            &stats["total"],
+            &stats["regular_404"],
+            &stats["invalid_short_url"]
+        ),
+        (&json!(3), &json!(2), &json!(1)),
+        "{stats}"
+    );
 }

@@ -8,6 +8,7 @@ mod m20261201_000002_links_by_target;
 mod m20261201_000003_ip_rules;
 mod m20261201_000004_link_domains;
 mod m20261201_000005_orphan_visits;
+mod m20261201_000006_orphan_regular_404;
 mod sqlite;
 
 use sea_orm_migration::MigrationTrait;
@@ -22,5 +23,6 @@ pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         Box::new(m20261201_000003_ip_rules::Migration),
         Box::new(m20261201_000004_link_domains::Migration),
         Box::new(m20261201_000005_orphan_visits::Migration),
+        Box::new(m20261201_000006_orphan_regular_404::Migration),
     ]
 }

@@ -1,5 +1,6 @@
 //! `GET /api/v1/orphan-visits`: the visits that reached no link (a slug unknown, expired or
-//! used up; the bare domain), as Shlink's orphan visits: where broken links are still being
+//! used up; the bare domain; any other unknown path outside the API), as Shlink's orphan
+//! visits: where broken links are still being
 //! followed. `GET /api/v1/orphan-visits/stats` counts them, and `DELETE
 //! /api/v1/orphan-visits` clears them. They belong to no account, so only administrators
 //! read or delete them.
@@ -35,8 +36,9 @@ pub struct OrphanVisitsQuery {
     pub from: Option<DateTime<Utc>>,
     /// Before this time.
     pub to: Option<DateTime<Utc>>,
-    /// `invalid_short_url` (a slug unknown, expired, not yet valid or used up) or
-    /// `base_url` (the domain itself); both when absent.
+    /// `invalid_short_url` (a slug unknown, expired, not yet valid or used up),
+    /// `base_url` (the domain itself) or `regular_404` (any other unknown path outside the
+    /// API); all three when absent.
     pub kind: Option<String>,
     /// Visits by bots and link previews too (default false): scanners trying slugs are
     /// most of them on a public server.
@@ -48,11 +50,12 @@ pub struct OrphanVisitsQuery {
 pub struct OrphanVisit {
     pub id: i64,
     pub visited_at: DateTime<Utc>,
-    /// `invalid_short_url` or `base_url`.
+    /// `invalid_short_url`, `base_url` or `regular_404`.
     pub kind: String,
     /// The domain visited; `null` for the default one.
     pub domain: Option<String>,
-    /// The slug asked for (`null` for `base_url`).
+    /// The slug asked for; for `regular_404` the path, without its leading `/`; `null` for
+    /// `base_url`.
     pub slug: Option<String>,
     pub referrer: Option<String>,
     pub referrer_host: Option<String>,
@@ -108,7 +111,7 @@ pub async fn list(
         let Some(kind) = OrphanKind::ALL.into_iter().find(|k| k.as_str() == kind) else {
             return Err(AppError::validation(
                 "kind",
-                "must be invalid_short_url or base_url",
+                "must be invalid_short_url, base_url or regular_404",
             ));
         };
         select = select.filter(orphan_visit::Column::Kind.eq(kind.as_str()));
@@ -185,6 +188,7 @@ pub struct OrphanStats {
     pub total: i64,
     pub invalid_short_url: i64,
     pub base_url: i64,
+    pub regular_404: i64,
     /// The slugs most asked for: the broken links still followed most.
     pub top_slugs: Vec<VisitCount>,
     /// Where those visits came from, by referrer host; `(direct)` for none.
@@ -250,6 +254,7 @@ pub async fn stats(
         total: by_kind.iter().map(|(_, n)| n).sum(),
         invalid_short_url: of_kind(OrphanKind::InvalidShortUrl),
         base_url: of_kind(OrphanKind::BaseUrl),
+        regular_404: of_kind(OrphanKind::Regular404),
         top_slugs: top_slugs.into_iter().map(count).collect(),
         top_referrers: top_referrers
             .into_iter()
