@@ -57,8 +57,9 @@ pub struct Settings {
     /// `DISABLE_TRACK_PARAM`.
     pub untracked_param: Option<String>,
     /// Record visits that reach no link (a slug unknown, expired or used up; the bare
-    /// domain; any other unknown path outside the API) as orphan visits, as Shlink's `TRACK_ORPHAN_VISITS`: broken links in the wild
-    /// show up there. Administrators read them (`GET /api/v1/orphan-visits`).
+    /// domain; any other unknown path outside the API) as orphan visits, as Shlink's
+    /// `TRACK_ORPHAN_VISITS`: broken links in the wild show up there. Administrators read
+    /// them (`GET /api/v1/orphan-visits`).
     pub track_orphan_visits: bool,
     /// Host names links may be served on besides `public_url`'s (`["go.example.com"]`),
     /// as Shlink's and Kutt's custom domains: each must reach this server (a DNS record and

@@ -1842,6 +1842,63 @@ async fn compacted_days_answer_the_same_statistics_and_count_late_clicks_once() 
     }
 }
 
+/// A visitor is remembered only while their day's clicks can count them: past days'
+/// visitors are forgotten (the compactor does it daily), today's kept.
+#[tokio::test]
+async fn past_days_visitors_are_forgotten_and_todays_kept() {
+    use sea_orm_migration::sea_orm::{ConnectionTrait, Statement};
+
+    let app = app_with_ann().await;
+    let link = create(&app, json!({"target_url": "https://example.com/"})).await;
+    let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0";
+    let visit = || {
+        app.request(Method::GET, &format!("/{}", link["slug"].as_str().unwrap()))
+            .header("user-agent", firefox)
+            .send()
+    };
+    assert_eq!(visit().await.unwrap().status(), StatusCode::FOUND);
+    wait_for_clicks(&app, &link["id"], 1).await;
+
+    // Two visitors of past days, as the writer left them then.
+    let db = platform::db::connect(&crate::helpers::test_config(&app._db))
+        .await
+        .unwrap();
+    let today = chrono::Utc::now().date_naive();
+    let id = link["id"].as_i64().unwrap();
+    for (ago, hash) in [(2, "a"), (30, "b")] {
+        let day = today - chrono::TimeDelta::days(ago);
+        let hash = hash.repeat(32);
+        db.execute_unprepared(&format!(
+            "INSERT INTO link_visitors (link_id, day, visitor_hash) VALUES ({id}, '{day}', '{hash}')"
+        ))
+        .await
+        .unwrap();
+    }
+    let visitors = || async {
+        let row = db
+            .query_one_raw(Statement::from_string(
+                db.get_database_backend(),
+                "SELECT COUNT(*) AS n FROM link_visitors",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get::<i64>("", "n").unwrap()
+    };
+    assert_eq!(visitors().await, 3);
+
+    let yesterday = today - chrono::TimeDelta::days(1);
+    let forget = || links::compaction::forget_visitors_before(&db, yesterday);
+    assert_eq!(forget().await.unwrap(), 2);
+    assert_eq!(forget().await.unwrap(), 0, "forgotten once");
+    assert_eq!(visitors().await, 1, "today's visitor is kept");
+
+    // The statistics do not change: they count from the rollups.
+    let stats: Value = get_json(&app, &format!("{LINKS}/{id}/stats"), ANN).await;
+    assert_eq!(stats["unique_visitors"], 1, "{stats}");
+    assert_eq!(stats["total_clicks"], 1);
+}
+
 /// On PostgreSQL, a batch that gives thousands of links their first click counter leaves
 /// the planner's statistics of the counters current (`ANALYZE`): with those of a
 /// near-empty table, the next batches' `UPDATE … WHERE link_id = ANY(…)` compared every
