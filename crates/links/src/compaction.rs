@@ -6,9 +6,6 @@
 //! transaction that sums the day's hourly rows and advances `click_days_compacted.through`.
 //! Clicks that reach the database for a day already compacted (a backlog written late)
 //! are added to both tables by the writer, which reads `through` in the same transaction.
-//!
-//! Once a day it also forgets the visitors of past days (`link_visitors`): see
-//! [`forget_visitors_before`].
 
 use std::time::Duration;
 
@@ -23,13 +20,6 @@ use tokio_util::sync::CancellationToken;
 use crate::{analytics::DIMENSIONS, entities::link};
 
 #[derive(sea_orm::DeriveIden)]
-enum LinkVisitors {
-    Table,
-    LinkId,
-    Day,
-}
-
-#[derive(sea_orm::DeriveIden)]
 enum ClickDaysCompacted {
     Table,
     Id,
@@ -41,14 +31,9 @@ enum ClickDaysCompacted {
 const EVERY: Duration = Duration::from_secs(600);
 const RETRY: Duration = Duration::from_secs(5);
 
-/// Links whose visitors one statement of [`forget_visitors_before`] deletes.
-const LINKS_PER_DELETE: i64 = 10_000;
-
-/// The background task: compacts every finished day, now and then every [`EVERY`], and
-/// forgets past days' visitors once a day.
+/// The background task: compacts every finished day, now and then every [`EVERY`].
 pub async fn run(db: Db, stop: CancellationToken) {
     let mut tick = tokio::time::interval(EVERY);
-    let mut visitors_forgotten_before = None;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -61,63 +46,9 @@ pub async fn run(db: Db, stop: CancellationToken) {
             Err(err) => {
                 tracing::warn!(error = %err, "compacting click rollups failed; retrying");
                 tick.reset_after(RETRY);
-                continue;
-            }
-        }
-        if visitors_forgotten_before == Some(yesterday) {
-            continue;
-        }
-        match forget_visitors_before(&db, yesterday).await {
-            Ok(forgotten) => {
-                tracing::info!(forgotten, before = %yesterday, "past days' visitors forgotten");
-                visitors_forgotten_before = Some(yesterday);
-            }
-            Err(err) => {
-                tracing::warn!(error = %err, "forgetting past days' visitors failed; retrying");
-                tick.reset_after(RETRY);
             }
         }
     }
-}
-
-/// Deletes the visitors (`link_visitors`) of the days before `day`; returns how many.
-///
-/// A visitor's row exists only so that they count once per link and day while that day's
-/// clicks arrive; the counts themselves are in the rollups. Past days' rows are never read
-/// again (their hashes were made with a daily salt since deleted, so no new click matches
-/// them), and kept, they would grow with every visitor of every day for good.
-///
-/// In ranges of [`LINKS_PER_DELETE`] links, through the primary key (`link_id`, `day`,
-/// `visitor_hash`; an index on `day` would cost the writer a second B-tree insert per
-/// visitor), each statement a transaction of its own: on SQLite the click writer's
-/// batches take turns with them rather than wait for one long delete.
-pub async fn forget_visitors_before(db: &Db, day: NaiveDate) -> AppResult<u64> {
-    // SELECT MAX(link_id) FROM link_visitors
-    let last = Query::select()
-        .expr(Func::max(Expr::col(LinkVisitors::LinkId)))
-        .from(LinkVisitors::Table)
-        .to_owned();
-    let last: Option<i64> = match db.query_one(&last).await? {
-        Some(row) => row.try_get_by_index(0)?,
-        None => None,
-    };
-    let Some(last) = last else {
-        return Ok(0);
-    };
-    let mut forgotten = 0;
-    let mut from = 0;
-    while from <= last {
-        // DELETE FROM link_visitors WHERE link_id >= ? AND link_id < ? AND day < ?
-        let delete = Query::delete()
-            .from_table(LinkVisitors::Table)
-            .and_where(Expr::col(LinkVisitors::LinkId).gte(from))
-            .and_where(Expr::col(LinkVisitors::LinkId).lt(from + LINKS_PER_DELETE))
-            .and_where(Expr::col(LinkVisitors::Day).lt(day))
-            .to_owned();
-        forgotten += db.execute(&delete).await?.rows_affected();
-        from += LINKS_PER_DELETE;
-    }
-    Ok(forgotten)
 }
 
 /// Compacts each day up to `last` (inclusive) not compacted yet, one transaction per day;

@@ -20,6 +20,7 @@ pub mod model;
 pub mod qr;
 pub mod redirect;
 pub mod referrer;
+pub mod retention;
 mod routes;
 pub mod settings;
 pub mod store;
@@ -134,6 +135,11 @@ impl Links {
         })?;
         let db = app.db.clone();
         background.spawn("rollup compaction", move |stop| compaction::run(db, stop));
+        let db = app.db.clone();
+        let retention = settings.click_retention_days;
+        background.spawn("daily clean-up", move |stop| {
+            retention::run(db, retention, stop)
+        });
         let cache = SlugCache::start(
             settings.cache_capacity,
             settings.cache_ttl(),

@@ -29,6 +29,10 @@ pub struct Settings {
     /// Clicks written per transaction, and how often a partial batch is written anyway.
     pub click_batch_size: usize,
     pub click_flush_ms: u64,
+    /// Raw clicks and orphan visits older than this many days are deleted, once a day;
+    /// the statistics stay (they are counted from the rollups). None keeps them for good.
+    /// See [`crate::retention`].
+    pub click_retention_days: Option<u32>,
     /// A trusted proxy header carrying the visitor's country (`cf-ipcountry`).
     pub country_header: Option<String>,
     /// A MaxMind GeoLite2/GeoIP2 Country or City database, used when the header is absent.
@@ -84,6 +88,7 @@ impl Default for Settings {
             click_queue_capacity: 40_000,
             click_batch_size: 20_000,
             click_flush_ms: 200,
+            click_retention_days: None,
             country_header: None,
             geoip_database: None,
             fetch_titles: true,
@@ -126,6 +131,12 @@ impl Settings {
             return invalid(
                 "click_queue_capacity",
                 "must be at least click_batch_size, which must be positive",
+            );
+        }
+        if settings.click_retention_days == Some(0) {
+            return invalid(
+                "click_retention_days",
+                "must be at least 1 (leave it out to keep clicks for good)",
             );
         }
         if settings.safety_endpoint.is_some() != settings.safety_api_key.is_some() {
@@ -238,6 +249,21 @@ mod tests {
         let mut config = platform::Config::default();
         config.links.insert(setting.into(), value.into());
         Settings::from_config(&config)
+    }
+
+    #[test]
+    fn click_retention_is_a_positive_number_of_days_or_none() {
+        let retention = |days: u32| {
+            let mut config = platform::Config::default();
+            config
+                .links
+                .insert("click_retention_days".into(), days.into());
+            Settings::from_config(&config).map(|s| s.click_retention_days)
+        };
+        assert_eq!(retention(30).unwrap(), Some(30));
+        let err = retention(0).unwrap_err().to_string();
+        assert!(err.contains("links.click_retention_days"), "{err}");
+        assert_eq!(Settings::default().click_retention_days, None);
     }
 
     #[test]

@@ -1888,7 +1888,7 @@ async fn past_days_visitors_are_forgotten_and_todays_kept() {
     assert_eq!(visitors().await, 3);
 
     let yesterday = today - chrono::TimeDelta::days(1);
-    let forget = || links::compaction::forget_visitors_before(&db, yesterday);
+    let forget = || links::retention::forget_visitors_before(&db, yesterday);
     assert_eq!(forget().await.unwrap(), 2);
     assert_eq!(forget().await.unwrap(), 0, "forgotten once");
     assert_eq!(visitors().await, 1, "today's visitor is kept");
@@ -1897,6 +1897,63 @@ async fn past_days_visitors_are_forgotten_and_todays_kept() {
     let stats: Value = get_json(&app, &format!("{LINKS}/{id}/stats"), ANN).await;
     assert_eq!(stats["unique_visitors"], 1, "{stats}");
     assert_eq!(stats["total_clicks"], 1);
+}
+
+/// Past `links.click_retention_days`, raw clicks and orphan visits are deleted; the
+/// statistics, counted from the rollups, stay.
+#[tokio::test]
+async fn raw_clicks_past_their_retention_go_and_the_statistics_stay() {
+    let app = app_with_ann().await;
+    crate::helpers::make_admin(&app, ANN);
+    let link = create(&app, json!({"target_url": "https://example.com/"})).await;
+    let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0";
+    let visit = |path: String| {
+        app.request(Method::GET, &path)
+            .header("user-agent", firefox)
+            .send()
+    };
+    let slug = format!("/{}", link["slug"].as_str().unwrap());
+    for _ in 0..3 {
+        assert_eq!(
+            visit(slug.clone()).await.unwrap().status(),
+            StatusCode::FOUND
+        );
+    }
+    visit("/not-a-link".into()).await.unwrap();
+    wait_for_clicks(&app, &link["id"], 3).await;
+    orphan_visits(&app, "", 1).await;
+    let clicks = format!("{LINKS}/{}/clicks", link["id"]);
+    let stats = format!("{LINKS}/{}/stats", link["id"]);
+    let page: Value = get_json(&app, &clicks, ANN).await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 3);
+    let before: Value = get_json(&app, &stats, ANN).await;
+
+    // What the daily clean-up deletes with a retention that ends now: everything so far.
+    let db = platform::db::connect(&crate::helpers::test_config(&app._db))
+        .await
+        .unwrap();
+    let now = chrono::Utc::now() + chrono::TimeDelta::seconds(1);
+    let delete = |table, column| links::retention::delete_raw_before(&db, table, column, now);
+    assert_eq!(delete("clicks", "clicked_at").await.unwrap(), 3);
+    assert_eq!(delete("orphan_visits", "visited_at").await.unwrap(), 1);
+    assert_eq!(delete("clicks", "clicked_at").await.unwrap(), 0);
+
+    let page: Value = get_json(&app, &clicks, ANN).await;
+    assert_eq!(page["items"], json!([]));
+    assert_eq!(orphan_visits(&app, "", 0).await, Vec::<Value>::new());
+    let after: Value = get_json(&app, &stats, ANN).await;
+    assert_eq!(after["total_clicks"], 3, "{after}");
+    assert_eq!(after["top"], before["top"]);
+    assert_eq!(after["series"], before["series"]);
+
+    // A time before the clicks deletes none of them.
+    visit(slug).await.unwrap();
+    wait_for_clicks(&app, &link["id"], 4).await;
+    let earlier = now - chrono::TimeDelta::days(1);
+    let kept = links::retention::delete_raw_before(&db, "clicks", "clicked_at", earlier);
+    assert_eq!(kept.await.unwrap(), 0);
+    let page: Value = get_json(&app, &clicks, ANN).await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 1);
 }
 
 /// On PostgreSQL, a batch that gives thousands of links their first click counter leaves
