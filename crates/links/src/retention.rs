@@ -61,7 +61,12 @@ async fn clean_up(db: &Db, today: NaiveDate, click_retention_days: Option<u32>) 
             .and_utc();
         let clicks = delete_raw_before(db, "clicks", "clicked_at", before).await?;
         let orphans = delete_raw_before(db, "orphan_visits", "visited_at", before).await?;
-        tracing::info!(clicks, orphans, %before, "raw clicks and orphan visits past their retention deleted");
+        tracing::info!(
+            clicks,
+            orphans,
+            %before,
+            "raw clicks and orphan visits past their retention deleted"
+        );
     }
     Ok(())
 }

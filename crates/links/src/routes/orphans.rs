@@ -1,9 +1,8 @@
 //! `GET /api/v1/orphan-visits`: the visits that reached no link (a slug unknown, expired or
 //! used up; the bare domain; any other unknown path outside the API), as Shlink's orphan
-//! visits: where broken links are still being
-//! followed. `GET /api/v1/orphan-visits/stats` counts them, and `DELETE
-//! /api/v1/orphan-visits` clears them. They belong to no account, so only administrators
-//! read or delete them.
+//! visits: where broken links are still being followed. `GET /api/v1/orphan-visits/stats`
+//! counts them, and `DELETE /api/v1/orphan-visits` clears them. They belong to no account,
+//! so only administrators read or delete them.
 //!
 //! Read from the raw rows, unlike clicks: there is no link to keep rollups per, and a year
 //! of a mistyped slug now and then is a small table.
