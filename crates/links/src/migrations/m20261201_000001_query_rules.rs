@@ -2,9 +2,9 @@
 //! `name=value` or `name`), as Shlink's do: the check on `link_rules.kind` takes the new
 //! kind.
 
-use sea_orm_migration::{prelude::*, sea_orm::DbBackend};
+use sea_orm_migration::prelude::*;
 
-use super::sqlite;
+use super::checks::set_allowed;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -20,7 +20,7 @@ impl MigrationTrait for Migration {
     }
 
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        set_kinds(manager, BEFORE, AFTER).await
+        set_allowed(manager, "link_rules", "kind", BEFORE, AFTER).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -28,34 +28,6 @@ impl MigrationTrait for Migration {
             .get_connection()
             .execute_unprepared("DELETE FROM link_rules WHERE kind = 'query'")
             .await?;
-        set_kinds(manager, AFTER, BEFORE).await
-    }
-}
-
-/// `link_rules_kind_check` from `kind IN (from)` to `kind IN (to)` (also for later kinds).
-pub(super) async fn set_kinds(
-    manager: &SchemaManager<'_>,
-    from: &str,
-    to: &str,
-) -> Result<(), DbErr> {
-    match manager.get_database_backend() {
-        // SQLite cannot change a check: the table is made again with the new one.
-        DbBackend::Sqlite => {
-            sqlite::rebuild_table(manager, "link_rules", |sql| {
-                let edited = sql.replacen(&format!("IN ({from})"), &format!("IN ({to})"), 1);
-                (edited != sql).then_some(edited)
-            })
-            .await
-        }
-        _ => {
-            manager
-                .get_connection()
-                .execute_unprepared(&format!(
-                    "ALTER TABLE link_rules DROP CONSTRAINT link_rules_kind_check, \
-                     ADD CONSTRAINT link_rules_kind_check CHECK (kind IN ({to}))"
-                ))
-                .await?;
-            Ok(())
-        }
+        set_allowed(manager, "link_rules", "kind", AFTER, BEFORE).await
     }
 }

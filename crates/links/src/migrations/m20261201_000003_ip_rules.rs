@@ -5,7 +5,7 @@
 
 use sea_orm_migration::{prelude::*, sea_orm::DbBackend};
 
-use super::m20261201_000001_query_rules::set_kinds;
+use super::checks::set_allowed;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -21,7 +21,7 @@ impl MigrationTrait for Migration {
     }
 
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        set_kinds(manager, BEFORE, AFTER).await?;
+        set_allowed(manager, "link_rules", "kind", BEFORE, AFTER).await?;
         set_value_length(manager, 64).await
     }
 
@@ -31,7 +31,7 @@ impl MigrationTrait for Migration {
             .execute_unprepared("DELETE FROM link_rules WHERE kind = 'ip'")
             .await?;
         set_value_length(manager, 35).await?;
-        set_kinds(manager, AFTER, BEFORE).await
+        set_allowed(manager, "link_rules", "kind", AFTER, BEFORE).await
     }
 }
 

@@ -3,39 +3,17 @@
 //! path, without its leading `/`.
 //!
 //! Only the check on `orphan_visits.kind` changes. PostgreSQL replaces it; SQLite cannot
-//! change a table's constraints, so the table is made again (see [`sqlite::rebuild_table`]).
+//! change a table's constraints, so the table is made again (see [`super::checks`]).
 
-use sea_orm_migration::{prelude::*, sea_orm::DbBackend};
+use sea_orm_migration::prelude::*;
 
-use super::sqlite;
+use super::checks::set_allowed;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-const BEFORE: &str = "'invalid_short_url', 'base_url')";
-const AFTER: &str = "'invalid_short_url', 'base_url', 'regular_404')";
-
-async fn set_kinds(manager: &SchemaManager<'_>, from: &str, to: &str) -> Result<(), DbErr> {
-    match manager.get_database_backend() {
-        DbBackend::Sqlite => {
-            sqlite::rebuild_table(manager, "orphan_visits", |sql| {
-                sql.contains(from).then(|| sql.replacen(from, to, 1))
-            })
-            .await
-        }
-        _ => {
-            let kinds = to.trim_end_matches(')');
-            manager
-                .get_connection()
-                .execute_unprepared(&format!(
-                    "ALTER TABLE orphan_visits DROP CONSTRAINT orphan_visits_kind_check, \
-                     ADD CONSTRAINT orphan_visits_kind_check CHECK (kind IN ({kinds}))"
-                ))
-                .await
-                .map(drop)
-        }
-    }
-}
+const BEFORE: &str = "'invalid_short_url', 'base_url'";
+const AFTER: &str = "'invalid_short_url', 'base_url', 'regular_404'";
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
@@ -46,7 +24,7 @@ impl MigrationTrait for Migration {
     }
 
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        set_kinds(manager, BEFORE, AFTER).await
+        set_allowed(manager, "orphan_visits", "kind", BEFORE, AFTER).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -54,6 +32,6 @@ impl MigrationTrait for Migration {
             .get_connection()
             .execute_unprepared("DELETE FROM orphan_visits WHERE kind = 'regular_404'")
             .await?;
-        set_kinds(manager, AFTER, BEFORE).await
+        set_allowed(manager, "orphan_visits", "kind", AFTER, BEFORE).await
     }
 }

@@ -9,6 +9,8 @@ mod m20261201_000003_ip_rules;
 mod m20261201_000004_link_domains;
 mod m20261201_000005_orphan_visits;
 mod m20261201_000006_orphan_regular_404;
+
+mod checks;
 mod sqlite;
 
 use sea_orm_migration::MigrationTrait;
