@@ -13,6 +13,8 @@ use crate::helpers::{
 };
 
 const LINKS: &str = "/api/v1/links";
+/// A browser's user agent: without one, a visit counts as a bot's.
+const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0";
 const ANN: &str = "ann@example.com";
 
 async fn create(app: &TestApp, body: Value) -> Value {
@@ -1262,15 +1264,14 @@ async fn stats_break_clicks_down_and_leave_bots_out() {
             assert_eq!(request.send().await.unwrap().status(), StatusCode::FOUND);
         }
     };
-    let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0";
     let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1";
     visit(
-        firefox,
+        FIREFOX,
         Some("https://www.google.com/search?q=x"),
         "fr-FR,fr;q=0.9",
     )
     .await;
-    visit(firefox, Some("https://www.google.com/"), "fr").await;
+    visit(FIREFOX, Some("https://www.google.com/"), "fr").await;
     visit(iphone, None, "en-GB").await;
     visit(
         "Googlebot/2.1 (+http://www.google.com/bot.html)",
@@ -1392,12 +1393,11 @@ async fn deleting_a_links_clicks_forgets_them_and_their_statistics() {
         json!({"target_url": "https://example.com/", "slug": "kept"}),
     )
     .await;
-    let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0";
     let visit = |slug: &'static str| {
         let request = app
             .client
             .request(Method::GET, slug)
-            .header("user-agent", firefox);
+            .header("user-agent", FIREFOX);
         async move { request.send().await.unwrap().status() }
     };
     assert_eq!(visit("/twice").await, StatusCode::FOUND);
@@ -1463,12 +1463,11 @@ async fn a_links_clicks_stream_live_until_the_server_stops() {
         .unwrap();
     assert_eq!(stream.status(), StatusCode::OK);
     assert_eq!(media_type(&stream), "text/event-stream");
-    let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0";
     for slug in ["/watched", "/other", "/watched"] {
         let visit = app
             .client
             .request(Method::GET, slug)
-            .header("user-agent", firefox);
+            .header("user-agent", FIREFOX);
         assert_eq!(visit.send().await.unwrap().status(), StatusCode::FOUND);
     }
 
@@ -1531,10 +1530,7 @@ async fn links_are_ranked_by_clicks_with_a_minimum() {
         async move {
             client
                 .request(Method::GET, slug)
-                .header(
-                    "user-agent",
-                    "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0",
-                )
+                .header("user-agent", FIREFOX)
                 .send()
                 .await
                 .unwrap();
@@ -1607,12 +1603,11 @@ async fn a_tags_and_the_accounts_statistics_add_up_their_links_only() {
     assert_eq!(response.status(), StatusCode::CREATED);
     let bobs: Value = response.json().await.unwrap();
 
-    let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0";
     for slug in ["/sum-a", "/sum-a", "/sum-b", "/sum-c", "/bobs", "/bobs"] {
         let response = app
             .client
             .request(Method::GET, slug)
-            .header("user-agent", firefox)
+            .header("user-agent", FIREFOX)
             .send()
             .await
             .unwrap();
@@ -1746,10 +1741,10 @@ async fn compacted_days_answer_the_same_statistics_and_count_late_clicks_once() 
     )
     .await;
     let visit = |referer: Option<&'static str>| {
-        let mut request = app.client.request(Method::GET, "/days").header(
-            "user-agent",
-            "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0",
-        );
+        let mut request = app
+            .client
+            .request(Method::GET, "/days")
+            .header("user-agent", FIREFOX);
         if let Some(referer) = referer {
             request = request.header("referer", referer);
         }
@@ -1850,10 +1845,9 @@ async fn past_days_visitors_are_forgotten_and_todays_kept() {
 
     let app = app_with_ann().await;
     let link = create(&app, json!({"target_url": "https://example.com/"})).await;
-    let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0";
     let visit = || {
         app.request(Method::GET, &format!("/{}", link["slug"].as_str().unwrap()))
-            .header("user-agent", firefox)
+            .header("user-agent", FIREFOX)
             .send()
     };
     assert_eq!(visit().await.unwrap().status(), StatusCode::FOUND);
@@ -1906,10 +1900,9 @@ async fn raw_clicks_past_their_retention_go_and_the_statistics_stay() {
     let app = app_with_ann().await;
     crate::helpers::make_admin(&app, ANN);
     let link = create(&app, json!({"target_url": "https://example.com/"})).await;
-    let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0";
     let visit = |path: String| {
         app.request(Method::GET, &path)
-            .header("user-agent", firefox)
+            .header("user-agent", FIREFOX)
             .send()
     };
     let slug = format!("/{}", link["slug"].as_str().unwrap());
@@ -2259,17 +2252,16 @@ async fn visits_that_reach_no_link_are_orphan_visits_for_administrators() {
     )
     .await;
 
-    let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0";
     let visit = |method: Method, path: &'static str, ua: &'static str| {
         app.request(method, path)
             .header("user-agent", ua)
             .header("referer", "https://www.forum.example/thread/1")
             .send()
     };
-    let not_found = visit(Method::GET, "/no-such-slug", firefox).await.unwrap();
+    let not_found = visit(Method::GET, "/no-such-slug", FIREFOX).await.unwrap();
     assert_eq!(not_found.status(), StatusCode::NOT_FOUND);
     assert_eq!(
-        visit(Method::GET, "/ended", firefox)
+        visit(Method::GET, "/ended", FIREFOX)
             .await
             .unwrap()
             .status(),
@@ -2277,7 +2269,7 @@ async fn visits_that_reach_no_link_are_orphan_visits_for_administrators() {
     );
     // A link checker (HEAD) is not a visit.
     assert_eq!(
-        visit(Method::HEAD, "/checked", firefox)
+        visit(Method::HEAD, "/checked", FIREFOX)
             .await
             .unwrap()
             .status(),
@@ -2289,19 +2281,19 @@ async fn visits_that_reach_no_link_are_orphan_visits_for_administrators() {
         StatusCode::NOT_FOUND
     );
     assert_eq!(
-        visit(Method::GET, "/", firefox).await.unwrap().status(),
+        visit(Method::GET, "/", FIREFOX).await.unwrap().status(),
         StatusCode::NOT_FOUND
     );
     let other_domain = app
         .request(Method::GET, "/lost")
         .header("host", "go.example")
-        .header("user-agent", firefox)
+        .header("user-agent", FIREFOX)
         .send()
         .await
         .unwrap();
     assert_eq!(other_domain.status(), StatusCode::NOT_FOUND);
     assert_eq!(
-        visit(Method::GET, "/live", firefox).await.unwrap().status(),
+        visit(Method::GET, "/live", FIREFOX).await.unwrap().status(),
         StatusCode::FOUND
     );
     wait_for_clicks(&app, &live["id"], 1).await;
@@ -2369,7 +2361,7 @@ async fn visits_that_reach_no_link_are_orphan_visits_for_administrators() {
     let long = format!("/{}", "x".repeat(300));
     let response = app
         .request(Method::GET, &long)
-        .header("user-agent", firefox)
+        .header("user-agent", FIREFOX)
         .send()
         .await
         .unwrap();
@@ -2378,7 +2370,7 @@ async fn visits_that_reach_no_link_are_orphan_visits_for_administrators() {
     assert_eq!(newest["slug"].as_str().unwrap().len(), 255, "{newest}");
 
     // Counted: which broken links are followed most, and from where.
-    visit(Method::GET, "/no-such-slug", firefox).await.unwrap();
+    visit(Method::GET, "/no-such-slug", FIREFOX).await.unwrap();
     orphan_visits(&app, "", 6).await;
     let stats: Value = get_json(&app, "/api/v1/orphan-visits/stats", ANN).await;
     assert_eq!(stats["total"], 6, "{stats}");
@@ -2481,9 +2473,8 @@ async fn unknown_paths_outside_the_api_are_orphan_visits_too() {
     .await;
     // As a browser asks (one with no user agent would count as a bot, left out below).
     let browser = |method: Method, path: &'static str| {
-        let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0";
         app.request(method, path)
-            .header("user-agent", firefox)
+            .header("user-agent", FIREFOX)
             .header("accept", "text/html")
             .send()
     };
