@@ -11,7 +11,8 @@
 //!   allocation, which that thread then freed: the handing over, allocating and freeing
 //!   took more of a batch's time than SQLite writing its rows.
 //! - on PostgreSQL, with sqlx, each column of a statement's rows bound as one array (see
-//!   [`write`]).
+//!   [`write`]); the raw clicks, which need no `ON CONFLICT`, streamed with `COPY` (see
+//!   [`Statements::insert_clicks`]).
 //!
 //! Both take the same statements, but for how the rows are bound and PostgreSQL's row lock
 //! on the compaction mark (see [`crate::compaction`]).
@@ -72,6 +73,35 @@ pub(super) type RollupKey = (i64, &'static str, Bucket, Arc<str>);
 /// A time as sqlx stores it in SQLite (the statistics read these rows through sqlx).
 fn sqlite_time(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::AutoSi, false)
+}
+
+/// Appends one row of `COPY … FROM STDIN`'s text format to `out`: the values separated by
+/// tabs, `\N` for null, and a backslash before each backslash, tab, newline and carriage
+/// return a value holds.
+fn copy_row(out: &mut String, values: &[Option<&str>]) {
+    for (i, value) in values.iter().enumerate() {
+        if i > 0 {
+            out.push('\t');
+        }
+        let Some(value) = value else {
+            out.push_str("\\N");
+            continue;
+        };
+        if !value.contains(['\\', '\t', '\n', '\r']) {
+            out.push_str(value);
+            continue;
+        }
+        for c in value.chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '\t' => out.push_str("\\t"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                c => out.push(c),
+            }
+        }
+    }
+    out.push('\n');
 }
 
 /// A day as sqlx stores it in SQLite.
@@ -148,33 +178,39 @@ impl Statements {
                 .await?;
             }
             Batch::Postgres(tx) => {
-                for chunk in parsed.chunks(ARRAY_ROWS) {
-                    let column = |label: fn(&Parsed) -> Option<&str>| -> Vec<Option<&str>> {
-                        chunk.iter().map(label).collect()
-                    };
-                    let utm = |i: usize| -> Vec<Option<&str>> {
-                        chunk.iter().map(|p| p.utm[i].as_deref()).collect()
-                    };
-                    sqlx::query(AssertSqlSafe(self.text(Shape::Clicks)))
-                        .bind(chunk.iter().map(|p| p.link_id).collect::<Vec<_>>())
-                        .bind(chunk.iter().map(|p| p.at).collect::<Vec<_>>())
-                        .bind(column(|p| p.referrer.as_deref()))
-                        .bind(column(|p| p.referrer_host.as_deref()))
-                        .bind(column(|p| p.country.as_deref()))
-                        .bind(column(|p| Some(&p.browser)))
-                        .bind(column(|p| Some(&p.os)))
-                        .bind(column(|p| Some(&p.device)))
-                        .bind(column(|p| p.language.as_deref()))
-                        .bind(chunk.iter().map(|p| p.is_bot).collect::<Vec<_>>())
-                        .bind(column(|p| Some(&p.visitor_hash)))
-                        .bind(utm(0))
-                        .bind(utm(1))
-                        .bind(utm(2))
-                        .bind(utm(3))
-                        .bind(utm(4))
-                        .execute(&mut **tx)
-                        .await?;
+                // `COPY clicks (…) FROM STDIN`, the rows as text: PostgreSQL parses them as
+                // they come, with no statement to plan nor arrays to unpack.
+                let mut rows = String::with_capacity(parsed.len() * 160);
+                for p in parsed {
+                    let [source, medium, campaign, term, content] =
+                        p.utm.each_ref().map(Option::as_deref);
+                    let link_id = p.link_id.to_string();
+                    let at = p.at.to_rfc3339_opts(SecondsFormat::Micros, true);
+                    copy_row(
+                        &mut rows,
+                        &[
+                            Some(&link_id),
+                            Some(&at),
+                            p.referrer.as_deref(),
+                            p.referrer_host.as_deref(),
+                            p.country.as_deref(),
+                            Some(&p.browser),
+                            Some(&p.os),
+                            Some(&p.device),
+                            p.language.as_deref(),
+                            Some(if p.is_bot { "t" } else { "f" }),
+                            Some(&p.visitor_hash),
+                            source,
+                            medium,
+                            campaign,
+                            term,
+                            content,
+                        ],
+                    );
                 }
+                let mut copy = tx.copy_in_raw(&self.text(Shape::Clicks)).await?;
+                copy.send(rows.as_bytes()).await?;
+                copy.finish().await?;
             }
         }
         Ok(())
@@ -536,7 +572,8 @@ impl<K: Copy + PartialEq> Memo<K> {
 /// row. PostgreSQL takes each column as one array, `INSERT … SELECT * FROM UNNEST($1::int8[],
 /// …)`: one short statement whatever the row count, where a `VALUES` list made it set up
 /// an expression per value on every execution (a sixth of its time in the links
-/// benchmark) and decode each parameter on its own.
+/// benchmark) and decode each parameter on its own. The raw clicks, which need no
+/// `ON CONFLICT`, are a `COPY … FROM STDIN` there, their rows streamed as text.
 fn write(dialect: Dialect, shape: Shape) -> String {
     // `(column, …) VALUES (?, …)` or `(column, …) SELECT * FROM UNNEST($1::type[], …)`.
     let rows_of = |columns: &[(&str, &str)]| {
@@ -556,27 +593,35 @@ fn write(dialect: Dialect, shape: Shape) -> String {
         format!("({}) {source}", names.join(", "))
     };
     match shape {
-        Shape::Clicks => format!(
-            "INSERT INTO clicks {}",
-            rows_of(&[
-                ("link_id", "int8"),
-                ("clicked_at", "timestamptz"),
-                ("referrer", "text"),
-                ("referrer_host", "text"),
-                ("country", "text"),
-                ("browser", "text"),
-                ("os", "text"),
-                ("device", "text"),
-                ("language", "text"),
-                ("is_bot", "bool"),
-                ("visitor_hash", "text"),
-                ("utm_source", "text"),
-                ("utm_medium", "text"),
-                ("utm_campaign", "text"),
-                ("utm_term", "text"),
-                ("utm_content", "text"),
-            ])
-        ),
+        Shape::Clicks => {
+            let columns = [
+                "link_id",
+                "clicked_at",
+                "referrer",
+                "referrer_host",
+                "country",
+                "browser",
+                "os",
+                "device",
+                "language",
+                "is_bot",
+                "visitor_hash",
+                "utm_source",
+                "utm_medium",
+                "utm_campaign",
+                "utm_term",
+                "utm_content",
+            ];
+            match dialect {
+                Dialect::Sqlite => format!(
+                    "INSERT INTO clicks ({}) VALUES ({})",
+                    columns.join(", "),
+                    vec!["?"; columns.len()].join(", ")
+                ),
+                // The rows follow as text, in this order (see `Statements::insert_clicks`).
+                Dialect::Postgres => format!("COPY clicks ({}) FROM STDIN", columns.join(", ")),
+            }
+        }
         Shape::Orphans => format!(
             "INSERT INTO orphan_visits {}",
             rows_of(&[
@@ -659,6 +704,18 @@ mod tests {
     use sea_orm::sqlx::{Connection, SqliteConnection};
 
     use super::*;
+
+    /// What `COPY`'s text format gives a special meaning to is escaped; the rest passes.
+    #[test]
+    fn copy_rows_escape_what_copy_reads_as_syntax() {
+        let mut out = String::new();
+        copy_row(
+            &mut out,
+            &[Some("7"), None, Some("a\tb\\c\nd\re"), Some("é")],
+        );
+        copy_row(&mut out, &[Some("")]);
+        assert_eq!(out, "7\t\\N\ta\\tb\\\\c\\nd\\re\té\n\n");
+    }
 
     /// The times and days the writer binds as text must compare equal, in SQLite, to what
     /// sqlx binds: the rows it upserts are found again by key, and read by the statistics.
