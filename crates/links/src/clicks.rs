@@ -133,7 +133,8 @@ pub enum OrphanKind {
     InvalidShortUrl,
     /// The domain itself, `/`.
     BaseUrl,
-    /// Any other path no route knows, outside the API (`/wp-admin/setup.php`).
+    /// Any other path no route knows, outside the API (`/wp-admin/setup.php`), and one
+    /// that no link can have (`/favicon.ico`, `/admin`).
     Regular404,
 }
 

@@ -33,7 +33,7 @@ use crate::{
     LinksState, Settings,
     cache::CachedLink,
     clicks::{ClickEvent, OrphanKind, OrphanVisit, Texts, first_chars},
-    model::{RuleKind, network_holds},
+    model::{RuleKind, Slug, network_holds},
     useragent,
 };
 
@@ -235,16 +235,15 @@ async fn follow(State(links): State<Arc<LinksState>>, request: Request) -> Respo
     let link = match resolve(&links, domain, slug).await {
         Ok(link) => link,
         Err(response) => {
-            // A slug that leads nowhere, not a lookup that failed.
+            // A slug that leads nowhere, not a lookup that failed. A path no link can have
+            // (`favicon.ico`, `wp-login.php`, a reserved word) is not a broken short link
+            // but any other unknown path.
             if !response.status().is_server_error() {
-                orphan(
-                    &links,
-                    OrphanKind::InvalidShortUrl,
-                    domain,
-                    Some(slug),
-                    &request,
-                )
-                .await;
+                let kind = match Slug::parse(slug) {
+                    Ok(_) => OrphanKind::InvalidShortUrl,
+                    Err(_) => OrphanKind::Regular404,
+                };
+                orphan(&links, kind, domain, Some(slug), &request).await;
             }
             return response;
         }

@@ -2357,7 +2357,8 @@ async fn visits_that_reach_no_link_are_orphan_visits_for_administrators() {
     );
 
     // A path longer than any slug is kept as far as the column goes, and does not stop the
-    // writer (PostgreSQL would refuse the whole batch).
+    // writer (PostgreSQL would refuse the whole batch). No link can have it, so it is not
+    // a broken short link but an unknown path.
     let long = format!("/{}", "x".repeat(300));
     let response = app
         .request(Method::GET, &long)
@@ -2368,14 +2369,16 @@ async fn visits_that_reach_no_link_are_orphan_visits_for_administrators() {
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     let newest = &orphan_visits(&app, "", 5).await[0];
     assert_eq!(newest["slug"].as_str().unwrap().len(), 255, "{newest}");
+    assert_eq!(newest["kind"], "regular_404");
 
     // Counted: which broken links are followed most, and from where.
     visit(Method::GET, "/no-such-slug", FIREFOX).await.unwrap();
     orphan_visits(&app, "", 6).await;
     let stats: Value = get_json(&app, "/api/v1/orphan-visits/stats", ANN).await;
     assert_eq!(stats["total"], 6, "{stats}");
-    assert_eq!(stats["invalid_short_url"], 5);
+    assert_eq!(stats["invalid_short_url"], 4);
     assert_eq!(stats["base_url"], 1);
+    assert_eq!(stats["regular_404"], 1);
     assert_eq!(
         stats["top_slugs"][0],
         json!({"value": "no-such-slug", "visits": 2})
@@ -2500,10 +2503,14 @@ async fn unknown_paths_outside_the_api_are_orphan_visits_too() {
         let response = browser(method, "/a/b").await.unwrap();
         assert_eq!(response.status(), StatusCode::NOT_FOUND);
     }
+    // One segment that no link can have (a slug has no `.`): an unknown path too, where
+    // one that could be a slug is a broken short link.
+    let icon = browser(Method::GET, "/favicon.ico").await.unwrap();
+    assert_eq!(icon.status(), StatusCode::NOT_FOUND);
     let gone = browser(Method::GET, "/gone-slug").await.unwrap();
     assert_eq!(gone.status(), StatusCode::NOT_FOUND);
 
-    let visits = orphan_visits(&app, "", 3).await;
+    let visits = orphan_visits(&app, "", 4).await;
     let seen: Vec<_> = visits
         .iter()
         .map(|v| (v["kind"].as_str().unwrap(), v["slug"].as_str().unwrap()))
@@ -2512,12 +2519,13 @@ async fn unknown_paths_outside_the_api_are_orphan_visits_too() {
         seen,
         [
             ("invalid_short_url", "gone-slug"),
+            ("regular_404", "favicon.ico"),
             ("regular_404", "live/more"),
             ("regular_404", "wp-admin/setup.php"),
         ]
     );
-    let probes = orphan_visits(&app, "?kind=regular_404", 2).await;
-    assert_eq!(probes.len(), 2);
+    let probes = orphan_visits(&app, "?kind=regular_404", 3).await;
+    assert_eq!(probes.len(), 3);
     let stats: Value = get_json(&app, "/api/v1/orphan-visits/stats", ANN).await;
     assert_eq!(
         (
@@ -2525,7 +2533,7 @@ async fn unknown_paths_outside_the_api_are_orphan_visits_too() {
             &stats["regular_404"],
             &stats["invalid_short_url"]
         ),
-        (&json!(3), &json!(2), &json!(1)),
+        (&json!(4), &json!(3), &json!(1)),
         "{stats}"
     );
 }

@@ -1,6 +1,6 @@
 //! A third kind of orphan visit, `regular_404` (Shlink's name): a path no route knows,
-//! outside the API (`/wp-admin/setup.php`, `/a-slug/more`). `orphan_visits.slug` holds that
-//! path, without its leading `/`.
+//! outside the API (`/wp-admin/setup.php`, `/a-slug/more`), or one that no link can have
+//! (`/favicon.ico`). `orphan_visits.slug` holds that path, without its leading `/`.
 //!
 //! Only the check on `orphan_visits.kind` changes. PostgreSQL replaces it; SQLite cannot
 //! change a table's constraints, so the table is made again (see [`super::checks`]).

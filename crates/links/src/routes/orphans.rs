@@ -37,7 +37,7 @@ pub struct OrphanVisitsQuery {
     pub to: Option<DateTime<Utc>>,
     /// `invalid_short_url` (a slug unknown, expired, not yet valid or used up),
     /// `base_url` (the domain itself) or `regular_404` (any other unknown path outside the
-    /// API); all three when absent.
+    /// API, such as one no link can have); all three when absent.
     pub kind: Option<String>,
     /// Visits by bots and link previews too (default false): scanners trying slugs are
     /// most of them on a public server.
