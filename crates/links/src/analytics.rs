@@ -1,6 +1,6 @@
 //! Click statistics, read from the rollups (never from the raw clicks), so that a link
 //! with millions of clicks answers as fast as one with ten; for one link, for the links of
-//! a tag, or for all of an owner's links (see [`Scope`]): the breakdowns, and the time
+//! a tag or of a domain, or for all of an owner's links (see [`Scope`]): the breakdowns, and the time
 //! series when its buckets are whole UTC days, from the daily rollups of whole compacted
 //! days plus the hourly ones around them (see [`crate::compaction`]); other series from
 //! the hourly totals (2,160 rows for 90 days).
@@ -36,20 +36,23 @@ pub const DIMENSIONS: [&str; 6] = ["country", "referrer", "browser", "os", "devi
 
 /// Whose clicks [`Stats`] count.
 #[derive(Debug, Clone, Copy)]
-pub enum Scope {
+pub enum Scope<'a> {
     /// One link.
     Link(i64),
     /// Every link carrying a tag (a tag has one owner, so the links are theirs).
     Tag(i64),
     /// Every link of an owner.
     Owner(i64),
+    /// Every link of an owner on a domain (`""` for the default one).
+    Domain { owner: i64, domain: &'a str },
 }
 
-impl Scope {
+impl Scope<'_> {
     /// The scope's rows of a rollup table, as a condition on its `link_id`:
     ///   link_id = ?
     ///   link_id IN (SELECT link_id FROM link_tags WHERE tag_id = ?)
     ///   link_id IN (SELECT id FROM links WHERE owner_id = ?)
+    ///   link_id IN (SELECT id FROM links WHERE owner_id = ? AND domain = ?)
     /// The rollups' keys start with `link_id`, so each link of a tag or an owner is a short
     /// range of the index, as for one link.
     fn links(self) -> SimpleExpr {
@@ -70,6 +73,14 @@ impl Scope {
                     .and_where(link::Column::OwnerId.eq(owner))
                     .to_owned(),
             ),
+            Scope::Domain { owner, domain } => link_id.in_subquery(
+                Query::select()
+                    .column(link::Column::Id)
+                    .from(link::Entity)
+                    .and_where(link::Column::OwnerId.eq(owner))
+                    .and_where(link::Column::Domain.eq(domain))
+                    .to_owned(),
+            ),
         }
     }
 }
@@ -82,6 +93,9 @@ pub struct Stats {
     /// The tag whose links are counted, for a tag's statistics.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tag: Option<String>,
+    /// The domain whose links are counted, for a domain's statistics.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
     pub interval: Interval,
@@ -153,7 +167,7 @@ fn sum(col: &str) -> SimpleExpr {
     Func::cast_as(Func::sum(Expr::col(Alias::new(col))), Alias::new("BIGINT")).into()
 }
 
-pub async fn stats(db: &impl ConnectionTrait, scope: Scope, range: &Range) -> AppResult<Stats> {
+pub async fn stats(db: &impl ConnectionTrait, scope: Scope<'_>, range: &Range) -> AppResult<Stats> {
     let backend = db.get_database_backend();
     // Hours overlapping [from, to): the rollup of the hour `from` falls in counts whole.
     let first_hour = range
@@ -261,9 +275,10 @@ pub async fn stats(db: &impl ConnectionTrait, scope: Scope, range: &Range) -> Ap
     Ok(Stats {
         link_id: match scope {
             Scope::Link(id) => Some(id),
-            Scope::Tag(_) | Scope::Owner(_) => None,
+            Scope::Tag(_) | Scope::Owner(_) | Scope::Domain { .. } => None,
         },
         tag: None,
+        domain: None,
         from: range.from,
         to: range.to,
         interval: range.interval,
@@ -291,7 +306,7 @@ pub async fn stats(db: &impl ConnectionTrait, scope: Scope, range: &Range) -> Ap
 /// statistics requests put a third of the samples in those thread switches).
 async fn series_totals(
     db: &impl ConnectionTrait,
-    scope: Scope,
+    scope: Scope<'_>,
     range: &Range,
     first_hour: DateTime<Utc>,
     split: &Split,
@@ -341,7 +356,7 @@ async fn series_totals(
 
 /// The `total` counts of the scope's links in `table`, by `bucket`; the caller adds the
 /// range.
-fn totals(table: &str, bucket: &str, scope: Scope) -> SelectStatement {
+fn totals(table: &str, bucket: &str, scope: Scope<'_>) -> SelectStatement {
     Query::select()
         .column(Alias::new(bucket))
         .expr_as(sum("clicks"), Alias::new("clicks"))
@@ -393,7 +408,7 @@ impl Split {
 /// SELECT dimension, value, SUM(clicks [+ bot_clicks]) AS clicks FROM <table>
 ///   WHERE <scope> AND dimension IN ('total', …) AND <buckets>
 ///   GROUP BY dimension, value HAVING SUM(…) > 0
-fn value_totals(table: &str, scope: Scope, bots: bool, buckets: Condition) -> SelectStatement {
+fn value_totals(table: &str, scope: Scope<'_>, bots: bool, buckets: Condition) -> SelectStatement {
     let counted = if bots {
         Expr::col(Alias::new("clicks")).add(Expr::col(Alias::new("bot_clicks")))
     } else {

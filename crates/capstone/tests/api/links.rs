@@ -2026,6 +2026,71 @@ async fn a_batch_of_many_first_clicks_leaves_the_counters_statistics_current() {
     );
 }
 
+/// A domain's statistics count the caller's links on it, and only those, as Shlink's
+/// domain visits.
+#[tokio::test]
+async fn a_domains_statistics_count_the_callers_links_on_it() {
+    let app = spawn_app_with(|config| {
+        config.public_url = Some("https://s.example".into());
+        config
+            .links
+            .insert("domains".into(), vec!["go.example"].into());
+    })
+    .await;
+    register(&app, ANN).await;
+    register(&app, "bob@example.com").await;
+    let on_go = create(
+        &app,
+        json!({"target_url": "https://example.com/a", "slug": "aaa", "domain": "go.example"}),
+    )
+    .await;
+    let home = create(
+        &app,
+        json!({"target_url": "https://example.com/b", "slug": "bbb"}),
+    )
+    .await;
+    let bobs = as_basic(&app, Method::POST, LINKS, "bob@example.com")
+        .json(
+            &json!({"target_url": "https://example.com/c", "slug": "ccc", "domain": "go.example"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bobs.status(), StatusCode::CREATED);
+    let visit = |host: &'static str, path: &'static str| {
+        app.request(Method::GET, path)
+            .header("host", host)
+            .header("user-agent", FIREFOX)
+            .send()
+    };
+    for (host, path) in [
+        ("go.example", "/aaa"),
+        ("go.example", "/aaa"),
+        ("s.example", "/bbb"),
+        ("go.example", "/ccc"),
+    ] {
+        assert_eq!(visit(host, path).await.unwrap().status(), StatusCode::FOUND);
+    }
+    wait_for_clicks(&app, &on_go["id"], 2).await;
+    wait_for_clicks(&app, &home["id"], 1).await;
+
+    let go: Value = get_json(&app, "/api/v1/domains/GO.example/stats", ANN).await;
+    assert_eq!(go["domain"], "go.example");
+    assert_eq!(go["total_clicks"], 2, "{go}");
+    assert_eq!(
+        go["top"]["browser"],
+        json!([{"value": "firefox", "clicks": 2}])
+    );
+    let default: Value = get_json(&app, "/api/v1/domains/s.example/stats", ANN).await;
+    assert_eq!(default["domain"], "s.example");
+    assert_eq!(default["total_clicks"], 1, "{default}");
+    let unknown = as_basic(&app, Method::GET, "/api/v1/domains/nope.example/stats", ANN)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(unknown, StatusCode::NOT_FOUND).await;
+}
+
 #[tokio::test]
 async fn links_live_on_several_domains_with_a_slug_each() {
     let app = spawn_app_with(|config| {

@@ -1,14 +1,29 @@
 //! `GET /api/v1/domains`: the domains links can be put on (see [`crate::domains`]), with
-//! how many of the caller's links are on each, as Shlink's domain list.
+//! how many of the caller's links are on each, as Shlink's domain list; and
+//! `GET /api/v1/domains/{host}/stats`, the clicks on the caller's links on one of them, as
+//! Shlink's domain visits.
 
 use std::sync::Arc;
 
-use axum::{Extension, extract::State};
-use platform::{AppResult, AppState, auth::CurrentUser, error::Problem, http::Json};
+use axum::{
+    Extension,
+    extract::{Path, State},
+};
+use platform::{
+    AppError, AppResult, AppState,
+    auth::CurrentUser,
+    error::Problem,
+    http::{Json, Query},
+};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::{LinksState, store};
+use super::stats::{StatsQuery, range};
+use crate::{
+    LinksState,
+    analytics::{self, Scope, Stats},
+    store,
+};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DomainList {
@@ -60,4 +75,42 @@ pub async fn list(
         })
         .collect();
     Ok(Json(DomainList { items }))
+}
+
+/// The clicks on every link of the caller's on a domain, together: over time and broken
+/// down as for one link. Unique visitors are counted per link.
+#[utoipa::path(
+    get,
+    path = "/domains/{host}/stats",
+    operation_id = "domain_stats",
+    tag = "links",
+    params(("host" = String, Path, description = "A host name of `GET /domains`"), StatsQuery),
+    security(("basic" = []), ("bearer" = []), ("session" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The statistics", body = Stats),
+        (status = 404, description = "Not one of this server's domains", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid range, interval or time zone", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn stats(
+    State(state): State<AppState>,
+    Extension(links): Extension<Arc<LinksState>>,
+    user: CurrentUser,
+    Path(host): Path<String>,
+    Query(query): Query<StatsQuery>,
+) -> AppResult<Json<Stats>> {
+    let domain = links.domains.parse(&host).map_err(|_| AppError::NotFound)?;
+    let range = range(&query)?;
+    let scope = Scope::Domain {
+        owner: user.id,
+        domain: &domain,
+    };
+    let mut stats = analytics::stats(&state.db, scope, &range).await?;
+    // Stored as `''` for the default domain; shown by its name.
+    let name = match domain.as_str() {
+        "" => links.domains.default_host(),
+        other => other,
+    };
+    stats.domain = Some(name.to_owned());
+    Ok(Json(stats))
 }

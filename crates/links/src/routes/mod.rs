@@ -28,6 +28,7 @@ pub fn router(links: Arc<LinksState>) -> OpenApiRouter<AppState> {
                 .layer(DefaultBodyLimit::max(bulk::BODY_LIMIT)),
         )
         .routes(routes!(domains::list))
+        .routes(routes!(domains::stats))
         .routes(routes!(tags::list))
         .routes(routes!(tags::rename, tags::delete))
         .routes(routes!(stats::link_stats))

@@ -1,5 +1,6 @@
 //! Statistics: of a link (`GET /api/v1/links/{id}/stats`), of a tag's links
-//! (`GET /api/v1/tags/{name}/stats`) and of all the caller's links (`GET /api/v1/stats`);
+//! (`GET /api/v1/tags/{name}/stats`; a domain's are in [`super::domains`]) and of all the
+//! caller's links (`GET /api/v1/stats`);
 //! the links ranked by clicks, `GET /api/v1/stats/links`; and the raw clicks,
 //! `GET /api/v1/links/{id}/clicks` (JSON pages or a CSV export), which `DELETE` forgets.
 
@@ -72,7 +73,7 @@ pub(super) fn how_many(field: &str, given: Option<u64>, default: u64, v: &mut Va
     n
 }
 
-fn range(query: &StatsQuery) -> AppResult<analytics::Range> {
+pub(super) fn range(query: &StatsQuery) -> AppResult<analytics::Range> {
     let mut v = Validator::new();
     let (from, to) = period(query.from, query.to, &mut v);
     let interval = query.interval.unwrap_or(Interval::Day);
