@@ -1,9 +1,9 @@
 //! Click statistics, read from the rollups (never from the raw clicks), so that a link
 //! with millions of clicks answers as fast as one with ten; for one link, for the links of
-//! a tag or of a domain, or for all of an owner's links (see [`Scope`]): the breakdowns, and the time
-//! series when its buckets are whole UTC days, from the daily rollups of whole compacted
-//! days plus the hourly ones around them (see [`crate::compaction`]); other series from
-//! the hourly totals (2,160 rows for 90 days).
+//! a tag or of a domain, or for all of an owner's links (see [`Scope`]): the breakdowns,
+//! and the time series when its buckets are whole UTC days, from the daily rollups of
+//! whole compacted days plus the hourly ones around them (see [`crate::compaction`]);
+//! other series from the hourly totals (2,160 rows for 90 days).
 
 use std::collections::HashMap;
 
