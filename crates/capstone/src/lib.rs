@@ -98,9 +98,12 @@ pub async fn start_with(mut config: Config, db: Db) -> anyhow::Result<Running> {
     let background = Background::new();
     let state = AppState::new(config, db.clone()).await?;
     let links = links::Links::start(&state, &background).await?;
-    // The redirects sit beside the API, outside its middleware stack (see links::redirect).
-    let app = server::router(state.clone(), api(&state, &links), links.unknown_paths())
-        .merge(links.redirects());
+    let app = server::router(
+        state.clone(),
+        api(&state, &links),
+        links.redirects(),
+        links.unknown_paths(),
+    );
 
     let shutdown = state.shutdown.clone();
     let token = shutdown.clone();

@@ -19,7 +19,11 @@ pub fn download(
     header: &'static str,
     chunks: impl Stream<Item = std::io::Result<String>> + Send + 'static,
 ) -> Response {
-    let body = stream::once(async move { Ok(format!("{header}\n")) }).chain(chunks);
+    // Fused: the compression layer polls the body once more after its end, which a bare
+    // `unfold` answers with a panic (found by a test client that asks for gzip).
+    let body = stream::once(async move { Ok(format!("{header}\n")) })
+        .chain(chunks)
+        .fuse();
     let mut response = Body::from_stream(body).into_response();
     let headers = response.headers_mut();
     headers.insert(

@@ -184,7 +184,7 @@ impl Links {
         routes::router(self.state.clone())
     }
 
-    /// `GET /{slug}`, kept out of the API middleware: see [`redirect`].
+    /// `GET /{slug}` and the other routes outside the API: see [`redirect`].
     pub fn redirects(&self) -> Router {
         redirect::router(self.state.clone())
     }

@@ -13,7 +13,7 @@ use std::{
 };
 
 use axum::{
-    Form, Router,
+    Router,
     extract::{ConnectInfo, Path, Request, State},
     http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header, request::Parts},
     response::{Html, IntoResponse, Response},
@@ -25,7 +25,12 @@ use serde::Deserialize;
 use platform::{
     Config,
     auth::rate_limit::FailureLimiter,
-    http::page::{escape, page},
+    error::Problem,
+    http::{
+        Form,
+        page::{escape, page, wants_html},
+        security::PAGE_CSP,
+    },
     shared::Shared,
 };
 
@@ -66,25 +71,24 @@ impl PasswordGuard {
         }
     }
 
-    /// How long `ip` must wait before trying `link`'s password again, if it must.
-    async fn blocked(&self, link: i64, ip: IpAddr) -> Option<Duration> {
+    /// Takes one try at `link`'s password for `ip`, before the password is checked (so that
+    /// a burst of concurrent tries cannot all pass); `Err` with how long to wait past the
+    /// limit. A wrong password leaves its try counted.
+    async fn take(&self, link: i64, ip: IpAddr) -> Result<(), Duration> {
         let ip_key = ip.to_string();
-        let blocked = self.by_link.blocked(&format!("{link}:{ip_key}")).await;
-        blocked.max(self.by_ip.blocked(&ip_key).await)
-    }
-
-    async fn record_failure(&self, link: i64, ip: IpAddr) {
-        let ip_key = ip.to_string();
-        self.by_link
-            .record_failure(&format!("{link}:{ip_key}"))
-            .await;
-        self.by_ip.record_failure(&ip_key).await;
+        self.by_ip.take(&ip_key).await?;
+        if let Err(wait) = self.by_link.take(&format!("{link}:{ip_key}")).await {
+            self.by_ip.give_back(&ip_key).await;
+            return Err(wait);
+        }
+        Ok(())
     }
 
     /// The right password: this link's wrong tries from `ip` are forgotten (those on other
-    /// links still count).
+    /// links still count), and this try is given back.
     async fn unlocked(&self, link: i64, ip: IpAddr) {
         self.by_link.reset(&format!("{link}:{ip}")).await;
+        self.by_ip.give_back(&ip.to_string()).await;
     }
 }
 
@@ -194,18 +198,24 @@ async fn orphan(
 }
 
 /// The answer for a slug that leads nowhere on `domain`: its invalid redirect
-/// (`links.domain_invalid_redirects`, else `links.invalid_redirect`) when it has one, else a
-/// page saying why, with `status` (404 or 410).
+/// (`links.domain_invalid_redirects`, else `links.invalid_redirect`) when it has one, else
+/// why, with `status` (404 or 410): a page for a browser, a problem for any other client.
 fn nowhere(
     links: &LinksState,
     domain: &str,
+    headers: &HeaderMap,
     status: StatusCode,
     title: &str,
     text: &str,
 ) -> Response {
     match links.settings.invalid_redirect_for(domain) {
         Some(url) => elsewhere(url),
-        None => page(status, title, text),
+        None if wants_html(headers) => page(status, title, text),
+        None => {
+            let mut problem = Problem::new(status);
+            problem.detail = Some(text.to_owned());
+            problem.into_response()
+        }
     }
 }
 
@@ -230,9 +240,9 @@ async fn follow(State(links): State<Arc<LinksState>>, request: Request) -> Respo
     let slug = request.uri.path().trim_matches('/');
     let domain = links.domains.of_request(&request.uri, &request.headers);
     if let Some(slug) = slug.strip_suffix('+') {
-        return preview(&links, domain, slug).await;
+        return preview(&links, domain, slug, &request.headers).await;
     }
-    let link = match resolve(&links, domain, slug).await {
+    let link = match resolve(&links, domain, slug, &request.headers).await {
         Ok(link) => link,
         Err(response) => {
             // A slug that leads nowhere, not a lookup that failed. A path no link can have
@@ -273,8 +283,8 @@ async fn follow(State(links): State<Arc<LinksState>>, request: Request) -> Respo
 /// `/{slug}+`: where a link goes, shown rather than followed, as TinyURL's and Bitly's
 /// previews (`+` is never part of a slug). For a visitor who wants to know before going;
 /// nothing is counted. A password link keeps its target to itself.
-async fn preview(links: &LinksState, domain: &str, slug: &str) -> Response {
-    let link = match resolve(links, domain, slug).await {
+async fn preview(links: &LinksState, domain: &str, slug: &str, headers: &HeaderMap) -> Response {
+    let link = match resolve(links, domain, slug, headers).await {
         Ok(link) => link,
         Err(response) => return response,
     };
@@ -317,7 +327,7 @@ async fn unlock(
     Form(form): Form<Unlock>,
 ) -> Response {
     let domain = links.domains.of_request(&uri, &headers);
-    let link = match resolve(&links, domain, &slug).await {
+    let link = match resolve(&links, domain, &slug, &headers).await {
         Ok(link) => link,
         Err(response) => return response,
     };
@@ -326,7 +336,7 @@ async fn unlock(
     };
     let ip = links.client_ip(&headers, peer);
     // Refused before hashing: a guesser past the limit costs us nothing more.
-    if let Some(wait) = links.password_guard.blocked(link.id, ip).await {
+    if let Err(wait) = links.password_guard.take(link.id, ip).await {
         tracing::warn!(slug, %ip, "link password refused: too many wrong tries");
         let minutes = wait.as_secs().div_ceil(60).max(1);
         let mut response = password_form(
@@ -353,14 +363,11 @@ async fn unlock(
             }
             response
         }
-        Ok(false) => {
-            links.password_guard.record_failure(link.id, ip).await;
-            password_form(
-                &slug,
-                Some("That password is not right."),
-                StatusCode::UNAUTHORIZED,
-            )
-        }
+        Ok(false) => password_form(
+            &slug,
+            Some("That password is not right."),
+            StatusCode::UNAUTHORIZED,
+        ),
         Err(err) => err.into_response(),
     }
 }
@@ -370,15 +377,22 @@ async fn resolve(
     links: &LinksState,
     domain: &str,
     slug: &str,
+    headers: &HeaderMap,
 ) -> Result<Arc<CachedLink>, Response> {
-    let found = links
-        .cache
-        .get(&links.db, domain, slug)
-        .await
-        .map_err(|err| {
-            tracing::error!(error = %err, domain, slug, "redirect lookup failed");
-            err.into_response()
-        })?;
+    // What no link can have is not looked up, nor remembered as "not found": the cache
+    // holds only slug-shaped keys (at most 64 bytes), whatever paths a client makes up.
+    let found = if Slug::parse(slug).is_ok() {
+        links
+            .cache
+            .get(&links.db, domain, slug)
+            .await
+            .map_err(|err| {
+                tracing::error!(error = %err, domain, slug, "redirect lookup failed");
+                err.into_response()
+            })?
+    } else {
+        None
+    };
     let now = Utc::now();
     match found {
         Some(link) if link.live && link.valid_from.is_none_or(|from| from <= now) => {
@@ -387,6 +401,7 @@ async fn resolve(
                 return Err(nowhere(
                     links,
                     domain,
+                    headers,
                     StatusCode::GONE,
                     "This link has expired",
                     "It is no longer available.",
@@ -399,6 +414,7 @@ async fn resolve(
             Err(nowhere(
                 links,
                 domain,
+                headers,
                 StatusCode::NOT_FOUND,
                 "Link not found",
                 "There is no link at this address.",
@@ -424,6 +440,7 @@ async fn go(
         return nowhere(
             links,
             domain,
+            headers,
             StatusCode::GONE,
             "This link has expired",
             "It has been used as many times as allowed.",
@@ -520,7 +537,8 @@ async fn pixel(State(links): State<Arc<LinksState>>, request: Request) -> Respon
     let slug = path.strip_suffix("/track").unwrap_or(path);
     let domain = links.domains.of_request(&request.uri, &request.headers);
     let peer = request.extensions.get::<ConnectInfo<SocketAddr>>();
-    if let (Ok(link), Some(ConnectInfo(peer))) = (resolve(&links, domain, slug).await, peer)
+    if let (Ok(link), Some(ConnectInfo(peer))) =
+        (resolve(&links, domain, slug, &request.headers).await, peer)
         && link.password_hash.is_none()
     {
         let ip = links.client_ip(&request.headers, *peer);
@@ -658,6 +676,7 @@ fn password_form(slug: &str, error: Option<&str>, status: StatusCode) -> Respons
         [
             (header::CACHE_CONTROL, "no-store"),
             (header::X_FRAME_OPTIONS, "DENY"),
+            (header::CONTENT_SECURITY_POLICY, PAGE_CSP),
         ],
         Html(body),
     )

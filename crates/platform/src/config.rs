@@ -62,11 +62,16 @@ pub struct Config {
     pub refresh_token_ttl_days: u64,
     /// Lifetime of a browser session.
     pub session_ttl_hours: u64,
-    /// Failed sign-ins allowed per account, and per client address, in a
-    /// `login_window_secs` window before further attempts are answered 429.
+    /// Failed sign-ins allowed in a `login_window_secs` window. Past
+    /// `login_failures_per_account` for one account from one address, that address gets 429
+    /// for it; past as many for the account from anywhere, only addresses it has signed in
+    /// from before may still try. Past `login_failures_per_ip` from one address, over every
+    /// account, that address gets 429.
     pub login_failures_per_account: u32,
     pub login_failures_per_ip: u32,
     pub login_window_secs: u64,
+    /// Accounts that one client address may open in an hour (`POST /auth/register`).
+    pub registrations_per_ip: u32,
     /// A header set by the trusted reverse proxy in front of us carrying the client's
     /// address (`x-forwarded-for`, `x-real-ip`, `cf-connecting-ip`). Unset: the peer address.
     pub client_ip_header: Option<String>,
@@ -144,6 +149,7 @@ impl Default for Config {
             login_failures_per_account: 10,
             login_failures_per_ip: 50,
             login_window_secs: 15 * 60,
+            registrations_per_ip: 20,
             client_ip_header: None,
             links: figment::value::Dict::new(),
             oauth_github_client_id: None,

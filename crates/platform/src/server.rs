@@ -1,7 +1,7 @@
 //! The HTTP server: the platform's own routes (health, metrics, API docs), the middleware
 //! stack every request goes through, and serving with a graceful shutdown.
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use axum::{
     Router,
@@ -9,7 +9,6 @@ use axum::{
     http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header},
     middleware,
     response::{IntoResponse, Response},
-    serve::ListenerExt,
 };
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -134,10 +133,16 @@ impl utoipa::Modify for SecuritySchemes {
 }
 
 /// Builds the whole application: `api` (every app's routes, relative to `/api/v1`) under
-/// `/api/v1`, the platform routes beside it, the docs, and the middleware stack. `fallback`
-/// answers the paths no route knows, inside that stack: [`not_found`], or an app's handler
-/// that notes the visit and answers as it does.
-pub fn router(state: AppState, api: OpenApiRouter<AppState>, fallback: Router) -> Router {
+/// `/api/v1`, the platform routes beside it, the docs, the apps' `public` routes outside
+/// the API (a short link's redirect), and the middleware stack around all of them.
+/// `fallback` answers the paths no route knows, inside that stack: [`not_found`], or an
+/// app's handler that notes the visit and answers as it does.
+pub fn router(
+    state: AppState,
+    api: OpenApiRouter<AppState>,
+    public: Router,
+    fallback: Router,
+) -> Router {
     // Installed before the first request, so that no request goes uncounted.
     observability::metrics::handle();
     let (app, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
@@ -158,6 +163,7 @@ pub fn router(state: AppState, api: OpenApiRouter<AppState>, fallback: Router) -
         .route("/metrics", axum::routing::get(metrics))
         .with_state(state)
         .merge(docs)
+        .merge(public)
         .fallback_service(fallback)
         .layer(DefaultBodyLimit::max(config.body_limit_bytes))
         .layer(TimeoutLayer::with_status_code(
@@ -282,39 +288,81 @@ async fn metrics() -> Response {
         .into_response()
 }
 
+/// How long a client may take to send a request's head (the request line and headers),
+/// on a new connection or the next request on a kept-alive one: past it the connection is
+/// closed, so that clients that open connections and send nothing, or a byte at a time,
+/// cannot hold them (and their memory) for ever. The body is bounded by the request timeout.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Serves `app` on `listener` until `shutdown` is cancelled, then stops accepting
 /// connections and lets in-flight requests finish, for at most `grace`.
+///
+/// hyper's own connection loop rather than `axum::serve`, which sets no timer, so that
+/// hyper's header-read timeout ([`HEADER_READ_TIMEOUT`]) can be set at all.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     shutdown: CancellationToken,
     grace: Duration,
 ) -> std::io::Result<()> {
-    // Each answer goes out as soon as it is written. With Nagle's algorithm on, a response
-    // written in more than one piece (headers, then a body streamed or compressed in
-    // chunks) holds its last piece until the client acknowledges the first, and clients
-    // delay that acknowledgement by up to 40 ms.
-    let listener = listener.tap_io(|stream| {
+    use hyper::{body::Incoming, server::conn::http1};
+    use hyper_util::{
+        rt::{TokioIo, TokioTimer},
+        server::graceful::GracefulShutdown,
+        service::TowerToHyperService,
+    };
+    use tower::ServiceExt;
+
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    let connections = GracefulShutdown::new();
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    // Out of file descriptors, or a connection reset before it was accepted:
+                    // the listener itself is fine, so wait a moment and go on.
+                    tracing::warn!(error = %err, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = shutdown.cancelled() => break,
+        };
+        // Each answer goes out as soon as it is written. With Nagle's algorithm on, a
+        // response written in more than one piece (headers, then a body streamed or
+        // compressed in chunks) holds its last piece until the client acknowledges the
+        // first, and clients delay that acknowledgement by up to 40 ms.
         if let Err(err) = stream.set_nodelay(true) {
             tracing::debug!(error = %err, "cannot set TCP_NODELAY on a connection");
         }
-    });
-    let server = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown.clone().cancelled_owned());
-    let deadline = async {
-        shutdown.cancelled().await;
-        tokio::time::sleep(grace).await;
-    };
+        let service = app
+            .clone()
+            .map_request(move |mut request: axum::http::Request<Incoming>| {
+                request
+                    .extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                request.map(axum::body::Body::new)
+            });
+        let connection =
+            http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+        let connection = connections.watch(connection);
+        tokio::spawn(async move {
+            if let Err(err) = connection.await {
+                tracing::debug!(error = %err, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
     tokio::select! {
-        result = server => result,
-        () = deadline => {
+        () = connections.shutdown() => {}
+        () = tokio::time::sleep(grace) => {
             tracing::warn!(?grace, "requests still running after the shutdown grace period; closing them");
-            Ok(())
         }
     }
+    Ok(())
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM (what `docker stop` and systemd send).

@@ -3,8 +3,10 @@ use std::net::SocketAddr;
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::Value;
 
-/// An HTTP client bound to the app under test. Redirects are not followed, so tests see
-/// exactly what the server answered.
+/// An HTTP client bound to the app under test, sending what common clients send: it asks
+/// for gzip (`Accept-Encoding: gzip`) and decodes it, so an answer that says it is gzipped
+/// and is not fails the test. Redirects are not followed, so tests see exactly what the
+/// server answered.
 #[derive(Clone)]
 pub struct TestClient {
     pub base: String,
@@ -20,6 +22,7 @@ impl TestClient {
             base: format!("http://{addr}"),
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
+                .gzip(true)
                 .build()
                 .expect("http client"),
         }

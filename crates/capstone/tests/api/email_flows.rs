@@ -39,6 +39,16 @@ async fn register(app: &TestApp, sink: &MailSink, email: &str) -> Message {
 }
 
 /// The bare token, on a line of its own, and checks that the link carries the same token.
+/// [`register`], then the address confirmed with the token mailed to it: resets go only to
+/// confirmed addresses.
+async fn register_verified(app: &TestApp, sink: &MailSink, email: &str) {
+    let token = token_in(&register(app, sink, email).await);
+    let confirmed = app
+        .post_json(VERIFY_CONFIRM, &json!({ "token": token }))
+        .await;
+    assert_eq!(confirmed.status(), StatusCode::NO_CONTENT);
+}
+
 fn token_in(mail: &Message) -> String {
     let body = mail.body();
     let token = body
@@ -176,7 +186,7 @@ async fn a_token_mailed_before_the_address_changed_does_not_verify_the_new_one()
     let changed = app
         .request(Method::PATCH, "/api/v1/me")
         .basic_auth("eve@example.com", Some(PASSWORD))
-        .json(&json!({ "email": "victim@example.com" }))
+        .json(&json!({ "email": "victim@example.com", "current_password": PASSWORD }))
         .send()
         .await
         .unwrap();
@@ -246,7 +256,7 @@ async fn a_reset_for_an_unknown_address_is_202_and_sends_nothing() {
 #[tokio::test]
 async fn a_reset_sets_the_new_password_and_signs_out_everywhere() {
     let (app, sink, _) = spawn_app_with_mail().await;
-    register(&app, &sink, "ann@example.com").await;
+    register_verified(&app, &sink, "ann@example.com").await;
     let tokens: Value = token_grant(
         &app,
         &[
@@ -348,6 +358,10 @@ async fn only_the_newest_reset_token_works_and_expired_or_garbage_ones_are_refus
 
     let (app, sink, database_url) = spawn_app_with_mail().await;
     let verification = token_in(&register(&app, &sink, "ann@example.com").await);
+    let confirmed = app
+        .post_json(VERIFY_CONFIRM, &json!({ "token": verification }))
+        .await;
+    assert_eq!(confirmed.status(), StatusCode::NO_CONTENT);
     let reset = async |token: String| {
         app.post_json(
             RESET_CONFIRM,
@@ -395,6 +409,114 @@ async fn only_the_newest_reset_token_works_and_expired_or_garbage_ones_are_refus
         StatusCode::OK,
         "the password is unchanged"
     );
+}
+
+#[tokio::test]
+async fn a_reset_goes_only_to_a_confirmed_address_and_an_unconfirmed_one_is_told_how() {
+    let (app, sink, _) = spawn_app_with_mail().await;
+    register(&app, &sink, "ann@example.com").await;
+    assert_accepted(
+        app.post_json(RESET, &json!({ "email": "ann@example.com" }))
+            .await,
+    )
+    .await;
+    let mail = sink.wait_for("ann@example.com").await;
+    assert_eq!(
+        mail.header("subject"),
+        Some("Confirm your email address to reset your password")
+    );
+    // What it carries confirms the address, and does not reset the password.
+    let token = token_in(&mail);
+    let reset = app
+        .post_json(
+            RESET_CONFIRM,
+            &json!({ "token": token, "password": NEW_PASSWORD }),
+        )
+        .await;
+    assert_invalid(reset, "token").await;
+    let confirmed = app
+        .post_json(VERIFY_CONFIRM, &json!({ "token": token }))
+        .await;
+    assert_eq!(confirmed.status(), StatusCode::NO_CONTENT);
+
+    // Confirmed, the address gets the reset.
+    assert_accepted(
+        app.post_json(RESET, &json!({ "email": "ann@example.com" }))
+            .await,
+    )
+    .await;
+    let mail = sink.wait_for("ann@example.com").await;
+    assert_eq!(mail.header("subject"), Some("Reset your password"));
+}
+
+#[tokio::test]
+async fn changing_the_email_needs_the_password_and_tells_the_old_address() {
+    let (app, sink, _) = spawn_app_with_mail().await;
+    register_verified(&app, &sink, "ann@example.com").await;
+    let tokens: Value = token_grant(
+        &app,
+        &[
+            ("grant_type", "password"),
+            ("username", "ann@example.com"),
+            ("password", PASSWORD),
+        ],
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+    let change = async |body: Value| {
+        app.request(Method::PATCH, "/api/v1/me")
+            .bearer_auth(&access)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    };
+
+    // A stolen access token alone cannot move the account to another address.
+    for body in [
+        json!({ "email": "mallory@example.com" }),
+        json!({ "email": "mallory@example.com", "current_password": "not the password" }),
+        json!({ "password": NEW_PASSWORD }),
+    ] {
+        assert_invalid(change(body).await, "current_password").await;
+    }
+    assert!(
+        sink.wait_for_within("mallory@example.com", Duration::from_millis(300))
+            .await
+            .is_none()
+    );
+    // The display name needs no password.
+    assert_eq!(
+        change(json!({ "display_name": "Ann B." })).await.status(),
+        StatusCode::OK
+    );
+
+    let moved = change(json!({ "email": "ann@new.example", "current_password": PASSWORD })).await;
+    assert_eq!(moved.status(), StatusCode::OK);
+    let moved: Value = moved.json().await.unwrap();
+    assert_eq!(moved["email"], "ann@new.example");
+    assert_eq!(moved["email_verified"], false);
+    let notice = sink.wait_for("ann@example.com").await;
+    assert_eq!(
+        notice.header("subject"),
+        Some("Your email address was changed")
+    );
+    let verification = sink.wait_for("ann@new.example").await;
+    assert_eq!(
+        verification.header("subject"),
+        Some("Confirm your email address")
+    );
+    // Until it is confirmed, the new address gets no reset.
+    assert_accepted(
+        app.post_json(RESET, &json!({ "email": "ann@new.example" }))
+            .await,
+    )
+    .await;
+    let mail = sink.wait_for("ann@new.example").await;
+    assert_ne!(mail.header("subject"), Some("Reset your password"));
 }
 
 #[tokio::test]

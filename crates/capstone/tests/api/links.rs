@@ -462,7 +462,16 @@ async fn updates_and_deletes_reach_the_redirect_at_once() {
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
     let gone = follow(&app, "/moved").await;
     assert_eq!(gone.status(), StatusCode::NOT_FOUND);
-    assert_eq!(media_type(&gone), "text/html");
+    // A page for a browser, a problem for any other client.
+    assert_eq!(media_type(&gone), "application/problem+json");
+    let in_a_browser = app
+        .request(Method::GET, "/moved")
+        .header("accept", "text/html,*/*;q=0.8")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(in_a_browser.status(), StatusCode::NOT_FOUND);
+    assert_eq!(media_type(&in_a_browser), "text/html");
 }
 
 #[tokio::test]

@@ -20,7 +20,12 @@ async fn a_missing_or_unsafe_request_id_is_replaced() {
     let app = spawn_app().await;
     let fresh = app.get("/healthz").await;
     let id = fresh.headers()["x-request-id"].to_str().unwrap().to_owned();
-    assert_eq!(id.len(), 36, "a UUID: {id}");
+    let again = app.get("/healthz").await;
+    assert_ne!(
+        again.headers()["x-request-id"],
+        id.as_str(),
+        "each id is new"
+    );
 
     let response = app
         .request(Method::GET, "/healthz")

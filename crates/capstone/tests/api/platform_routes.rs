@@ -102,7 +102,7 @@ async fn docs_are_served_by_the_binary_itself() {
 async fn metrics_count_requests_per_route_and_status() {
     let app = spawn_app().await;
     app.get("/healthz").await;
-    app.get("/no/such/path").await;
+    app.get("/api/v1/no/such/path").await;
     let response = app.get("/metrics").await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(media_type(&response), "text/plain");
@@ -116,6 +116,10 @@ async fn metrics_count_requests_per_route_and_status() {
     // Unknown paths are one label, not one per path.
     assert!(text.contains("route=\"unmatched\""), "{text}");
     assert!(!text.contains("/no/such/path"));
+    // A visitor's path (a short link's) is not a request metric: see `http::request`.
+    app.get("/some-slug").await;
+    let text = app.get("/metrics").await.text().await.unwrap();
+    assert!(!text.contains("route=\"/{slug}\""), "{text}");
     assert!(
         text.contains("http_request_duration_seconds_bucket{"),
         "{text}"

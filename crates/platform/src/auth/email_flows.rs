@@ -294,6 +294,50 @@ fn verification_mail(config: &Config, to: &str, token: &str) -> Mail {
     }
 }
 
+/// For a reset asked for an address that is not verified: how to verify it first.
+fn unverified_reset_mail(config: &Config, to: &str, token: &str) -> Mail {
+    let url = config.public_url();
+    Mail {
+        to: to.to_owned(),
+        subject: "Confirm your email address to reset your password".into(),
+        body: format!(
+            "Hello,\n\
+             \n\
+             Someone, hopefully you, asked to reset the password of your account. This\n\
+             address is not confirmed yet, and a password is only ever reset through a\n\
+             confirmed address. Confirm it first by opening this link:\n\
+             \n\
+             {url}/verify-email?token={token}\n\
+             \n\
+             Or, from a program, send this token to\n\
+             POST /api/v1/auth/email-verification/confirm as {{\"token\": \"...\"}}:\n\
+             \n\
+             {token}\n\
+             \n\
+             Then ask for the reset again. If you did not ask for it, ignore this message.\n"
+        ),
+    }
+}
+
+/// To the address an account had, after its email or password changed: the owner hears
+/// of a change they did not make, even when whoever made it has moved the account away.
+pub fn change_notice(config: &Config, to: &str, what: &str) -> Mail {
+    let url = config.public_url();
+    Mail {
+        to: to.to_owned(),
+        subject: format!("Your {what} was changed"),
+        body: format!(
+            "Hello,\n\
+             \n\
+             The {what} of your account at {url} was just changed.\n\
+             \n\
+             If you did this, there is nothing to do. If you did not, someone else can\n\
+             use your account: reset your password, and write to the administrator of\n\
+             {url} to have the account returned to you.\n"
+        ),
+    }
+}
+
 fn reset_mail(config: &Config, to: &str, token: &str) -> Mail {
     let url = config.public_url();
     Mail {
@@ -397,9 +441,10 @@ pub struct PasswordResetRequest {
     pub email: String,
 }
 
-/// Mails a password-reset link to `email` if an account has it. Always 202, so the
-/// answer (and its timing: the mail is sent afterwards) does not tell whether the address
-/// has an account.
+/// Mails a password-reset link to `email` if an account has it and the address is
+/// verified; an account whose address is not verified is mailed how to verify it instead.
+/// Always 202, answered before the account is even looked up, so that neither the answer
+/// nor its timing tells whether the address has an account.
 #[utoipa::path(
     post,
     path = "/auth/password-reset",
@@ -424,23 +469,46 @@ pub async fn request_password_reset(
         .mail_limits
         .admit(email.as_str(), Some(ip))
         .await?;
+    tokio::spawn(async move {
+        if let Err(err) = mail_reset(&state, email).await {
+            tracing::error!(error = %err, "password reset not mailed");
+        }
+    });
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// The work behind a reset request, after it has been answered.
+async fn mail_reset(state: &AppState, email: Email) -> AppResult<()> {
     let account = user::Entity::find()
         .filter(user::Column::Email.eq(email.as_str()))
         .one(&state.db)
         .await?
         .filter(|a| a.disabled_at.is_none());
     match account {
-        Some(account) => {
+        // A reset takes the account: only to an inbox proven to be the owner's.
+        Some(account) if account.email_verified_at.is_some() => {
             let token = issue(&state.db, &account, Purpose::ResetPassword).await?;
             state
                 .mailer
                 .send_in_background(reset_mail(&state.config, &account.email, &token));
             tracing::info!(user_id = account.id, "password reset requested");
         }
+        Some(account) => {
+            let token = issue(&state.db, &account, Purpose::VerifyEmail).await?;
+            state.mailer.send_in_background(unverified_reset_mail(
+                &state.config,
+                &account.email,
+                &token,
+            ));
+            tracing::info!(
+                user_id = account.id,
+                "password reset refused: address not verified; verification mailed"
+            );
+        }
         // Not logged with the address: it may be anyone's, typed by anyone.
         None => tracing::info!("password reset requested for an address without an account"),
     }
-    Ok(StatusCode::ACCEPTED)
+    Ok(())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -1,7 +1,7 @@
 //! Checking an email and password: shared by Basic auth, the session login and the token
 //! endpoint, so that all three are rate limited and timed the same way.
 
-use std::net::IpAddr;
+use std::{net::IpAddr, time::Duration};
 
 use axum::{extract::ConnectInfo, http::request::Parts};
 use chrono::{TimeDelta, Utc};
@@ -11,7 +11,10 @@ use sea_orm::{
 };
 use secrecy::SecretString;
 
-use super::{password, user};
+use super::{
+    password, sign_in_addresses,
+    user::{self, Email},
+};
 use crate::{
     config::Config,
     error::{AppError, AppResult},
@@ -45,32 +48,58 @@ pub fn client_ip(parts: &Parts, config: &Config) -> IpAddr {
 /// The account for `email` if `password` is its password and it may sign in.
 ///
 /// Every failure looks the same from outside (401, same timing: an unknown email is
-/// checked against a dummy hash so that it costs as much as a wrong password), is counted
-/// per account and per address, and is logged without the password. Past the configured
-/// number of failures, attempts are refused with 429 before any hashing is done.
+/// checked against a dummy hash so that it costs as much as a wrong password), and is
+/// logged without the password. Failures are counted three ways, each attempt taken before
+/// the Argon2 check so that a burst cannot outrun the counts:
+///
+/// - per account *and* address (`login_failures_per_account`): past it, that address gets
+///   429 for that account;
+/// - per address (`login_failures_per_ip`), over every account;
+/// - per account (`login_failures_per_account`), from anywhere: past it, the account is
+///   under attack, and only addresses it has signed in from before may still try. So a
+///   stranger's guesses slow down strangers, never the owner at a known address.
 pub async fn check_password(
     state: &AppState,
     email: &str,
     password: SecretString,
     ip: IpAddr,
 ) -> AppResult<user::Model> {
-    let email = email.trim().to_lowercase();
-    let ip_key = ip.to_string();
     let limits = &state.auth;
-    if let Some(wait) = limits
-        .failures_by_account
-        .blocked(&email)
-        .await
-        .max(limits.failures_by_ip.blocked(&ip_key).await)
-    {
+    let ip_key = ip.to_string();
+    // What is not an email address is no account's: no lookup, no hashing.
+    let Ok(email) = Email::parse(email) else {
+        limits.failures_by_ip.record_failure(&ip_key).await;
+        metrics::counter!("auth_failed_logins_total").increment(1);
+        return Err(AppError::Unauthorized);
+    };
+    let email = email.into_inner();
+    let pair_key = format!("{email}|{ip_key}");
+    let refused = |wait: Duration| {
         tracing::warn!(%email, %ip, "sign-in refused: too many failures");
-        return Err(AppError::TooManyRequests { retry_after: wait });
+        AppError::TooManyRequests { retry_after: wait }
+    };
+    limits.failures_by_ip.take(&ip_key).await.map_err(refused)?;
+    if let Err(wait) = limits.failures_by_pair.take(&pair_key).await {
+        limits.failures_by_ip.give_back(&ip_key).await;
+        return Err(refused(wait));
     }
+    let under_attack = limits.failures_by_account.take(&email).await.err();
 
     let found = user::Entity::find()
         .filter(user::Column::Email.eq(&email))
         .one(&state.db)
         .await?;
+    if let Some(wait) = under_attack {
+        let known = match &found {
+            Some(user) => sign_in_addresses::is_known(&state.db, user.id, ip).await?,
+            None => false,
+        };
+        if !known {
+            limits.failures_by_ip.give_back(&ip_key).await;
+            limits.failures_by_pair.give_back(&pair_key).await;
+            return Err(refused(wait));
+        }
+    }
     let stored = found
         .as_ref()
         .and_then(|u| u.password_hash.clone())
@@ -79,8 +108,7 @@ pub async fn check_password(
         && found.as_ref().is_some_and(|u| u.password_hash.is_some());
 
     let Some(user) = found.filter(|_| matches) else {
-        limits.failures_by_account.record_failure(&email).await;
-        limits.failures_by_ip.record_failure(&ip_key).await;
+        // The attempts taken above stay counted: they were failures.
         metrics::counter!("auth_failed_logins_total").increment(1);
         tracing::warn!(%email, %ip, "sign-in failed: wrong email or password");
         user::Entity::update_many()
@@ -93,25 +121,30 @@ pub async fn check_password(
             .await?;
         return Err(AppError::Unauthorized);
     };
+    limits.failures_by_ip.give_back(&ip_key).await;
+    limits.failures_by_pair.reset(&pair_key).await;
+    // Given back, not reset: an owner who signs in often (Basic does on every request)
+    // must not hand a stranger a fresh set of guesses each time.
+    limits.failures_by_account.give_back(&email).await;
     if user.disabled_at.is_some() {
         tracing::warn!(user_id = user.id, %ip, "sign-in refused: account disabled");
         return Err(AppError::Unauthorized);
     }
 
-    limits.failures_by_account.reset(&email).await;
     // Basic auth checks the password on every request; record the sign-in at most once a
     // minute rather than writing on every call.
     let now = Utc::now();
     let stale = user
         .last_login_at
         .is_none_or(|at| now - at > TimeDelta::minutes(1));
-    if user.failed_logins != 0 || stale {
+    if user.failed_logins != 0 || stale || under_attack.is_some() {
         user::Entity::update_many()
             .col_expr(user::Column::FailedLogins, Expr::value(0))
             .col_expr(user::Column::LastLoginAt, Expr::value(now))
             .filter(user::Column::Id.eq(user.id))
             .exec(&state.db)
             .await?;
+        sign_in_addresses::remember(&state.db, user.id, ip).await?;
     }
     Ok(user)
 }

@@ -1,7 +1,7 @@
 //! The caller's own account: `GET`, `PATCH` and `DELETE /api/v1/me`.
 
 use axum::{extract::State, http::StatusCode};
-use chrono::Utc;
+use chrono::{TimeDelta, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
     TransactionTrait,
@@ -11,7 +11,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::{
-    CurrentUser,
+    CurrentUser, email_flows,
     password::{self, Password},
     session, token,
     user::{self, DisplayName, Email, User},
@@ -44,11 +44,16 @@ pub async fn get_me(State(state): State<AppState>, user: CurrentUser) -> AppResu
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct AccountChanges {
     pub display_name: Option<String>,
-    /// A new email must be verified again.
+    /// A new email must be verified again; needs `current_password`. The old address is
+    /// told of the change.
     pub email: Option<String>,
     /// A new password; needs `current_password`. Signs out every other session and
     /// revokes every refresh token.
     pub password: Option<String>,
+    /// The account's password, to change `email` or `password`: a stolen access token or
+    /// session alone must not be enough to take the account. (An account without a
+    /// password, made by social login, signs in again instead: a session from the last
+    /// five minutes.)
     pub current_password: Option<String>,
 }
 
@@ -62,7 +67,7 @@ pub struct AccountChanges {
     responses(
         (status = 200, description = "The changed account", body = User),
         (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Signed in with an API key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Signed in with an API key, or (an account without a password) changing the email without a recent sign-in", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Email already registered", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields, or wrong current password", body = Problem, content_type = "application/problem+json"),
     )
@@ -89,31 +94,24 @@ pub async fn update_me(
         .as_deref()
         .map(Password::parse)
         .and_then(|r| v.check("password", r));
-    if input.password.is_some() && input.current_password.is_none() {
-        v.error("current_password", "is required to change the password");
-    }
     v.finish()?;
 
     let current = user::Entity::find_by_id(user.id)
         .one(&state.db)
         .await?
         .ok_or(AppError::NotFound)?;
+    let email = email.filter(|e| e.as_str() != current.email);
+    if email.is_some() || new_password.is_some() {
+        prove_owner(&state, &user, &current, input.current_password).await?;
+    }
     let mut changes = current.clone().into_active_model();
     if let Some(new_password) = new_password {
-        let current_password = SecretString::from(input.current_password.unwrap_or_default());
-        let stored = current.password_hash.clone().unwrap_or_default();
-        if !password::verify(current_password, stored).await? {
-            return Err(AppError::validation(
-                "current_password",
-                "is not the account's password",
-            ));
-        }
         changes.password_hash = Set(Some(password::hash(new_password).await?));
     }
     if let Some(name) = display_name {
         changes.display_name = Set(name.into_inner());
     }
-    if let Some(email) = email.filter(|e| e.as_str() != current.email) {
+    if let Some(email) = email {
         changes.email = Set(email.into_inner());
         changes.email_verified_at = Set(None);
     }
@@ -133,7 +131,72 @@ pub async fn update_me(
         token::revoke_all(&tx, user.id).await?;
     }
     tx.commit().await?;
+    if updated.email != current.email {
+        tracing::info!(user_id = user.id, "email changed");
+        state.mailer.send_in_background(email_flows::change_notice(
+            &state.config,
+            &current.email,
+            "email address",
+        ));
+        if let Err(err) = email_flows::send_verification(&state, &updated).await {
+            tracing::error!(user_id = user.id, error = %err, "verification mail not sent");
+        }
+    }
+    if password_changed {
+        tracing::info!(user_id = user.id, "password changed");
+        state.mailer.send_in_background(email_flows::change_notice(
+            &state.config,
+            &updated.email,
+            "password",
+        ));
+    }
     Ok(Json(updated.into()))
+}
+
+/// How long after signing in a session may change the email of an account that has no
+/// password to confirm it with.
+const RECENT_SIGN_IN: TimeDelta = TimeDelta::minutes(5);
+
+/// That the caller is the account's owner, not only the holder of a credential: the
+/// current password, or, for an account without one, a session signed in moments ago.
+async fn prove_owner(
+    state: &AppState,
+    user: &CurrentUser,
+    account: &user::Model,
+    current_password: Option<String>,
+) -> AppResult<()> {
+    let Some(stored) = account.password_hash.clone() else {
+        let recent = match user.session_id {
+            Some(id) => session::Entity::find_by_id(id)
+                .one(&state.db)
+                .await?
+                .is_some_and(|s| Utc::now() - s.created_at < RECENT_SIGN_IN),
+            None => false,
+        };
+        return if recent {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(
+                "Sign in again to change the email: a session from the last five minutes \
+                 is needed."
+                    .into(),
+            ))
+        };
+    };
+    let Some(current_password) = current_password else {
+        return Err(AppError::validation(
+            "current_password",
+            "is required to change the email or the password",
+        ));
+    };
+    if password::verify(SecretString::from(current_password), stored).await? {
+        Ok(())
+    } else {
+        Err(AppError::validation(
+            "current_password",
+            "is not the account's password",
+        ))
+    }
 }
 
 /// Deletes the signed-in account and everything it owns.

@@ -25,6 +25,7 @@ pub mod rate_limit;
 pub mod register;
 pub mod secret;
 pub mod session;
+pub mod sign_in_addresses;
 pub mod token;
 pub mod user;
 
@@ -43,8 +44,13 @@ use rate_limit::FailureLimiter;
 /// What authentication needs besides the database, made once at start.
 pub struct AuthState {
     pub jwt: JwtKeys,
+    /// Failed sign-ins per account from anywhere, per account and address, and per
+    /// address: see [`login::check_password`].
     pub failures_by_account: FailureLimiter,
+    pub failures_by_pair: FailureLimiter,
     pub failures_by_ip: FailureLimiter,
+    /// Accounts opened per address (`registrations_per_ip` an hour).
+    pub registrations_by_ip: FailureLimiter,
     /// Requests to mail an address (verification, password reset).
     pub mail_limits: email_flows::MailLimits,
     /// A real argon2id hash of a random password, verified against when the email is
@@ -75,6 +81,18 @@ impl AuthState {
                 "login:account",
                 config.login_failures_per_account,
                 window,
+                shared.clone(),
+            ),
+            failures_by_pair: FailureLimiter::new(
+                "login:account-ip",
+                config.login_failures_per_account,
+                window,
+                shared.clone(),
+            ),
+            registrations_by_ip: FailureLimiter::new(
+                "register:ip",
+                config.registrations_per_ip,
+                Duration::from_secs(60 * 60),
                 shared.clone(),
             ),
             failures_by_ip: FailureLimiter::new(

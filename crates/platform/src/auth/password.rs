@@ -1,10 +1,15 @@
 //! Passwords: the policy a new password must meet, and argon2id hashing.
 //!
 //! Hashing is deliberately slow (tens of milliseconds, 19 MiB), so it runs on tokio's
-//! blocking pool: on the async workers it would stall every other request meanwhile.
+//! blocking pool: on the async workers it would stall every other request meanwhile. And
+//! it runs at most one per core at a time ([`HASHING`]): unbounded, a burst of anonymous
+//! requests (registrations, link unlocks) would each hold 19 MiB at once.
+
+use std::{sync::LazyLock, time::Duration};
 
 use argon2::{Argon2, PasswordHasher, PasswordVerifier, password_hash::phc::PasswordHash};
 use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::error::AppError;
 
@@ -83,9 +88,36 @@ impl Password {
     }
 }
 
+/// Hashes running at once: one per core, since each keeps a core busy anyway; more would
+/// only add memory and make each one slower.
+static HASHING: LazyLock<Semaphore> = LazyLock::new(|| {
+    Semaphore::new(std::thread::available_parallelism().map_or(2, std::num::NonZero::get))
+});
+
+/// How long a hash waits for a core before the request is answered 503.
+const QUEUE_WAIT: Duration = Duration::from_secs(5);
+
+/// A turn to hash: queued for up to [`QUEUE_WAIT`], then 503 with `Retry-After`.
+async fn turn() -> Result<SemaphorePermit<'static>, AppError> {
+    match tokio::time::timeout(QUEUE_WAIT, HASHING.acquire()).await {
+        Ok(Ok(permit)) => Ok(permit),
+        _ => {
+            metrics::counter!("auth_hashing_refused_total").increment(1);
+            Err(AppError::Unavailable {
+                detail: "The server is busy checking passwords; retry shortly.".into(),
+                retry_after: Duration::from_secs(2),
+            })
+        }
+    }
+}
+
 /// The argon2id PHC string of `password`, with a fresh random salt.
 pub async fn hash(password: Password) -> Result<String, AppError> {
+    // Moved into the task, so that a request that goes away does not free the core its
+    // hash is still using.
+    let turn = turn().await?;
     tokio::task::spawn_blocking(move || {
+        let _turn = turn;
         Argon2::default()
             .hash_password(password.0.expose_secret().as_bytes())
             .map(|hash| hash.to_string())
@@ -103,7 +135,9 @@ pub async fn hash_unchecked(secret: String) -> Result<String, AppError> {
 
 /// Whether `password` matches the stored PHC string. The comparison inside is constant-time.
 pub async fn verify(password: SecretString, stored: String) -> Result<bool, AppError> {
+    let turn = turn().await?;
     tokio::task::spawn_blocking(move || {
+        let _turn = turn;
         let Ok(parsed) = PasswordHash::new(&stored) else {
             return false;
         };

@@ -8,11 +8,13 @@ use utoipa::ToSchema;
 
 use super::{
     email_flows,
+    login::ClientIp,
     password::{self, Password},
+    sign_in_addresses,
     user::{self, DisplayName, Email, Role, User},
 };
 use crate::{
-    error::{AppResult, Problem, Validator},
+    error::{AppError, AppResult, Problem, Validator},
     http::{Json, location},
     server::AppState,
 };
@@ -47,10 +49,13 @@ pub struct Registration {
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not `application/json`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many accounts opened from this address; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Too many passwords being hashed; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn register(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     Json(input): Json<Registration>,
 ) -> AppResult<impl IntoResponse> {
     let mut v = Validator::new();
@@ -61,6 +66,16 @@ pub async fn register(
     let (Some(email), Some(display_name), Some(password)) = (email, display_name, password) else {
         unreachable!("Validator::finish returned Ok, so every field parsed");
     };
+    // Each account costs an Argon2 hash and a mail: taken before either is spent.
+    state
+        .auth
+        .registrations_by_ip
+        .take(&ip.to_string())
+        .await
+        .map_err(|retry_after| {
+            tracing::warn!(%ip, "registration refused: too many from this address");
+            AppError::TooManyRequests { retry_after }
+        })?;
 
     let password_hash = password::hash(password).await?;
     let now = Utc::now();
@@ -79,6 +94,9 @@ pub async fn register(
     .await?;
 
     tracing::info!(user_id = created.id, "account registered");
+    if let Err(err) = sign_in_addresses::remember(&state.db, created.id, ip).await {
+        tracing::warn!(user_id = created.id, error = %err, "sign-in address not kept");
+    }
     // The account exists now whatever happens to the mail: a failure here is logged, and the
     // user can ask for another link (`POST /api/v1/auth/email-verification`).
     if let Err(err) = email_flows::send_verification(&state, &created).await {

@@ -155,15 +155,8 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for FormOrJs
     type Rejection = AppError;
 
     async fn from_request(req: Request, state: &S) -> AppResult<Self> {
-        let is_form = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
-        if is_form {
-            let axum::Form(value) = axum::Form::<T>::from_request(req, state)
-                .await
-                .map_err(|e| AppError::BadRequest(e.body_text()))?;
+        if crate::http::form::is_form(req.headers()) {
+            let crate::http::Form(value) = crate::http::Form::<T>::from_request(req, state).await?;
             Ok(FormOrJson(value))
         } else {
             let Json(value) = Json::<T>::from_request(req, state).await?;

@@ -69,16 +69,16 @@ fn is_json(headers: &axum::http::HeaderMap) -> bool {
 }
 
 /// Deserialises `bytes`, telling syntax errors (400) from shape errors (422, with the path
-/// of the offending field, such as `tags[2]` or `rules[0].country`).
+/// of the offending field, such as `tags[2]` or `rules[0].country`) and from text with
+/// control characters (422, naming the field).
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let result = serde_path_to_error::deserialize(&mut de);
-    let value = result.map_err(|err| {
-        let inner = err.inner();
-        if inner.is_syntax() || inner.is_eof() {
-            return AppError::BadRequest(format!("The body is not valid JSON: {inner}."));
-        }
-        let message = super::field_message(strip_position(&inner.to_string()));
+    // Through a `Value` first, so that every string is checked for control characters
+    // (`super::text`) before any handler sees one.
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| AppError::BadRequest(format!("The body is not valid JSON: {e}.")))?;
+    super::text::check_json(&value)?;
+    serde_path_to_error::deserialize(value).map_err(|err| {
+        let message = super::field_message(strip_position(&err.inner().to_string()));
         let path = err.path().to_string();
         // "missing field `email`" is reported at the parent: name the field itself.
         let (field, message) = match message.strip_prefix("missing field `") {
@@ -90,11 +90,7 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
             None => (path, message),
         };
         AppError::Validation(vec![FieldError::new(field, message)])
-    })?;
-    // Trailing garbage after the value makes the body malformed, as in serde_json::from_slice.
-    de.end()
-        .map_err(|e| AppError::BadRequest(format!("The body is not valid JSON: {e}.")))?;
-    Ok(value)
+    })
 }
 
 fn join_path(parent: &str, name: &str) -> String {

@@ -2,6 +2,7 @@
 //! per-request context, and the middleware stack around the whole router.
 
 pub mod etag;
+pub mod form;
 pub mod json;
 pub mod page;
 pub mod pagination;
@@ -9,7 +10,9 @@ pub mod problems;
 pub mod query;
 pub mod request;
 pub mod security;
+pub mod text;
 
+pub use form::Form;
 pub use json::Json;
 pub use pagination::{Page, Pagination};
 pub use query::Query;

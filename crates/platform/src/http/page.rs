@@ -31,7 +31,15 @@ pub fn page(status: StatusCode, title: &str, message: &str) -> Response {
          system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem\"><h1>{title}</h1>\
          <p>{message}</p></body></html>"
     );
-    (status, [(header::CACHE_CONTROL, "no-store")], Html(body)).into_response()
+    (
+        status,
+        [
+            (header::CACHE_CONTROL, "no-store"),
+            (header::CONTENT_SECURITY_POLICY, super::security::PAGE_CSP),
+        ],
+        Html(body),
+    )
+        .into_response()
 }
 
 /// Whether the client asked for HTML by name (and not with `q=0`, "not at all"), as

@@ -44,8 +44,12 @@ pub async fn render(req: Request, next: Next) -> Response {
     let (mut parts, _) = response.into_parts();
     let mut fresh = problem.into_response();
     // Keep what the original said besides its body: `Allow`, `Retry-After`, `WWW-Authenticate`.
+    // Not what described the body it replaces: its length, type and encoding (the
+    // compression layer inside this one may have gzipped it; the new body is plain).
     parts.headers.remove(header::CONTENT_LENGTH);
     parts.headers.remove(header::CONTENT_TYPE);
+    parts.headers.remove(header::CONTENT_ENCODING);
+    parts.headers.remove(header::ETAG);
     for (name, value) in &parts.headers {
         fresh.headers_mut().entry(name).or_insert(value.clone());
     }

@@ -1,5 +1,6 @@
 //! A query-string extractor that reads repeated keys as lists (`tag=a&tag=b`) and whose
-//! rejection is a 422 naming the parameter, like the JSON extractor's.
+//! rejection is a 422 naming the parameter, like the JSON extractor's (control characters
+//! included: see [`super::text`]).
 
 use axum::{extract::FromRequestParts, http::request::Parts};
 use serde::de::DeserializeOwned;
@@ -14,6 +15,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
         let query = parts.uri.query().unwrap_or_default();
+        super::text::check_pairs(query.as_bytes())?;
         let de = serde_html_form::Deserializer::from_bytes(query.as_bytes());
         serde_path_to_error::deserialize(de)
             .map(Query)

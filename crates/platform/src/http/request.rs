@@ -1,9 +1,17 @@
 //! Per-request context and the middleware that tracks every request: it assigns the request
 //! id, opens the span every log line of the request is recorded in, and, once the response
 //! is ready, writes the one access-log line and the request metrics.
+//!
+//! Requests outside the API and the platform's own routes are a visitor's (a short link's
+//! redirect, its pixel): they get a request id, and a log line only when they fail (5xx).
+//! Their record is the app's own (the stored click), and at tens of thousands a second a
+//! span, a log line and a histogram each would cost more than the answer itself.
 
 use std::{
-    sync::{Arc, OnceLock},
+    sync::{
+        Arc, LazyLock, OnceLock,
+        atomic::{AtomicU64, Ordering},
+    },
     time::Instant,
 };
 
@@ -49,7 +57,26 @@ fn request_id(req: &Request) -> String {
                     .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b))
         })
         .map(str::to_owned)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+        .unwrap_or_else(new_id)
+}
+
+/// A fresh id: this process's random prefix and a count, unique without a call to the
+/// system's random source per request.
+fn new_id() -> String {
+    static PROCESS: LazyLock<String> = LazyLock::new(|| uuid::Uuid::new_v4().simple().to_string());
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{}-{:x}",
+        &PROCESS[..16],
+        COUNT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Paths of the API and of the platform's own routes: tracked in full.
+fn tracked_in_full(path: &str) -> bool {
+    path.starts_with("/api/")
+        || path.starts_with("/docs")
+        || matches!(path, "/healthz" | "/readyz" | "/metrics" | "/openapi.json")
 }
 
 /// The outermost middleware; see the module docs.
@@ -61,6 +88,9 @@ pub async fn track(mut req: Request, next: Next) -> Response {
         user_id: OnceLock::new(),
     });
     req.extensions_mut().insert(context.clone());
+    if !tracked_in_full(req.uri().path()) {
+        return for_visitor(req, next, id).await;
+    }
 
     let method = req.method().clone();
     // The route template, never the raw path, so that labels stay few and no ids or slugs
@@ -98,6 +128,20 @@ pub async fn track(mut req: Request, next: Next) -> Response {
     response
 }
 
+/// A visitor's request: see the module docs.
+async fn for_visitor(req: Request, next: Next, id: String) -> Response {
+    let method = req.method().clone();
+    let mut response = next.run(req).await;
+    let status = response.status().as_u16();
+    if status >= 500 {
+        tracing::error!(request_id = %id, %method, status, "request failed");
+    }
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(X_REQUEST_ID.clone(), value);
+    }
+    response
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,7 +158,7 @@ mod tests {
         assert_eq!(request_id(&with_header("abc-123_x.y:z")), "abc-123_x.y:z");
         let replaced = request_id(&with_header("evil\" injected=1"));
         assert_ne!(replaced, "evil\" injected=1");
-        assert_eq!(replaced.len(), 36);
-        assert_eq!(request_id(&with_header(&"a".repeat(65))).len(), 36);
+        assert_ne!(request_id(&with_header(&"a".repeat(65))), "a".repeat(65));
+        assert_ne!(new_id(), new_id(), "each id is new");
     }
 }

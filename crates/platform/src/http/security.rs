@@ -5,6 +5,10 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 /// For API responses: no content of ours may be framed, sniffed or run as a page.
 pub const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
+/// For our small HTML pages (a short link gone, its password form): inline styles only, no
+/// scripts, forms posted back here, never framed.
+pub const PAGE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; \
+     base-uri 'none'; frame-ancestors 'none'";
 /// For the docs page, which runs the (self-hosted) Swagger UI: its scripts are files of ours,
 /// never inline; its styles include inline ones (checked in headless Chromium).
 pub const DOCS_CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; \
