@@ -349,6 +349,13 @@ impl SafetyChecker {
 
     /// Asks whether `url` is listed.
     pub async fn check(&self, url: &str) -> Result<Verdict, CheckError> {
+        self.check_all(&[url]).await
+    }
+
+    /// Asks whether any of `urls` is listed (one request: the API takes a list), for a link
+    /// with rules, which can send a visitor to any of its targets.
+    pub async fn check_all(&self, urls: &[&str]) -> Result<Verdict, CheckError> {
+        let entries: Vec<_> = urls.iter().map(|url| json!({ "url": url })).collect();
         let body = json!({
             "client": {
                 "clientId": "capstone",
@@ -358,7 +365,7 @@ impl SafetyChecker {
                 "threatTypes": THREAT_TYPES,
                 "platformTypes": ["ANY_PLATFORM"],
                 "threatEntryTypes": ["URL"],
-                "threatEntries": [{ "url": url }],
+                "threatEntries": entries,
             },
         });
         let response = outbound::send_with_retry(

@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     cache::SlugCache,
     enrich::{self, SafetyChecker, Verdict},
-    entities::link,
+    entities::{link, rule},
 };
 
 /// Title fetches running at once: politeness towards the sites linked to, and a bound on
@@ -160,7 +160,26 @@ async fn check_safety(
         if link.safety != "pending" {
             continue;
         }
-        let verdict = match checker.check(&link.target_url).await {
+        // Every address the link can send a visitor to: its target and its rules' targets.
+        let rule_targets: Vec<String> = match rule::Entity::find()
+            .select_only()
+            .column(rule::Column::TargetUrl)
+            .filter(rule::Column::LinkId.eq(link_id))
+            .into_tuple()
+            .all(&db)
+            .await
+        {
+            Ok(targets) => targets,
+            Err(err) => {
+                tracing::error!(link_id, error = %err, "cannot read a link's rules; retrying");
+                let _ = requeue.send(link_id);
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        let mut targets = vec![link.target_url.as_str()];
+        targets.extend(rule_targets.iter().map(String::as_str));
+        let verdict = match checker.check_all(&targets).await {
             Ok(Verdict::Safe) => "safe",
             Ok(Verdict::Unsafe { threat }) => {
                 tracing::warn!(

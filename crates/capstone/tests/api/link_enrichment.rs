@@ -143,6 +143,66 @@ async fn links_go_live_only_once_their_target_is_checked() {
 }
 
 #[tokio::test]
+async fn a_checked_link_pointed_elsewhere_or_given_rules_is_checked_again() {
+    let lookup = FakeSafeBrowsing::start().await;
+    lookup.list("https://malware.example/", "MALWARE");
+    lookup.list("https://phish.example/", "SOCIAL_ENGINEERING");
+    let app = app_with_safety(&lookup).await;
+    let patch = async |id: &Value, body: Value| {
+        let response = as_basic(&app, Method::PATCH, &format!("/api/v1/links/{id}"), ANN)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json::<Value>().await.unwrap()
+    };
+    let checked = async |id: &Value, verdict: &str| {
+        wait_until(&app, id, "safety", json!(verdict), Duration::from_secs(10)).await;
+    };
+
+    let moved = create(
+        &app,
+        json!({"target_url": "https://fine.example/", "slug": "moved"}),
+    )
+    .await;
+    checked(&moved["id"], "safe").await;
+    assert_eq!(app.get("/moved").await.status(), StatusCode::FOUND);
+    // Re-pointed at a listed address: off at once, and it stays off.
+    let changed = patch(
+        &moved["id"],
+        json!({"target_url": "https://malware.example/"}),
+    )
+    .await;
+    assert_eq!(changed["safety"], "pending");
+    assert_eq!(app.get("/moved").await.status(), StatusCode::NOT_FOUND);
+    checked(&moved["id"], "unsafe").await;
+    assert_eq!(app.get("/moved").await.status(), StatusCode::NOT_FOUND);
+
+    // A rule's target is a target too, on create and on change.
+    let ruled = create(
+        &app,
+        json!({"target_url": "https://fine.example/", "slug": "ruled",
+               "rules": [{"kind": "device", "value": "ios", "target_url": "https://phish.example/"}]}),
+    )
+    .await;
+    checked(&ruled["id"], "unsafe").await;
+    let plain = create(
+        &app,
+        json!({"target_url": "https://fine.example/", "slug": "plain"}),
+    )
+    .await;
+    checked(&plain["id"], "safe").await;
+    patch(
+        &plain["id"],
+        json!({"rules": [{"kind": "country", "value": "FR", "target_url": "https://phish.example/"}]}),
+    )
+    .await;
+    checked(&plain["id"], "unsafe").await;
+    assert_eq!(app.get("/plain").await.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
 async fn a_rate_limited_check_waits_as_told_and_is_not_dropped() {
     let lookup = FakeSafeBrowsing::start().await;
     lookup.fail_next(1, LookupFailure::rate_limited(1));

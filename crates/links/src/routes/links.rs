@@ -346,9 +346,18 @@ pub async fn update(
     v.finish()?;
 
     let (old_domain, old_slug) = (current.domain.clone(), current.slug.clone());
+    // A new target, or new rules (each with a target), is checked again before it is live:
+    // otherwise a link checked once could be pointed anywhere afterwards.
+    let target = target
+        .flatten()
+        .filter(|t| t.as_str() != current.target_url);
+    let recheck = (target.is_some() || rules.is_some()) && links.enrichment.checks_safety();
     let mut changes = current.into_active_model();
-    if let Some(Some(target)) = target {
+    if let Some(target) = target {
         changes.target_url = Set(target.into_inner());
+    }
+    if recheck {
+        changes.safety = Set("pending".into());
     }
     if let Some(Some(slug)) = slug {
         changes.slug = Set(slug.into_inner());
@@ -392,6 +401,9 @@ pub async fn update(
     tx.commit().await?;
     links.cache.invalidate(&old_domain, &old_slug).await;
     links.cache.invalidate(&updated.domain, &updated.slug).await;
+    if recheck {
+        links.enrichment.check_safety(updated.id);
+    }
     Ok(Json(store::view(&state.db, updated, &links.domains).await?))
 }
 
