@@ -95,6 +95,7 @@ pub async fn start_with(mut config: Config, db: Db) -> anyhow::Result<Running> {
         config.port = addr.port();
     }
     let grace = config.shutdown_timeout();
+    let header_read_timeout = config.header_read_timeout();
     let background = Background::new();
     let state = AppState::new(config, db.clone()).await?;
     let links = links::Links::start(&state, &background).await?;
@@ -108,7 +109,7 @@ pub async fn start_with(mut config: Config, db: Db) -> anyhow::Result<Running> {
     let shutdown = state.shutdown.clone();
     let token = shutdown.clone();
     let task = tokio::spawn(async move {
-        server::serve(listener, app, token, grace).await?;
+        server::serve(listener, app, token, grace, header_read_timeout).await?;
         // Requests are done; now the workers finish what they hold, then the pool closes.
         let finished = background.shutdown(grace).await;
         db.close().await?;

@@ -41,6 +41,10 @@ pub struct Config {
     pub log_level: String,
     /// Requests taking longer are answered 503.
     pub request_timeout_secs: u64,
+    /// How long a client may take to send a request's head (request line and headers), on
+    /// a new connection or between requests on a kept-alive one; past it the connection is
+    /// closed. The body is bounded by `request_timeout_secs`.
+    pub header_read_timeout_secs: u64,
     /// Largest request body accepted, in bytes; larger ones are answered 413.
     pub body_limit_bytes: usize,
     /// How long a graceful shutdown waits for in-flight requests and background work.
@@ -139,6 +143,7 @@ impl Default for Config {
             log_format: LogFormat::Auto,
             log_level: "info".into(),
             request_timeout_secs: 30,
+            header_read_timeout_secs: 10,
             body_limit_bytes: 1024 * 1024,
             shutdown_timeout_secs: 30,
             cors_allowed_origins: Vec::new(),
@@ -257,6 +262,9 @@ impl Config {
         if self.request_timeout_secs == 0 {
             return invalid("request_timeout_secs", "must be at least 1");
         }
+        if self.header_read_timeout_secs == 0 {
+            return invalid("header_read_timeout_secs", "must be at least 1");
+        }
         if self.body_limit_bytes < 1024 {
             return invalid("body_limit_bytes", "must be at least 1024");
         }
@@ -311,6 +319,10 @@ impl Config {
 
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout_secs)
+    }
+
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_read_timeout_secs)
     }
 
     pub fn shutdown_timeout(&self) -> Duration {

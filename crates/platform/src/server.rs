@@ -288,22 +288,20 @@ async fn metrics() -> Response {
         .into_response()
 }
 
-/// How long a client may take to send a request's head (the request line and headers),
-/// on a new connection or the next request on a kept-alive one: past it the connection is
-/// closed, so that clients that open connections and send nothing, or a byte at a time,
-/// cannot hold them (and their memory) for ever. The body is bounded by the request timeout.
-pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// Serves `app` on `listener` until `shutdown` is cancelled, then stops accepting
 /// connections and lets in-flight requests finish, for at most `grace`.
 ///
-/// hyper's own connection loop rather than `axum::serve`, which sets no timer, so that
-/// hyper's header-read timeout ([`HEADER_READ_TIMEOUT`]) can be set at all.
+/// A client gets `header_read_timeout` to send a request's head, on a new connection or the
+/// next request on a kept-alive one; past it the connection is closed, so that clients that
+/// open connections and send nothing, or a byte at a time, cannot hold them (and their
+/// memory) for ever. hyper's own connection loop rather than `axum::serve`, which sets no
+/// timer, so that hyper's header-read timeout can be set at all.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     shutdown: CancellationToken,
     grace: Duration,
+    header_read_timeout: Duration,
 ) -> std::io::Result<()> {
     use hyper::{body::Incoming, server::conn::http1};
     use hyper_util::{
@@ -315,7 +313,7 @@ pub async fn serve(
 
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT);
+        .header_read_timeout(header_read_timeout);
     let connections = GracefulShutdown::new();
     loop {
         let (stream, peer) = tokio::select! {

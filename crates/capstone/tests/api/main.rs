@@ -14,6 +14,7 @@ mod migrations;
 mod oauth;
 mod observability;
 mod platform_routes;
+mod probes;
 mod register;
 mod shared_state;
 mod shutdown;
