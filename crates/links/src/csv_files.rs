@@ -41,6 +41,36 @@ pub fn time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
+/// Tags in one cell: separated by `|`, with `\|` for a `|` inside a tag and `\\` for a
+/// backslash, so that every tag comes back whole from [`split_tags`].
+pub fn join_tags(tags: &[String]) -> String {
+    let escaped: Vec<String> = tags
+        .iter()
+        .map(|t| t.replace('\\', "\\\\").replace('|', "\\|"))
+        .collect();
+    escaped.join("|")
+}
+
+/// The tags in a cell written by [`join_tags`] (or by hand: `a|b`), trimmed, empty ones
+/// left out.
+pub fn split_tags(cell: &str) -> Vec<String> {
+    let mut tags = Vec::new();
+    let mut tag = String::new();
+    let mut chars = cell.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => tag.extend(chars.next()),
+            '|' => tags.push(std::mem::take(&mut tag)),
+            c => tag.push(c),
+        }
+    }
+    tags.push(tag);
+    tags.into_iter()
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
 /// Appends one line of `fields` to `out`.
 pub fn row<S: AsRef<str>>(out: &mut String, fields: impl IntoIterator<Item = S>) {
     for (i, field) in fields.into_iter().enumerate() {
@@ -90,6 +120,14 @@ pub fn unformula(field: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tags_with_bars_and_backslashes_come_back_whole() {
+        let tags = vec!["a|b".to_owned(), "c\\d".to_owned(), "e".to_owned()];
+        assert_eq!(join_tags(&tags), "a\\|b|c\\\\d|e");
+        assert_eq!(split_tags(&join_tags(&tags)), tags);
+        assert_eq!(split_tags(" x | y ||"), ["x", "y"]);
+    }
 
     #[test]
     fn fields_are_quoted_and_formulas_defused_and_restored() {

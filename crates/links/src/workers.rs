@@ -68,8 +68,9 @@ pub fn start(
         let client = platform::outbound::guarded_client(settings.allow_private_targets)?;
         let (tx, rx) = mpsc::channel(10_000);
         let db = db.clone();
+        let allow_private = settings.allow_private_targets;
         background.spawn("title fetcher", move |stop| {
-            fetch_titles(db, client, rx, stop)
+            fetch_titles(db, client, allow_private, rx, stop)
         });
         enrichment.titles = Some(tx);
     }
@@ -92,6 +93,7 @@ pub fn start(
 async fn fetch_titles(
     db: Db,
     client: reqwest::Client,
+    allow_private: bool,
     mut rx: mpsc::Receiver<(i64, String)>,
     stop: CancellationToken,
 ) {
@@ -101,6 +103,12 @@ async fn fetch_titles(
             next = rx.recv() => match next { Some(job) => job, None => return },
             () = stop.cancelled() => return,
         };
+        // An address written in the URL is refused before any connection is opened; the
+        // guarded client would refuse it too, but only once connected.
+        if !allow_private && let Err(blocked) = platform::outbound::refuse_literal(&url) {
+            tracing::info!(link_id, error = %blocked, "no title fetched");
+            continue;
+        }
         let Ok(permit) = permits.clone().acquire_owned().await else {
             return;
         };

@@ -80,7 +80,9 @@ pub struct Config {
     /// address (`x-forwarded-for`, `x-real-ip`, `cf-connecting-ip`). Unset: the peer address.
     pub client_ip_header: Option<String>,
     /// The links app's own settings (`[links]` in TOML, `CAPSTONE_LINKS__SLUG_LENGTH` in
-    /// the environment); the app reads and validates them itself.
+    /// the environment); the app reads and validates them itself. Printed with every
+    /// secret-shaped setting masked (see [`is_secret_name`]).
+    #[serde(serialize_with = "serialize_app_settings")]
     pub links: figment::value::Dict,
     /// Social login with GitHub (OAuth 2.0 authorization code with PKCE). Enabled only when
     /// both the client id and the secret are set (`CAPSTONE_OAUTH_GITHUB_CLIENT_ID`,
@@ -392,6 +394,32 @@ fn serialize_url_redacted_opt<S: serde::Serializer>(
 }
 
 /// `***` for a secret that is set.
+/// Whether an app's setting holds a secret, by its name: `safety_api_key`,
+/// `webhook_secret`, `smtp_password`, `bot_token`. An app's table is free-form here, so its
+/// secrets are known by name rather than by type.
+pub fn is_secret_name(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    ["key", "secret", "password", "token", "credential"]
+        .iter()
+        .any(|word| name.contains(word))
+}
+
+fn serialize_app_settings<S: serde::Serializer>(
+    settings: &figment::value::Dict,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = s.serialize_map(Some(settings.len()))?;
+    for (name, value) in settings {
+        if is_secret_name(name) {
+            map.serialize_entry(name, "***")?;
+        } else {
+            map.serialize_entry(name, value)?;
+        }
+    }
+    map.end()
+}
+
 fn serialize_masked_opt<S: serde::Serializer>(
     secret: &Option<SecretString>,
     s: S,

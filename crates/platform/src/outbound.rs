@@ -680,6 +680,16 @@ pub fn guarded_builder(allow_private: bool) -> reqwest::ClientBuilder {
     }
 }
 
+/// [`check_literal`] for a URL as text, before a guarded client is given it: what it refuses
+/// is refused without a connection (the guarded client refuses it only once connected). A
+/// URL that does not parse is left to the client, which will not send it either.
+pub fn refuse_literal(url: &str) -> Result<(), Blocked> {
+    match Url::parse(url) {
+        Ok(url) => check_literal(&url),
+        Err(_) => Ok(()),
+    }
+}
+
 /// Refuses a URL whose host is a non-public address written out (`http://10.0.0.1/`,
 /// `http://[::1]/`; the URL parser has already turned `http://2130706433/` and
 /// `http://0x7f.1/` into `127.0.0.1`). Names are left to the resolver.
@@ -1221,6 +1231,17 @@ mod tests {
         for (ip, expected) in cases {
             assert_eq!(kind(ip), expected, "{ip}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_literal_private_address_is_refused_without_a_connection() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        assert!(refuse_literal(&url).is_err());
+        assert!(refuse_literal("https://example.com/").is_ok());
+        // Nothing knocked.
+        let accepted = tokio::time::timeout(Duration::from_millis(100), listener.accept()).await;
+        assert!(accepted.is_err());
     }
 
     #[test]

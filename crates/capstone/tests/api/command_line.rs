@@ -29,3 +29,25 @@ async fn check_config_refuses_what_the_server_would_refuse() {
         assert!(err.contains(named), "{variable}={value}: {err}");
     }
 }
+
+#[tokio::test]
+async fn check_config_prints_no_secret_of_an_app() {
+    let app = spawn_app().await;
+    let printed = capstone_cli_with(
+        &app,
+        &["check-config"],
+        &[
+            ("CAPSTONE_LINKS__SAFETY_API_KEY", "sk-very-secret-value"),
+            (
+                "CAPSTONE_LINKS__SAFETY_ENDPOINT",
+                "https://safebrowsing.example/v4",
+            ),
+        ],
+    );
+    let out = String::from_utf8_lossy(&printed.stdout);
+    assert!(printed.status.success(), "{out}");
+    assert!(!out.contains("sk-very-secret-value"), "{out}");
+    assert!(out.contains("safety_api_key"), "{out}");
+    // What is not a secret is shown as it is.
+    assert!(out.contains("https://safebrowsing.example/v4"), "{out}");
+}

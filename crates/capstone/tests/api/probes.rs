@@ -333,3 +333,44 @@ async fn a_path_no_slug_can_have_is_not_looked_up() {
     let response = app.get(&long).await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn searches_tags_and_times_out_of_bounds_are_clear_errors() {
+    let app = app_behind_a_proxy().await;
+    let created = as_basic(&app, Method::POST, "/api/v1/links", ANN)
+        .json(&json!({"target_url": "https://example.com/", "slug": "tagged", "tags": ["a"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let id = created.json::<Value>().await.unwrap()["id"].clone();
+
+    let get = async |path: String| {
+        as_basic(&app, Method::GET, &path, ANN)
+            .send()
+            .await
+            .unwrap()
+    };
+    let long = get(format!("/api/v1/links?q={}", "x".repeat(60_000))).await;
+    let problem = assert_problem(long, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(problem["errors"][0]["field"], "q");
+    // The same tag twice is one tag.
+    let twice = get("/api/v1/links?tag=a&tag=a&tag_mode=all".into()).await;
+    assert_eq!(twice.status(), StatusCode::OK);
+    let found = twice.json::<Value>().await.unwrap();
+    assert_eq!(found["items"].as_array().unwrap().len(), 1, "{found}");
+    // Times outside 1970–9999, in a body and in a query.
+    let far = as_basic(&app, Method::PATCH, &format!("/api/v1/links/{id}"), ANN)
+        .json(&json!({"valid_until": "0100-01-01T00:00:00Z"}))
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(far, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(problem["errors"][0]["field"], "valid_until");
+    let stats = get(format!(
+        "/api/v1/links/{id}/stats?from=0001-01-01T00:00:00Z&to=9999-12-31T23:59:59Z"
+    ))
+    .await;
+    let problem = assert_problem(stats, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(problem["errors"][0]["field"], "from");
+}

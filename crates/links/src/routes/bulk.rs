@@ -287,13 +287,7 @@ impl CsvColumns {
             domain: cell(self.domain).map(str::to_owned),
             title: cell(self.title).map(str::to_owned),
             tags: cell(self.tags)
-                .map(|tags| {
-                    tags.split('|')
-                        .map(str::trim)
-                        .filter(|t| !t.is_empty())
-                        .map(str::to_owned)
-                        .collect()
-                })
+                .map(csv_files::split_tags)
                 .unwrap_or_default(),
             redirect_status: redirect_status.map(|code| u16::try_from(code).unwrap_or(0)),
             forward_query: forward_query.unwrap_or_default(),

@@ -122,7 +122,8 @@ pub async fn create(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
-    /// Text to find in the slug, target or title (case-insensitive).
+    /// Text to find in the slug, target or title (case-insensitive); at most 200
+    /// characters.
     pub q: Option<String>,
     /// The link with exactly this slug (slugs are case-sensitive; one per domain): the way
     /// to find a link by its short address, with `domain`.
@@ -142,9 +143,13 @@ pub struct ListQuery {
     /// `created` (newest first, default) or `clicks` (most clicked first).
     pub sort: Option<Sort>,
     /// `json` (pages, default) or `csv`: every matching link, in the same order, as a
-    /// download (tags separated by `|`; rules are left out).
+    /// download (tags separated by `|`, a `|` in a tag written `\|`; rules are left out).
     pub format: Option<String>,
 }
+
+/// The longest search text: longer, a `LIKE` pattern costs the database more than any
+/// title or address it could match.
+const MAX_SEARCH: usize = 200;
 
 /// Lists the caller's links: search, tag filters, date range, sorting, pages.
 #[utoipa::path(
@@ -177,15 +182,29 @@ pub async fn list(
         ),
         None => None,
     };
+    if query
+        .q
+        .as_ref()
+        .is_some_and(|q| q.chars().count() > MAX_SEARCH)
+    {
+        return Err(AppError::validation(
+            "q",
+            format!("must be at most {MAX_SEARCH} characters"),
+        ));
+    }
+    let mut tags: Vec<String> = query
+        .tags
+        .iter()
+        .filter_map(|t| crate::model::parse_tag(t).ok())
+        .collect();
+    // `tag=a&tag=a` is one tag: with `tag_mode=all`, counting it twice would find nothing.
+    tags.sort_unstable();
+    tags.dedup();
     let filter = ListFilter {
         q: query.q,
         slug: query.slug,
         domain,
-        tags: query
-            .tags
-            .iter()
-            .filter_map(|t| crate::model::parse_tag(t).ok())
-            .collect(),
+        tags,
         tag_mode: query.tag_mode.unwrap_or_default(),
         created_after: query.created_after,
         created_before: query.created_before,
@@ -259,7 +278,7 @@ fn csv_row(out: &mut String, link: Link) {
             link.short_url,
             link.target_url,
             link.title.unwrap_or_default(),
-            link.tags.join("|"),
+            csv_files::join_tags(&link.tags),
             link.redirect_status.to_string(),
             link.forward_query.to_string(),
             link.has_password.to_string(),
