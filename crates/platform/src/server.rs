@@ -93,6 +93,68 @@ impl AppState {
 )]
 struct ApiDoc;
 
+/// The answers every operation can get from the extractors, whatever its handler says:
+/// 400 for a path parameter or body that does not parse, 413, 415 and 422 for a body, 422
+/// for query parameters. Added to each operation that does not document them itself, so
+/// that generated clients (and schemathesis) know every status they may see.
+fn document_common_answers(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{
+        Ref, RefOr, content::Content, path::ParameterIn, response::ResponseBuilder,
+    };
+    let problem = |description: &str| {
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/problem+json",
+                Content::new(Some(Ref::from_schema_name("Problem"))),
+            )
+            .build()
+    };
+    for item in openapi.paths.paths.values_mut() {
+        for operation in [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let parameters = operation.parameters.as_deref().unwrap_or_default();
+            let located = |place: ParameterIn| {
+                parameters.iter().any(|p| match p {
+                    RefOr::T(p) => p.parameter_in == place,
+                    RefOr::Ref(_) => false,
+                })
+            };
+            let (in_path, in_query) = (located(ParameterIn::Path), located(ParameterIn::Query));
+            let body = operation.request_body.is_some();
+            let mut answers = Vec::new();
+            if in_path || body {
+                answers.push(("400", "A path parameter or the body does not parse"));
+            }
+            if body {
+                answers.push(("413", "The body is larger than this server accepts"));
+                answers.push(("415", "The body is not of a type this operation reads"));
+            }
+            if body || in_query {
+                answers.push((
+                    "422",
+                    "Invalid fields or parameters, each named in `errors`",
+                ));
+            }
+            for (status, description) in answers {
+                operation
+                    .responses
+                    .responses
+                    .entry(status.to_owned())
+                    .or_insert_with(|| problem(description).into());
+            }
+        }
+    }
+}
+
 struct SecuritySchemes;
 
 impl utoipa::Modify for SecuritySchemes {
@@ -145,11 +207,12 @@ pub fn router(
 ) -> Router {
     // Installed before the first request, so that no request goes uncounted.
     observability::metrics::handle();
-    let (app, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (app, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(healthz))
         .routes(routes!(readyz))
         .nest("/api/v1", api)
         .split_for_parts();
+    document_common_answers(&mut openapi);
 
     let docs = Router::from(SwaggerUi::new("/docs").url("/openapi.json", openapi)).layer(
         SetResponseHeaderLayer::overriding(

@@ -14,12 +14,19 @@ use std::sync::Arc;
 
 use axum::{Extension, extract::DefaultBodyLimit};
 use platform::AppState;
+use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::LinksState;
 
+/// Schemas the operations name only through their query parameters, which utoipa does not
+/// collect by itself.
+#[derive(OpenApi)]
+#[openapi(components(schemas(crate::store::Sort, crate::store::TagMode)))]
+struct Schemas;
+
 pub fn router(links: Arc<LinksState>) -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+    OpenApiRouter::with_openapi(Schemas::openapi())
         .routes(routes!(links::create, links::list))
         .routes(routes!(links::get, links::update, links::delete))
         .merge(
