@@ -35,6 +35,16 @@ const RESERVED: &[&str] = &[
 pub struct Slug(String);
 
 impl Slug {
+    /// Whether `slug` is one that [`Slug::parse`] takes as it is (untrimmed), without
+    /// allocating: for the redirect, which checks every path it is asked for.
+    pub fn is_valid(slug: &str) -> bool {
+        (3..=64).contains(&slug.len())
+            && slug
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            && !RESERVED.iter().any(|r| r.eq_ignore_ascii_case(slug))
+    }
+
     pub fn parse(raw: &str) -> Result<Self, String> {
         let slug = raw.trim();
         if !(3..=64).contains(&slug.len()) {
@@ -278,8 +288,10 @@ mod tests {
     #[test]
     fn slugs() {
         assert!(Slug::parse("my-link_1").is_ok());
+        assert!(Slug::is_valid("my-link_1"));
         for bad in ["ab", "has space", "ümlaut", "api", "Docs", &"x".repeat(65)] {
             assert!(Slug::parse(bad).is_err(), "{bad:?}");
+            assert!(!Slug::is_valid(bad), "{bad:?}");
         }
         let a = Slug::generate(7);
         assert_eq!(a.as_str().len(), 7);

@@ -249,9 +249,10 @@ async fn follow(State(links): State<Arc<LinksState>>, request: Request) -> Respo
             // (`favicon.ico`, `wp-login.php`, a reserved word) is not a broken short link
             // but any other unknown path.
             if !response.status().is_server_error() {
-                let kind = match Slug::parse(slug) {
-                    Ok(_) => OrphanKind::InvalidShortUrl,
-                    Err(_) => OrphanKind::Regular404,
+                let kind = if Slug::is_valid(slug) {
+                    OrphanKind::InvalidShortUrl
+                } else {
+                    OrphanKind::Regular404
                 };
                 orphan(&links, kind, domain, Some(slug), &request).await;
             }
@@ -381,7 +382,7 @@ async fn resolve(
 ) -> Result<Arc<CachedLink>, Response> {
     // What no link can have is not looked up, nor remembered as "not found": the cache
     // holds only slug-shaped keys (at most 64 bytes), whatever paths a client makes up.
-    let found = if Slug::parse(slug).is_ok() {
+    let found = if Slug::is_valid(slug) {
         links
             .cache
             .get(&links.db, domain, slug)
