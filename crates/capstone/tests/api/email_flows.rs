@@ -7,7 +7,7 @@ use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use testkit::{MailSink, Message, assert_problem};
 
-use crate::helpers::{TestApp, registration, spawn_app_with};
+use crate::helpers::{TestApp, registration, sign_in_for_tokens, spawn_app_with};
 
 const PASSWORD: &str = "correct horse battery staple";
 const NEW_PASSWORD: &str = "a brand new passphrase";
@@ -453,18 +453,7 @@ async fn a_reset_goes_only_to_a_confirmed_address_and_an_unconfirmed_one_is_told
 async fn changing_the_email_needs_the_password_and_tells_the_old_address() {
     let (app, sink, _) = spawn_app_with_mail().await;
     register_verified(&app, &sink, "ann@example.com").await;
-    let tokens: Value = token_grant(
-        &app,
-        &[
-            ("grant_type", "password"),
-            ("username", "ann@example.com"),
-            ("password", PASSWORD),
-        ],
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let tokens = sign_in_for_tokens(&app, "ann@example.com").await;
     let access = tokens["access_token"].as_str().unwrap().to_owned();
     let change = async |body: Value| {
         app.request(Method::PATCH, "/api/v1/me")
