@@ -273,7 +273,6 @@ pub async fn send_verification(state: &AppState, account: &user::Model) -> AppRe
 }
 
 fn verification_mail(config: &Config, to: &str, token: &str) -> Mail {
-    let url = config.public_url();
     Mail {
         to: to.to_owned(),
         subject: "Confirm your email address".into(),
@@ -282,21 +281,30 @@ fn verification_mail(config: &Config, to: &str, token: &str) -> Mail {
              \n\
              Please confirm that this is your email address by opening this link:\n\
              \n\
-             {url}/verify-email?token={token}\n\
-             \n\
-             Or, from a program, send this token to\n\
-             POST /api/v1/auth/email-verification/confirm as {{\"token\": \"...\"}}:\n\
-             \n\
-             {token}\n\
-             \n\
-             It works once, for 48 hours. If you did not ask for it, ignore this message.\n"
+             {}\
+             It works once, for 48 hours. If you did not ask for it, ignore this message.\n",
+            confirmation(config, token)
         ),
     }
 }
 
+/// The link that confirms an address, and the token for a program, as both confirmation
+/// mails give them.
+fn confirmation(config: &Config, token: &str) -> String {
+    let url = config.public_url();
+    format!(
+        "{url}/verify-email?token={token}\n\
+         \n\
+         Or, from a program, send this token to\n\
+         POST /api/v1/auth/email-verification/confirm as {{\"token\": \"...\"}}:\n\
+         \n\
+         {token}\n\
+         \n"
+    )
+}
+
 /// For a reset asked for an address that is not verified: how to verify it first.
 fn unverified_reset_mail(config: &Config, to: &str, token: &str) -> Mail {
-    let url = config.public_url();
     Mail {
         to: to.to_owned(),
         subject: "Confirm your email address to reset your password".into(),
@@ -307,14 +315,9 @@ fn unverified_reset_mail(config: &Config, to: &str, token: &str) -> Mail {
              address is not confirmed yet, and a password is only ever reset through a\n\
              confirmed address. Confirm it first by opening this link:\n\
              \n\
-             {url}/verify-email?token={token}\n\
-             \n\
-             Or, from a program, send this token to\n\
-             POST /api/v1/auth/email-verification/confirm as {{\"token\": \"...\"}}:\n\
-             \n\
-             {token}\n\
-             \n\
-             Then ask for the reset again. If you did not ask for it, ignore this message.\n"
+             {}\
+             Then ask for the reset again. If you did not ask for it, ignore this message.\n",
+            confirmation(config, token)
         ),
     }
 }
