@@ -11,7 +11,7 @@ use tokio::{
     net::TcpStream,
 };
 
-use crate::helpers::{PASSWORD, TestApp, as_basic, register, spawn_app_with};
+use crate::helpers::{PASSWORD, TestApp, as_basic, make_admin, register, spawn_app_with};
 
 const ANN: &str = "ann@example.com";
 const STRANGER: &str = "203.0.113.9";
@@ -354,4 +354,13 @@ async fn searches_tags_and_times_out_of_bounds_are_clear_errors() {
     .await;
     let problem = assert_problem(stats, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert_eq!(problem["errors"][0]["field"], "from");
+    // A flag given empty is not a flag left out.
+    let empty = get(format!("/api/v1/links/{id}/stats?bots=")).await;
+    let problem = assert_problem(empty, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(problem["errors"][0]["field"], "bots");
+    // A value no enum has, in a query the admin routes read.
+    make_admin(&app, ANN);
+    let role = get("/api/v1/admin/users?role=null".into()).await;
+    let problem = assert_problem(role, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(problem["errors"][0]["field"], "role");
 }

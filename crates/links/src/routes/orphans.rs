@@ -41,6 +41,7 @@ pub struct OrphanVisitsQuery {
     pub kind: Option<String>,
     /// Visits by bots and link previews too (default false): scanners trying slugs are
     /// most of them on a public server.
+    #[serde(default, deserialize_with = "platform::http::query::given")]
     pub bots: Option<bool>,
 }
 
@@ -174,8 +175,10 @@ pub struct OrphanStatsQuery {
     /// End of the range, exclusive (default: now).
     pub to: Option<DateTime<Utc>>,
     /// Count visits by bots and link previews too (default false).
+    #[serde(default, deserialize_with = "platform::http::query::given")]
     pub bots: Option<bool>,
     /// How many slugs and referrers (1–100, default 10).
+    #[serde(default, deserialize_with = "platform::http::query::given")]
     pub top: Option<u64>,
 }
 

@@ -45,8 +45,10 @@ pub struct StatsQuery {
     /// IANA time zone for the buckets, such as `Europe/Paris` (default `UTC`).
     pub tz: Option<String>,
     /// Count clicks by bots and link previews too (default false).
+    #[serde(default, deserialize_with = "platform::http::query::given")]
     pub bots: Option<bool>,
     /// How many values per breakdown (1–100, default 10).
+    #[serde(default, deserialize_with = "platform::http::query::given")]
     pub top: Option<u64>,
 }
 

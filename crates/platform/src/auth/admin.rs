@@ -1,7 +1,7 @@
 //! Administration: `GET /api/v1/admin/users`, `PATCH /api/v1/admin/users/{id}`.
 //! The router puts [`super::RequireAdmin`] in front of both.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
@@ -17,7 +17,7 @@ use super::{
 use crate::{
     db::contains_any,
     error::{AppError, AppResult, Problem, Validator},
-    http::{Json, Page, Pagination},
+    http::{Json, Page, Pagination, Query},
     server::AppState,
 };
 

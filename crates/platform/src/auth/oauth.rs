@@ -29,7 +29,7 @@ mod provider;
 use std::sync::Arc;
 
 use axum::{
-    extract::{Path, Query, State},
+    extract::{Path, State},
     http::{HeaderMap, HeaderValue, header},
     response::{IntoResponse, Redirect, Response},
 };
@@ -56,6 +56,7 @@ use super::{
 use crate::{
     config::Config,
     error::{AppError, AppResult, FieldError, Problem},
+    http::Query,
     server::AppState,
 };
 

@@ -29,3 +29,41 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
             })
     }
 }
+
+/// For `#[serde(default, deserialize_with = "…")]` on an optional parameter whose empty value
+/// means nothing: `?bots=` is refused (422 naming it) rather than read as absent, which is what
+/// serde_html_form does for every `Option` and would let `?bots=` silently mean `false`.
+pub fn given<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    struct Filter {
+        #[serde(default, deserialize_with = "super::given")]
+        bots: Option<bool>,
+        #[serde(default, deserialize_with = "super::given")]
+        top: Option<u64>,
+    }
+
+    fn parse(query: &str) -> Result<Filter, serde::de::value::Error> {
+        serde_html_form::from_str(query)
+    }
+
+    #[test]
+    fn an_empty_value_is_refused_and_an_absent_one_is_none() {
+        assert!(parse("bots=").is_err());
+        assert!(parse("top=").is_err());
+        let absent = parse("").unwrap();
+        assert_eq!((absent.bots, absent.top), (None, None));
+        let given = parse("bots=true&top=5").unwrap();
+        assert_eq!((given.bots, given.top), (Some(true), Some(5)));
+    }
+}
