@@ -8,6 +8,7 @@ use anyhow::Context;
 use platform::{
     AppState, Config,
     background::Background,
+    clock::Clock,
     db::{self, Db},
     server,
 };
@@ -38,7 +39,7 @@ pub fn check_app_settings(config: &Config) -> anyhow::Result<()> {
 /// Every route under `/api/v1`: the platform's (accounts, auth, admin) and each app's.
 pub fn api(state: &AppState, links: &links::Links) -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .merge(platform::auth::router(state))
+        .merge(platform::api(state))
         .merge(links.api())
 }
 
@@ -97,8 +98,11 @@ pub async fn start_with(mut config: Config, db: Db) -> anyhow::Result<Running> {
     let grace = config.shutdown_timeout();
     let header_read_timeout = config.header_read_timeout();
     let background = Background::new();
-    let state = AppState::new(config, db.clone()).await?;
+    let clock = Clock::default();
+    let state = AppState::new(config, db.clone(), clock.clone()).await?;
     let links = links::Links::start(&state, &background).await?;
+    // Every app has registered its kinds of job: the queue may start running them.
+    state.jobs.start(&background);
     let app = server::router(
         state.clone(),
         api(&state, &links),
@@ -125,6 +129,7 @@ pub async fn start_with(mut config: Config, db: Db) -> anyhow::Result<Running> {
     });
     Ok(Running {
         addr,
+        clock,
         shutdown,
         task,
     })
@@ -133,6 +138,8 @@ pub async fn start_with(mut config: Config, db: Db) -> anyhow::Result<Running> {
 /// A server started by [`start`].
 pub struct Running {
     pub addr: SocketAddr,
+    /// The server's clock: tests move it to make scheduled work due.
+    pub clock: Clock,
     shutdown: CancellationToken,
     task: JoinHandle<anyhow::Result<()>>,
 }

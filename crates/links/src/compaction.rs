@@ -7,15 +7,12 @@
 //! Clicks that reach the database for a day already compacted (a backlog written late)
 //! are added to both tables by the writer, which reads `through` in the same transaction.
 
-use std::time::Duration;
-
 use chrono::{NaiveDate, TimeDelta, Utc};
 use platform::{AppResult, db::Db};
 use sea_orm::{
     ConnectionTrait, TransactionTrait,
     sea_query::{Alias, Expr, ExprTrait, Func, IntoTableRef, LockType, Query},
 };
-use tokio_util::sync::CancellationToken;
 
 use crate::{analytics::DIMENSIONS, entities::link};
 
@@ -24,31 +21,6 @@ enum ClickDaysCompacted {
     Table,
     Id,
     Through,
-}
-
-/// How often the compactor looks for a day that has ended, and how soon it tries again
-/// after a failure (the database was down, or on SQLite another write won a race).
-const EVERY: Duration = Duration::from_secs(600);
-const RETRY: Duration = Duration::from_secs(5);
-
-/// The background task: compacts every finished day, now and then every [`EVERY`].
-pub async fn run(db: Db, stop: CancellationToken) {
-    let mut tick = tokio::time::interval(EVERY);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            () = stop.cancelled() => return,
-        }
-        let yesterday = Utc::now().date_naive() - TimeDelta::days(1);
-        match compact_through(&db, yesterday).await {
-            Ok(0) => {}
-            Ok(days) => tracing::info!(days, "click rollups compacted into days"),
-            Err(err) => {
-                tracing::warn!(error = %err, "compacting click rollups failed; retrying");
-                tick.reset_after(RETRY);
-            }
-        }
-    }
 }
 
 /// Compacts each day up to `last` (inclusive) not compacted yet, one transaction per day;

@@ -14,6 +14,7 @@ pub mod domains;
 pub mod enrich;
 pub mod entities;
 pub mod geo;
+pub mod jobs;
 pub mod live;
 pub mod migrations;
 pub mod model;
@@ -25,7 +26,6 @@ mod routes;
 pub mod settings;
 pub mod store;
 pub mod useragent;
-pub mod workers;
 
 use std::{net::SocketAddr, sync::Arc};
 
@@ -49,7 +49,7 @@ pub struct LinksState {
     pub settings: Settings,
     pub domains: Domains,
     pub cache: Arc<SlugCache>,
-    pub enrichment: workers::Enrichment,
+    pub enrichment: jobs::Enrichment,
     pub clicks: ClickQueue,
     pub geo: Arc<Geo>,
     pub counters: RedirectCounters,
@@ -62,18 +62,6 @@ pub struct LinksState {
 impl LinksState {
     pub fn client_ip(&self, headers: &HeaderMap, peer: SocketAddr) -> std::net::IpAddr {
         platform::http::client_ip(headers, Some(peer), self.client_ip_header.as_deref())
-    }
-
-    /// After a link is created: forget a cached "not found" for its slug, fetch its title
-    /// if it has none, and queue its safety check when one is configured.
-    pub async fn after_create(&self, link: &entities::link::Model, needs_title: bool) {
-        self.cache.invalidate(&link.domain, &link.slug).await;
-        if needs_title {
-            self.enrichment.fetch_title(link.id, &link.target_url);
-        }
-        if link.safety == "pending" {
-            self.enrichment.check_safety(link.id);
-        }
     }
 
     /// The safety state a new link starts in: `pending` (not live) until checked, when a
@@ -133,13 +121,6 @@ impl Links {
         background.spawn_on_own_thread("click writer", move |stop| {
             clicks::run_writer(rx, writer, batch, flush, stop)
         })?;
-        let db = app.db.clone();
-        background.spawn("rollup compaction", move |stop| compaction::run(db, stop));
-        let db = app.db.clone();
-        let retention = settings.click_retention_days;
-        background.spawn("daily clean-up", move |stop| {
-            retention::run(db, retention, stop)
-        });
         let cache = SlugCache::start(
             settings.cache_capacity,
             settings.cache_ttl(),
@@ -147,7 +128,7 @@ impl Links {
             app.shared.clone(),
             background,
         );
-        let enrichment = workers::start(&app.db, cache.clone(), &settings, background)?;
+        let enrichment = jobs::start(app, cache.clone(), &settings).await?;
         let state: Arc<LinksState> = Arc::new(LinksState {
             db: app.db.clone(),
             cache,

@@ -13,44 +13,24 @@
 //! Every deletion runs in slices, each a statement and a transaction of its own: on SQLite
 //! the click writer's batches take turns with them rather than wait for one long delete.
 
-use std::time::Duration;
-
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use platform::{AppResult, db::Db};
 use sea_orm::{
     ConnectionTrait,
     sea_query::{Alias, Expr, ExprTrait, Func, Query},
 };
-use tokio_util::sync::CancellationToken;
 
-/// How often the task looks whether a new day has begun.
-const EVERY: Duration = Duration::from_secs(3600);
 /// Links whose visitors one statement deletes.
 const LINKS_PER_DELETE: i64 = 10_000;
 /// Raw rows one statement deletes at most.
 const ROWS_PER_DELETE: u64 = 10_000;
 
-/// The background task: cleans up once a day, retrying on the next tick after a failure.
-pub async fn run(db: Db, click_retention_days: Option<u32>, stop: CancellationToken) {
-    let mut tick = tokio::time::interval(EVERY);
-    let mut cleaned_on = None;
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            () = stop.cancelled() => return,
-        }
-        let today = Utc::now().date_naive();
-        if cleaned_on == Some(today) {
-            continue;
-        }
-        match clean_up(&db, today, click_retention_days).await {
-            Ok(()) => cleaned_on = Some(today),
-            Err(err) => tracing::warn!(error = %err, "the daily clean-up failed; retrying"),
-        }
-    }
-}
-
-async fn clean_up(db: &Db, today: NaiveDate, click_retention_days: Option<u32>) -> AppResult<()> {
+/// The daily clean-up (the `links.clean_up` job).
+pub(crate) async fn clean_up(
+    db: &Db,
+    today: NaiveDate,
+    click_retention_days: Option<u32>,
+) -> AppResult<()> {
     let yesterday = today - TimeDelta::days(1);
     let visitors = forget_visitors_before(db, yesterday).await?;
     tracing::info!(visitors, before = %yesterday, "past days' visitors forgotten");

@@ -31,14 +31,13 @@ use crate::{
 /// Inserts a link with its tags and rules, all or nothing. A generated slug that happens
 /// to be taken is drawn again; a custom slug that is taken is a 409 on `slug`.
 pub async fn create(
-    db: &platform::db::Db,
+    tx: &sea_orm::DatabaseTransaction,
     owner: i64,
     link: ValidLink,
     password_hash: Option<String>,
     slug_length: usize,
     safety: &str,
 ) -> AppResult<link::Model> {
-    let tx = db.begin().await?;
     let now = Utc::now();
     let custom = link.slug.is_some();
     let mut attempt = 0;
@@ -86,9 +85,8 @@ pub async fn create(
             Err(err) => return Err(err.into()),
         }
     };
-    set_tags(&tx, owner, created.id, &link.tags).await?;
-    set_rules(&tx, created.id, &link.rules).await?;
-    tx.commit().await?;
+    set_tags(tx, owner, created.id, &link.tags).await?;
+    set_rules(tx, created.id, &link.rules).await?;
     Ok(created)
 }
 

@@ -47,6 +47,11 @@ pub struct Config {
     pub header_read_timeout_secs: u64,
     /// Largest request body accepted, in bytes; larger ones are answered 413.
     pub body_limit_bytes: usize,
+    /// Background jobs this instance runs at once (see `jobs`).
+    pub job_concurrency: usize,
+    /// How long an instance's claim on a job holds before another instance may take it,
+    /// should the first die: how late a job of a crashed instance is run.
+    pub job_lease_secs: u64,
     /// How long a graceful shutdown waits for in-flight requests and background work.
     pub shutdown_timeout_secs: u64,
     /// Origins allowed to call the API from a browser. Empty (the default) means CORS is
@@ -147,6 +152,8 @@ impl Default for Config {
             request_timeout_secs: 30,
             header_read_timeout_secs: 10,
             body_limit_bytes: 1024 * 1024,
+            job_concurrency: 16,
+            job_lease_secs: 60,
             shutdown_timeout_secs: 30,
             cors_allowed_origins: Vec::new(),
             jwt_keys: None,
@@ -267,6 +274,12 @@ impl Config {
         if self.header_read_timeout_secs == 0 {
             return invalid("header_read_timeout_secs", "must be at least 1");
         }
+        if self.job_concurrency == 0 {
+            return invalid("job_concurrency", "must be at least 1");
+        }
+        if self.job_lease_secs < 3 {
+            return invalid("job_lease_secs", "must be at least 3");
+        }
         if self.body_limit_bytes < 1024 {
             return invalid("body_limit_bytes", "must be at least 1024");
         }
@@ -325,6 +338,14 @@ impl Config {
 
     pub fn header_read_timeout(&self) -> Duration {
         Duration::from_secs(self.header_read_timeout_secs)
+    }
+
+    pub fn queue_settings(&self) -> crate::jobs::QueueSettings {
+        crate::jobs::QueueSettings {
+            concurrency: self.job_concurrency,
+            lease: Duration::from_secs(self.job_lease_secs),
+            ..Default::default()
+        }
     }
 
     pub fn shutdown_timeout(&self) -> Duration {

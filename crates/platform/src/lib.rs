@@ -3,22 +3,31 @@
 //! An app depends on this crate and never on another app. It gets a database pool ([`db`]),
 //! one error type that renders as problem+json ([`error`]), the HTTP conventions
 //! ([`http`]), accounts and authentication ([`auth`]), logs and metrics
-//! ([`observability`]), background workers ([`background`]), the server ([`server`]) and what instances share
+//! ([`observability`]), background workers ([`background`]), the durable job queue
+//! ([`jobs`]) and its [`clock`], the server ([`server`]) and what instances share
 //! through Redis ([`shared`]).
 
 pub mod auth;
 pub mod background;
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod jobs;
 pub mod mail;
 pub mod migrations;
 pub mod observability;
 pub mod outbound;
 pub mod server;
 pub mod shared;
+pub mod state;
 
 pub use config::Config;
 pub use error::{AppError, AppResult};
-pub use server::AppState;
+pub use state::AppState;
+
+/// The platform's routes under `/api/v1`: accounts, sign-in, administration.
+pub fn api(state: &AppState) -> utoipa_axum::router::OpenApiRouter<AppState> {
+    auth::router(state).merge(jobs::admin::router(state))
+}

@@ -1,7 +1,7 @@
 //! The HTTP server: the platform's own routes (health, metrics, API docs), the middleware
 //! stack every request goes through, and serving with a graceful shutdown.
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use axum::{
     Router,
@@ -24,51 +24,14 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::{
-    auth::AuthState,
     config::Config,
-    db::{self, Db},
+    db,
     error::{AppError, Problem},
     http::{self, Json},
-    mail::Mailer,
     observability,
-    shared::Shared,
 };
 
-/// What handlers can reach: the database pool, the configuration, what authentication
-/// needs (signing keys, failure counters), and what instances share.
-#[derive(Clone)]
-pub struct AppState {
-    pub db: Db,
-    pub config: Arc<Config>,
-    pub auth: Arc<AuthState>,
-    /// Outgoing mail (SMTP, or the log in development).
-    pub mailer: Arc<Mailer>,
-    /// Calls to third parties (OAuth providers); one client, so one connection pool.
-    pub http: reqwest::Client,
-    /// What instances share through Redis, when configured: counters and broadcasts.
-    pub shared: Shared,
-    /// Cancelled when the server begins to stop. A graceful stop waits for requests in
-    /// flight, so a response that could go on for ever (an event stream) must end here.
-    pub shutdown: CancellationToken,
-}
-
-impl AppState {
-    pub async fn new(config: Config, db: Db) -> crate::AppResult<Self> {
-        let shared = Shared::connect(&config).await?;
-        let auth = AuthState::new(&config, &shared).await?;
-        let mailer = Mailer::new(&config)?;
-        Ok(Self {
-            db,
-            config: Arc::new(config),
-            auth: Arc::new(auth),
-            mailer: Arc::new(mailer),
-            http: crate::outbound::client()
-                .map_err(|e| anyhow::anyhow!("cannot build the outbound HTTP client: {e}"))?,
-            shared,
-            shutdown: CancellationToken::new(),
-        })
-    }
-}
+pub use crate::state::AppState;
 
 #[derive(OpenApi)]
 #[openapi(

@@ -60,8 +60,9 @@ pub(crate) async fn create_link(
     }
     let password_hash = hash_link_password(valid.password.clone()).await?;
     let needs_title = valid.title.is_none();
+    let tx = state.db.begin().await?;
     let created = store::create(
-        &state.db,
+        &tx,
         owner,
         valid,
         password_hash,
@@ -69,7 +70,14 @@ pub(crate) async fn create_link(
         links.initial_safety(),
     )
     .await?;
-    links.after_create(&created, needs_title).await;
+    links
+        .enrichment
+        .new_link(&tx, &created, needs_title)
+        .await?;
+    tx.commit().await?;
+    // A cached "not found" for the slug is forgotten; the jobs may start.
+    links.cache.invalidate(&created.domain, &created.slug).await;
+    links.enrichment.committed();
     Ok(Created::New(created))
 }
 
@@ -417,12 +425,13 @@ pub async fn update(
     if let Some(rules) = rules {
         store::set_rules(&tx, id, &rules).await?;
     }
+    if recheck {
+        links.enrichment.recheck(&tx, updated.id).await?;
+    }
     tx.commit().await?;
     links.cache.invalidate(&old_domain, &old_slug).await;
     links.cache.invalidate(&updated.domain, &updated.slug).await;
-    if recheck {
-        links.enrichment.check_safety(updated.id);
-    }
+    links.enrichment.committed();
     Ok(Json(store::view(&state.db, updated, &links.domains).await?))
 }
 

@@ -18,7 +18,7 @@ use crate::{
     db::contains_any,
     error::{AppError, AppResult, Problem, Validator},
     http::{Json, Page, Pagination, Query},
-    server::AppState,
+    state::AppState,
 };
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -23,7 +23,7 @@ use crate::{
     db::Db,
     error::{AppError, AppResult, Problem, Validator},
     http::{Json, Page, Pagination, location},
-    server::AppState,
+    state::AppState,
 };
 
 pub const PREFIX: &str = "cap_";

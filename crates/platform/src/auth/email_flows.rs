@@ -42,8 +42,8 @@ use crate::{
     error::{AppError, AppResult, Problem, Validator},
     http::Json,
     mail::Mail,
-    server::AppState,
     shared::Shared,
+    state::AppState,
 };
 
 pub mod entity {

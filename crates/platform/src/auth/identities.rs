@@ -22,7 +22,7 @@ use super::{
 use crate::{
     error::{AppError, AppResult, Problem},
     http::Json,
-    server::AppState,
+    state::AppState,
 };
 
 /// A provider account linked to ours.

@@ -30,7 +30,7 @@ use super::{api_keys, login, secret, session, user};
 use crate::{
     error::{AppError, AppResult},
     http::RequestContext,
-    server::AppState,
+    state::AppState,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]

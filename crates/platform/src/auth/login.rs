@@ -18,7 +18,7 @@ use super::{
 use crate::{
     config::Config,
     error::{AppError, AppResult},
-    server::AppState,
+    state::AppState,
 };
 
 /// The caller's address, as an extractor.

@@ -19,7 +19,7 @@ use super::{
 use crate::{
     error::{AppError, AppResult, Problem, Validator},
     http::Json,
-    server::AppState,
+    state::AppState,
 };
 
 /// The signed-in account.

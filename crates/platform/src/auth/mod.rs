@@ -37,7 +37,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 pub use identity::{AuthMethod, CurrentUser, RequireAdmin, Scope};
 pub use ownership::{Owned, find_owned};
 
-use crate::{config::Config, error::AppResult, server::AppState, shared::Shared};
+use crate::{config::Config, error::AppResult, shared::Shared, state::AppState};
 use jwt::JwtKeys;
 use rate_limit::FailureLimiter;
 

@@ -57,7 +57,7 @@ use crate::{
     config::Config,
     error::{AppError, AppResult, FieldError, Problem},
     http::Query,
-    server::AppState,
+    state::AppState,
 };
 
 /// Holds the `state` between start and callback, in the browser that started the flow.

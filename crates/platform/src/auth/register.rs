@@ -16,7 +16,7 @@ use super::{
 use crate::{
     error::{AppError, AppResult, Problem, Validator},
     http::{Json, location},
-    server::AppState,
+    state::AppState,
 };
 
 #[derive(Debug, Deserialize, ToSchema)]

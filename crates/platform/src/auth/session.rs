@@ -26,7 +26,7 @@ use crate::{
     db::Db,
     error::{AppError, AppResult, Problem},
     http::Json,
-    server::AppState,
+    state::AppState,
 };
 
 pub const COOKIE: &str = "capstone_session";

@@ -32,7 +32,7 @@ use crate::{
     db::Db,
     error::{AppError, AppResult, Problem},
     http::Json,
-    server::AppState,
+    state::AppState,
 };
 
 pub mod entity {

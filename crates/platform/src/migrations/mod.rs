@@ -7,6 +7,7 @@ mod m20261124_000002_create_auth_tables;
 mod m20261124_000003_create_oauth_states;
 mod m20261201_000001_oauth_link_states;
 mod m20261202_000001_sign_in_addresses;
+mod m20261203_000001_create_jobs;
 
 use sea_orm_migration::MigrationTrait;
 
@@ -17,5 +18,6 @@ pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         Box::new(m20261124_000003_create_oauth_states::Migration),
         Box::new(m20261201_000001_oauth_link_states::Migration),
         Box::new(m20261202_000001_sign_in_addresses::Migration),
+        Box::new(m20261203_000001_create_jobs::Migration),
     ]
 }

@@ -22,6 +22,8 @@ pub fn handle() -> &'static PrometheusHandle {
                 LATENCY_BUCKETS,
             )
             .expect("buckets are not empty")
+            .set_buckets_for_metric(Matcher::Full("jobs_lag_seconds".into()), LATENCY_BUCKETS)
+            .expect("buckets are not empty")
             .install_recorder()
             .expect("no other metrics recorder is installed")
     })

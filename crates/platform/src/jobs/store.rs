@@ -1,0 +1,230 @@
+//! The queue's SQL: one function per move of a row through its life.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use sea_orm::{
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, TryInsertResult,
+    sea_query::{Expr, ExprTrait, LockBehavior, LockType, Query},
+};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    Job, JobContext, JobError,
+    entity::{self, Column, Entity, JobState},
+};
+use crate::{db::Db, error::AppResult};
+
+/// How long finished jobs are kept: as long as their keys must keep meaning "done".
+const KEEP_DONE: TimeDelta = TimeDelta::days(7);
+/// How long dead jobs are kept for administrators to look at and retry.
+const KEEP_DEAD: TimeDelta = TimeDelta::days(30);
+
+/// Inserts a job unless one with its key exists; returns the new id.
+pub(super) async fn insert(
+    conn: &impl ConnectionTrait,
+    kind: &str,
+    payload: String,
+    run_at: DateTime<Utc>,
+    key: Option<String>,
+    now: DateTime<Utc>,
+) -> AppResult<Option<i64>> {
+    let row = entity::ActiveModel {
+        kind: Set(kind.to_owned()),
+        payload: Set(payload),
+        state: Set(JobState::Queued),
+        run_at: Set(run_at),
+        attempts: Set(0),
+        idempotency_key: Set(key),
+        created_at: Set(now),
+        ..Default::default()
+    };
+    let inserted = Entity::insert(row)
+        .on_conflict_do_nothing_on([Column::IdempotencyKey])
+        .exec(conn)
+        .await?;
+    Ok(match inserted {
+        TryInsertResult::Inserted(result) => Some(result.last_insert_id),
+        TryInsertResult::Empty | TryInsertResult::Conflicted => None,
+    })
+}
+
+/// Claims up to `limit` jobs that are due, or whose lease has lapsed, for `instance` until
+/// `until`:
+///
+/// ```sql
+/// UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = $now,
+///        locked_by = $instance, locked_until = $until
+///  WHERE id IN (SELECT id FROM jobs
+///                WHERE (state = 'queued' AND run_at <= $now)
+///                   OR (state = 'running' AND locked_until < $now)
+///                ORDER BY run_at LIMIT $limit
+///                FOR UPDATE SKIP LOCKED)   -- PostgreSQL only
+/// RETURNING *
+/// ```
+///
+/// On PostgreSQL, instances claiming at once skip each other's rows instead of waiting or
+/// taking the same ones; on SQLite the statement is one write, and writes take turns.
+pub(super) async fn claim(
+    db: &Db,
+    instance: &str,
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+    limit: u64,
+) -> AppResult<Vec<entity::Model>> {
+    let due = Query::select()
+        .column(Column::Id)
+        .from(Entity)
+        .cond_where(
+            Expr::col(Column::State)
+                .eq(JobState::Queued)
+                .and(Expr::col(Column::RunAt).lte(now))
+                .or(Expr::col(Column::State)
+                    .eq(JobState::Running)
+                    .and(Expr::col(Column::LockedUntil).lt(now))),
+        )
+        .order_by(Column::RunAt, sea_orm::Order::Asc)
+        .limit(limit)
+        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+        .to_owned();
+    Ok(Entity::update_many()
+        .col_expr(Column::State, Expr::value(JobState::Running))
+        .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
+        .col_expr(Column::StartedAt, Expr::value(now))
+        .col_expr(Column::LockedBy, Expr::value(instance))
+        .col_expr(Column::LockedUntil, Expr::value(until))
+        .filter(Column::Id.in_subquery(due))
+        .exec_with_returning(db)
+        .await?)
+}
+
+/// A running job of `instance`'s, by id: its lease renewed, or its outcome written.
+fn held(id: i64, instance: &str) -> sea_orm::UpdateMany<Entity> {
+    Entity::update_many()
+        .filter(Column::Id.eq(id))
+        .filter(Column::State.eq(JobState::Running))
+        .filter(Column::LockedBy.eq(instance))
+}
+
+/// Extends the lease of a job that is still running.
+pub(super) async fn renew(db: &Db, id: i64, instance: &str, until: DateTime<Utc>) -> AppResult<()> {
+    held(id, instance)
+        .col_expr(Column::LockedUntil, Expr::value(until))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// What became of an attempt.
+pub(super) enum Outcome {
+    Done,
+    RetryAt(DateTime<Utc>, String),
+    Dead(String),
+}
+
+/// Writes the outcome of `instance`'s attempt at job `id` (nothing, if its lease was lost
+/// to another instance meanwhile: that one's outcome counts).
+pub(super) async fn settle(
+    db: &Db,
+    id: i64,
+    instance: &str,
+    outcome: &Outcome,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let update = held(id, instance)
+        .col_expr(Column::LockedBy, Expr::value(Option::<String>::None))
+        .col_expr(
+            Column::LockedUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        );
+    let update = match outcome {
+        Outcome::Done => update
+            .col_expr(Column::State, Expr::value(JobState::Done))
+            .col_expr(Column::FinishedAt, Expr::value(now)),
+        Outcome::RetryAt(at, error) => update
+            .col_expr(Column::State, Expr::value(JobState::Queued))
+            .col_expr(Column::RunAt, Expr::value(*at))
+            .col_expr(Column::LastError, Expr::value(error.as_str())),
+        Outcome::Dead(error) => update
+            .col_expr(Column::State, Expr::value(JobState::Dead))
+            .col_expr(Column::FinishedAt, Expr::value(now))
+            .col_expr(Column::LastError, Expr::value(error.as_str())),
+    };
+    update.exec(db).await?;
+    Ok(())
+}
+
+/// When the dispatcher should look next: the earliest due time or lease end.
+pub(super) async fn next_due(db: &Db) -> AppResult<Option<DateTime<Utc>>> {
+    let queued: Option<DateTime<Utc>> = Entity::find()
+        .select_only()
+        .column_as(Column::RunAt.min(), "at")
+        .filter(Column::State.eq(JobState::Queued))
+        .into_tuple()
+        .one(db)
+        .await?
+        .flatten();
+    let leased: Option<DateTime<Utc>> = Entity::find()
+        .select_only()
+        .column_as(Column::LockedUntil.min(), "at")
+        .filter(Column::State.eq(JobState::Running))
+        .into_tuple()
+        .one(db)
+        .await?
+        .flatten();
+    Ok(queued.into_iter().chain(leased).min())
+}
+
+/// How many jobs are in each state, for `/metrics`.
+pub(super) async fn counts(db: &Db) -> AppResult<Vec<(JobState, i64)>> {
+    Ok(Entity::find()
+        .select_only()
+        .column(Column::State)
+        .column_as(Column::Id.count(), "n")
+        .group_by(Column::State)
+        .into_tuple()
+        .all(db)
+        .await?)
+}
+
+/// Makes a dead job queued again, due now, with its attempts counted from zero. Returns
+/// whether there was such a job.
+pub(super) async fn revive(db: &Db, id: i64, now: DateTime<Utc>) -> AppResult<bool> {
+    let result = Entity::update_many()
+        .col_expr(Column::State, Expr::value(JobState::Queued))
+        .col_expr(Column::RunAt, Expr::value(now))
+        .col_expr(Column::Attempts, Expr::value(0))
+        .col_expr(
+            Column::FinishedAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .filter(Column::Id.eq(id))
+        .filter(Column::State.eq(JobState::Dead))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// The queue's own daily clean-up: done jobs after a week, dead ones after a month.
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct CleanUp;
+
+impl Job for CleanUp {
+    const KIND: &'static str = "platform.jobs_clean_up";
+}
+
+pub(super) async fn clean_up(db: Db, context: JobContext) -> Result<(), JobError> {
+    let now = context.clock.now();
+    let removed = Entity::delete_many()
+        .filter(
+            Column::State
+                .eq(JobState::Done)
+                .and(Column::FinishedAt.lt(now - KEEP_DONE))
+                .or(Column::State
+                    .eq(JobState::Dead)
+                    .and(Column::FinishedAt.lt(now - KEEP_DEAD))),
+        )
+        .exec(&db)
+        .await?;
+    tracing::info!(removed = removed.rows_affected, "finished jobs removed");
+    Ok(())
+}

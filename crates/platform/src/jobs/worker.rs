@@ -1,0 +1,183 @@
+//! One dispatcher per instance: claims as many due jobs as it has free slots, runs each on
+//! a task of its own (renewing its lease meanwhile), writes the outcome, and otherwise
+//! sleeps until the next due time, a wake-up, a move of the clock, or the idle poll.
+
+use std::{sync::Arc, time::Duration};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+
+use super::{
+    JobContext, JobError, Jobs,
+    entity::Model,
+    store::{self, Outcome},
+};
+
+/// The most jobs one claim takes.
+const MAX_CLAIM: usize = 64;
+/// Pauses after a failed claim (the database is down): doubling up to the cap.
+const OUTAGE_PAUSE: Duration = Duration::from_millis(250);
+const OUTAGE_PAUSE_MAX: Duration = Duration::from_secs(10);
+
+pub(super) async fn run(jobs: Jobs, stop: CancellationToken) {
+    let inner = &jobs.inner;
+    let slots = Arc::new(Semaphore::new(inner.settings.concurrency.max(1)));
+    let running = TaskTracker::new();
+    let mut moved = inner.clock.moved();
+    let mut pause = OUTAGE_PAUSE;
+    loop {
+        let first = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot.expect("never closed"),
+            () = stop.cancelled() => break,
+        };
+        let free = (1 + slots.available_permits()).min(MAX_CLAIM);
+        let now = inner.clock.now();
+        match store::claim(
+            &inner.db,
+            &inner.instance,
+            now,
+            lease_end(&jobs, now),
+            free as u64,
+        )
+        .await
+        {
+            Ok(claimed) if !claimed.is_empty() => {
+                pause = OUTAGE_PAUSE;
+                let mut first = Some(first);
+                for job in claimed {
+                    let slot = first.take().unwrap_or_else(|| {
+                        // Only this loop takes slots, and it saw `free` of them.
+                        slots.clone().try_acquire_owned().expect("a free slot")
+                    });
+                    running.spawn(attempt(jobs.clone(), job, slot));
+                }
+                continue;
+            }
+            Ok(_) => drop(first),
+            Err(err) => {
+                drop(first);
+                tracing::warn!(error = %err, ?pause, "claiming jobs failed; pausing");
+                tokio::select! {
+                    () = tokio::time::sleep(pause) => {}
+                    () = stop.cancelled() => break,
+                }
+                pause = (pause * 2).min(OUTAGE_PAUSE_MAX);
+                continue;
+            }
+        }
+        let idle = inner.settings.idle_poll;
+        let sleep = match store::next_due(&inner.db).await {
+            Ok(Some(at)) => inner.clock.until(at).min(idle),
+            _ => idle,
+        };
+        tokio::select! {
+            () = tokio::time::sleep(sleep) => {}
+            () = inner.wake.notified() => {}
+            _ = moved.changed() => {}
+            () = stop.cancelled() => break,
+        }
+    }
+    // Stopping: claim nothing more, let the jobs in hand finish.
+    running.close();
+    running.wait().await;
+}
+
+fn lease_end(jobs: &Jobs, now: DateTime<Utc>) -> DateTime<Utc> {
+    now + TimeDelta::from_std(jobs.inner.settings.lease).unwrap_or(TimeDelta::minutes(1))
+}
+
+/// Runs one claimed job to its outcome and writes it.
+async fn attempt(jobs: Jobs, job: Model, _slot: OwnedSemaphorePermit) {
+    let inner = &jobs.inner;
+    let started = inner.clock.now();
+    let lag = (started - job.run_at).to_std().unwrap_or_default();
+    metrics::histogram!("jobs_lag_seconds", "kind" => job.kind.clone()).record(lag.as_secs_f64());
+    let attempts = u32::try_from(job.attempts).unwrap_or(1);
+    let handler = inner
+        .handlers
+        .read()
+        .expect("handlers lock")
+        .get(job.kind.as_str())
+        .map(|h| (h.run.clone(), h.retries));
+    let result = match &handler {
+        None => Err(JobError::permanent(format!(
+            "no handler for the kind {:?} in this version",
+            job.kind
+        ))),
+        Some((run, _)) => {
+            let context = JobContext {
+                id: job.id,
+                attempt: attempts,
+                clock: inner.clock.clone(),
+            };
+            match run(&job.payload, context) {
+                Err(unparsable) => Err(unparsable),
+                Ok(work) => run_leased(&jobs, job.id, work).await,
+            }
+        }
+    };
+    let now = inner.clock.now();
+    let (outcome, label) = match result {
+        Ok(()) => (Outcome::Done, "done"),
+        Err(err) => {
+            let retries = handler.map(|(_, retries)| retries).unwrap_or_default();
+            if err.permanent || attempts >= retries.max_attempts {
+                tracing::warn!(job = job.id, kind = job.kind, attempts, error = %err, "job dead");
+                (Outcome::Dead(err.message), "dead")
+            } else {
+                let wait = err
+                    .retry_after
+                    .unwrap_or_else(|| retries.backoff(attempts))
+                    .min(crate::outbound::MAX_RETRY_AFTER);
+                tracing::info!(job = job.id, kind = job.kind, attempts, ?wait, error = %err, "job failed; retrying");
+                let at = now + TimeDelta::from_std(wait).unwrap_or(TimeDelta::days(1));
+                (Outcome::RetryAt(at, err.message), "failed")
+            }
+        }
+    };
+    metrics::counter!("jobs_finished_total", "kind" => job.kind.clone(), "outcome" => label)
+        .increment(1);
+    // The outcome must be written, or the job runs again when its lease lapses: try for
+    // as long as the lease would have held it.
+    let mut pause = OUTAGE_PAUSE;
+    let give_up = now + TimeDelta::from_std(inner.settings.lease).unwrap_or_default();
+    while let Err(err) = store::settle(
+        &inner.db,
+        job.id,
+        &inner.instance,
+        &outcome,
+        inner.clock.now(),
+    )
+    .await
+    {
+        if inner.clock.now() > give_up {
+            tracing::error!(job = job.id, error = %err, "cannot record a job's outcome; it will run again");
+            return;
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(OUTAGE_PAUSE_MAX);
+    }
+}
+
+/// Runs `work` on a task of its own, so that a panic is an error of this job rather than
+/// the end of the dispatcher, renewing the lease every third of it until it ends.
+async fn run_leased(jobs: &Jobs, id: i64, work: super::BoxFuture) -> Result<(), JobError> {
+    let inner = &jobs.inner;
+    let mut task = tokio::spawn(work);
+    let mut renew = tokio::time::interval(inner.settings.lease / 3);
+    renew.tick().await;
+    loop {
+        tokio::select! {
+            joined = &mut task => {
+                return joined.unwrap_or_else(|err| Err(JobError::retry(format!("the job panicked: {err}"))));
+            }
+            _ = renew.tick() => {
+                let now = inner.clock.now();
+                if let Err(err) = store::renew(&inner.db, id, &inner.instance, lease_end(jobs, now)).await {
+                    tracing::warn!(job = id, error = %err, "renewing a job's lease failed");
+                }
+            }
+        }
+    }
+}

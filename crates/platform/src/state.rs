@@ -1,0 +1,53 @@
+//! What every handler and app can reach: [`AppState`]. It sits below the services it holds
+//! (auth, mail, the queue) and above nothing, so any of them may name it.
+
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    auth::AuthState, clock::Clock, config::Config, db::Db, jobs::Jobs, mail::Mailer, shared::Shared,
+};
+
+/// The database pool, the configuration, what authentication needs (signing keys, failure
+/// counters), the job queue and its clock, and what instances share.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub config: Arc<Config>,
+    pub auth: Arc<AuthState>,
+    /// Outgoing mail (SMTP, or the log in development).
+    pub mailer: Arc<Mailer>,
+    /// Calls to third parties (OAuth providers); one client, so one connection pool.
+    pub http: reqwest::Client,
+    /// What instances share through Redis, when configured: counters and broadcasts.
+    pub shared: Shared,
+    /// The durable queue: work to run later or elsewhere (see [`crate::jobs`]).
+    pub jobs: Jobs,
+    /// The time scheduled work goes by; tests move it.
+    pub clock: Clock,
+    /// Cancelled when the server begins to stop. A graceful stop waits for requests in
+    /// flight, so a response that could go on for ever (an event stream) must end here.
+    pub shutdown: CancellationToken,
+}
+
+impl AppState {
+    pub async fn new(config: Config, db: Db, clock: Clock) -> crate::AppResult<Self> {
+        let shared = Shared::connect(&config).await?;
+        let auth = AuthState::new(&config, &shared).await?;
+        let mailer = Mailer::new(&config)?;
+        let jobs = Jobs::new(db.clone(), clock.clone(), config.queue_settings());
+        Ok(Self {
+            db,
+            auth: Arc::new(auth),
+            mailer: Arc::new(mailer),
+            http: crate::outbound::client()
+                .map_err(|e| anyhow::anyhow!("cannot build the outbound HTTP client: {e}"))?,
+            shared,
+            jobs,
+            clock,
+            config: Arc::new(config),
+            shutdown: CancellationToken::new(),
+        })
+    }
+}
