@@ -4,6 +4,7 @@
 mod accounts;
 mod admin;
 mod auth_methods;
+mod background_jobs;
 mod command_line;
 mod email_flows;
 mod errors;
