@@ -130,6 +130,7 @@ pub async fn start_with(mut config: Config, db: Db) -> anyhow::Result<Running> {
     Ok(Running {
         addr,
         clock,
+        jobs: state.jobs.clone(),
         shutdown,
         task,
     })
@@ -140,6 +141,8 @@ pub struct Running {
     pub addr: SocketAddr,
     /// The server's clock: tests move it to make scheduled work due.
     pub clock: Clock,
+    /// The server's job queue, for tests that wait for it to settle.
+    pub jobs: platform::jobs::Jobs,
     shutdown: CancellationToken,
     task: JoinHandle<anyhow::Result<()>>,
 }

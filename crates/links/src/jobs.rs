@@ -122,11 +122,6 @@ impl Enrichment {
         self.jobs.enqueue(tx, &CheckSafety { link_id }).await?;
         Ok(())
     }
-
-    /// After the transaction committed: the queue may start at once.
-    pub fn committed(&self) {
-        self.jobs.wake();
-    }
 }
 
 /// Registers the links app's kinds of job and schedules its recurring ones.
@@ -136,8 +131,9 @@ pub async fn start(
     settings: &crate::Settings,
 ) -> anyhow::Result<Enrichment> {
     let jobs = &app.jobs;
-    let client = platform::outbound::guarded_client(settings.allow_private_targets)?;
-    let allow_private = settings.allow_private_targets;
+    // The platform's `allow_private_outbound`, or this app's older name for it.
+    let allow_private = app.config.allow_private_outbound || settings.allow_private_targets;
+    let client = platform::outbound::guarded_client(allow_private)?;
     let permits = Arc::new(Semaphore::new(TITLE_CONCURRENCY));
     let db = app.db.clone();
     jobs.register(move |job: FetchTitle, _| {

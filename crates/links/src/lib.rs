@@ -13,6 +13,7 @@ mod csv_files;
 pub mod domains;
 pub mod enrich;
 pub mod entities;
+pub mod events;
 pub mod geo;
 pub mod jobs;
 pub mod live;
@@ -129,11 +130,14 @@ impl Links {
             background,
         );
         let enrichment = jobs::start(app, cache.clone(), &settings).await?;
+        let domains = Domains::new(&app.config.public_url(), settings.domains.clone());
+        app.webhooks.declare(events::TYPES);
+        events::register(app, domains.clone());
         let state: Arc<LinksState> = Arc::new(LinksState {
             db: app.db.clone(),
             cache,
             enrichment,
-            domains: Domains::new(&app.config.public_url(), settings.domains.clone()),
+            domains,
             settings,
             clicks,
             geo,

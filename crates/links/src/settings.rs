@@ -40,7 +40,8 @@ pub struct Settings {
     /// Fetch a page's `<title>` in the background when a link is created without one.
     pub fetch_titles: bool,
     /// Let title fetches reach private, loopback and link-local addresses (never in
-    /// production: it lets anyone who can create a link probe the internal network).
+    /// production: it lets anyone who can create a link probe the internal network). The
+    /// older name of the platform's `allow_private_outbound`, which does it for every app.
     pub allow_private_targets: bool,
     /// A Safe-Browsing-style lookup API; when set, new targets are checked before the link
     /// goes live.

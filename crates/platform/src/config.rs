@@ -47,6 +47,10 @@ pub struct Config {
     pub header_read_timeout_secs: u64,
     /// Largest request body accepted, in bytes; larger ones are answered 413.
     pub body_limit_bytes: usize,
+    /// Lets every URL a user chooses for the server to call (webhooks, link titles, and
+    /// later push servers) reach private and loopback addresses: for tests, and for
+    /// receivers on the same network. Off, the SSRF guard refuses them.
+    pub allow_private_outbound: bool,
     /// Background jobs this instance runs at once (see `jobs`).
     pub job_concurrency: usize,
     /// How long an instance's claim on a job holds before another instance may take it,
@@ -152,6 +156,7 @@ impl Default for Config {
             request_timeout_secs: 30,
             header_read_timeout_secs: 10,
             body_limit_bytes: 1024 * 1024,
+            allow_private_outbound: false,
             job_concurrency: 16,
             job_lease_secs: 60,
             shutdown_timeout_secs: 30,

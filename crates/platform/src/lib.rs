@@ -4,7 +4,7 @@
 //! one error type that renders as problem+json ([`error`]), the HTTP conventions
 //! ([`http`]), accounts and authentication ([`auth`]), logs and metrics
 //! ([`observability`]), background workers ([`background`]), the durable job queue
-//! ([`jobs`]) and its [`clock`], the server ([`server`]) and what instances share
+//! ([`jobs`]) and its [`clock`], signed [`webhooks`], the server ([`server`]) and what instances share
 //! through Redis ([`shared`]).
 
 pub mod auth;
@@ -22,12 +22,15 @@ pub mod outbound;
 pub mod server;
 pub mod shared;
 pub mod state;
+pub mod webhooks;
 
 pub use config::Config;
 pub use error::{AppError, AppResult};
 pub use state::AppState;
 
-/// The platform's routes under `/api/v1`: accounts, sign-in, administration.
+/// The platform's routes under `/api/v1`: accounts, sign-in, administration, webhooks.
 pub fn api(state: &AppState) -> utoipa_axum::router::OpenApiRouter<AppState> {
-    auth::router(state).merge(jobs::admin::router(state))
+    auth::router(state)
+        .merge(jobs::admin::router(state))
+        .merge(webhooks::routes::router())
 }

@@ -690,6 +690,46 @@ pub fn refuse_literal(url: &str) -> Result<(), Blocked> {
     }
 }
 
+/// Checks a URL a user gives for the server to call later (a webhook, a push server)
+/// before it is stored: an absolute http(s) URL without credentials and, unless
+/// `allow_private`, whose host is or resolves to public addresses only. The guarded client
+/// checks again at every call, since what a name resolves to can change.
+pub async fn check_destination(raw: &str, allow_private: bool) -> Result<Url, String> {
+    let url = Url::parse(raw.trim()).map_err(|e| format!("is not a valid URL ({e})"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err("must be an http or https URL".into());
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not contain a user name or password".into());
+    }
+    let Some(host) = url.host_str().filter(|h| !h.is_empty()).map(str::to_owned) else {
+        return Err("must have a host".into());
+    };
+    if allow_private {
+        return Ok(url);
+    }
+    check_literal(&url).map_err(|blocked| blocked.to_string())?;
+    let port = url.port_or_known_default().unwrap_or(443);
+    let lookup = tokio::time::timeout(
+        Duration::from_secs(3),
+        tokio::net::lookup_host((host.trim_matches(['[', ']']), port)),
+    )
+    .await;
+    let addresses: Vec<SocketAddr> = match lookup {
+        Ok(Ok(found)) => found.collect(),
+        _ => return Err(format!("{host} does not resolve")),
+    };
+    match addresses
+        .iter()
+        .find_map(|a| Blocked::check(&host, a.ip()).err())
+    {
+        Some(blocked) if addresses.iter().all(|a| non_public(a.ip()).is_some()) => {
+            Err(blocked.to_string())
+        }
+        _ => Ok(url),
+    }
+}
+
 /// Refuses a URL whose host is a non-public address written out (`http://10.0.0.1/`,
 /// `http://[::1]/`; the URL parser has already turned `http://2130706433/` and
 /// `http://0x7f.1/` into `127.0.0.1`). Names are left to the resolver.

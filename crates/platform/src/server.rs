@@ -50,6 +50,10 @@ pub use crate::state::AppState;
             on unsafe requests), a JWT bearer token from `/api/v1/auth/token` (apps), and API \
             keys (`Authorization: Bearer cap_...`, integrations)."),
         (name = "admin", description = "Administration; the `admin` role only"),
+        (name = "webhooks", description = "Signed webhooks (Standard Webhooks): events POSTed \
+            with `webhook-id`, `webhook-timestamp` and `webhook-signature: v1,<base64 \
+            HMAC-SHA256 of id.timestamp.body>`, retried for about a day with the same \
+            `webhook-id`."),
     ),
     components(schemas(Problem)),
     modifiers(&SecuritySchemes),

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    auth::AuthState, clock::Clock, config::Config, db::Db, jobs::Jobs, mail::Mailer, shared::Shared,
+    auth::AuthState, clock::Clock, config::Config, db::Db, jobs::Jobs, mail::Mailer,
+    shared::Shared, webhooks::Webhooks,
 };
 
 /// The database pool, the configuration, what authentication needs (signing keys, failure
@@ -24,6 +25,8 @@ pub struct AppState {
     pub shared: Shared,
     /// The durable queue: work to run later or elsewhere (see [`crate::jobs`]).
     pub jobs: Jobs,
+    /// Signed webhooks: apps declare their event types and emit events here.
+    pub webhooks: Webhooks,
     /// The time scheduled work goes by; tests move it.
     pub clock: Clock,
     /// Cancelled when the server begins to stop. A graceful stop waits for requests in
@@ -37,6 +40,7 @@ impl AppState {
         let auth = AuthState::new(&config, &shared).await?;
         let mailer = Mailer::new(&config)?;
         let jobs = Jobs::new(db.clone(), clock.clone(), config.queue_settings());
+        let webhooks = Webhooks::new(&db, &jobs, config.allow_private_outbound)?;
         Ok(Self {
             db,
             auth: Arc::new(auth),
@@ -45,6 +49,7 @@ impl AppState {
                 .map_err(|e| anyhow::anyhow!("cannot build the outbound HTTP client: {e}"))?,
             shared,
             jobs,
+            webhooks,
             clock,
             config: Arc::new(config),
             shutdown: CancellationToken::new(),

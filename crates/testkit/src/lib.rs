@@ -15,9 +15,11 @@ mod database;
 pub mod mail;
 pub mod oauth;
 pub mod safe_browsing;
+pub mod webhooks;
 
 pub use client::{TestClient, assert_problem, problem_fields};
 pub use database::{Backend, TestDatabase, redis_url};
 pub use mail::{MailSink, Message};
 pub use oauth::{Consent, FakeOAuthProvider, FakeUser};
 pub use safe_browsing::{FakePage, FakeSafeBrowsing, FakeWebsite, LookupFailure};
+pub use webhooks::{FakeReceiver, Received};

@@ -100,7 +100,10 @@ async fn administrators_see_the_queue_and_give_a_dead_job_another_chance() {
     let retried = retry(json!(id)).await.unwrap();
     assert_eq!(retried.status(), StatusCode::OK);
     let retried: Value = retried.json().await.unwrap();
-    assert_eq!((retried["state"].as_str(), retried["attempts"].as_i64()), (Some("queued"), Some(0)));
+    assert_eq!(
+        (retried["state"].as_str(), retried["attempts"].as_i64()),
+        (Some("queued"), Some(0))
+    );
     wait_for_job(&app, "state=dead", |j| j["id"] == id && j["attempts"] == 1).await;
     // Only a dead job can be retried; a job that does not exist is not found.
     let not_dead = retry(fetch["id"].clone()).await.unwrap();

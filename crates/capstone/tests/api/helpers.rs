@@ -19,6 +19,25 @@ impl Deref for TestApp {
     }
 }
 
+impl TestApp {
+    /// The server's clock: moving it makes scheduled work (retries, expiries) due.
+    pub fn clock(&self) -> &platform::clock::Clock {
+        &self.running.as_ref().expect("a running server").clock
+    }
+
+    /// Moves the clock once no job is running, so that no lease seems to lapse mid-job.
+    pub async fn advance_clock(&self, by: chrono::TimeDelta) {
+        let jobs = &self.running.as_ref().expect("a running server").jobs;
+        for _ in 0..400 {
+            if jobs.in_flight() == 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        self.clock().advance(by);
+    }
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some(running) = &self.running {

@@ -19,3 +19,4 @@ mod probes;
 mod register;
 mod shared_state;
 mod shutdown;
+mod webhooks;

@@ -25,6 +25,7 @@ use crate::{
     api::{Check, Link, LinkChanges, NewLink, ValidLink},
     csv_files,
     entities::link,
+    events,
     store::{self, ListCursor, ListFilter, Sort, TagMode},
 };
 
@@ -74,10 +75,19 @@ pub(crate) async fn create_link(
         .enrichment
         .new_link(&tx, &created, needs_title)
         .await?;
+    events::plan_expiry(state, &tx, &created).await?;
+    events::emit(
+        &state.webhooks,
+        &links.domains,
+        &tx,
+        events::CREATED,
+        created.clone(),
+    )
+    .await?;
     tx.commit().await?;
     // A cached "not found" for the slug is forgotten; the jobs may start.
     links.cache.invalidate(&created.domain, &created.slug).await;
-    links.enrichment.committed();
+    state.jobs.wake();
     Ok(Created::New(created))
 }
 
@@ -428,10 +438,19 @@ pub async fn update(
     if recheck {
         links.enrichment.recheck(&tx, updated.id).await?;
     }
+    events::plan_expiry(&state, &tx, &updated).await?;
+    events::emit(
+        &state.webhooks,
+        &links.domains,
+        &tx,
+        events::UPDATED,
+        updated.clone(),
+    )
+    .await?;
     tx.commit().await?;
     links.cache.invalidate(&old_domain, &old_slug).await;
     links.cache.invalidate(&updated.domain, &updated.slug).await;
-    links.enrichment.committed();
+    state.jobs.wake();
     Ok(Json(store::view(&state.db, updated, &links.domains).await?))
 }
 
@@ -455,7 +474,18 @@ pub async fn delete(
     Path(id): Path<i64>,
 ) -> AppResult<StatusCode> {
     let found = find_owned::<link::Entity>(&state.db, id, &user).await?;
-    link::Entity::delete_by_id(found.id).exec(&state.db).await?;
+    let tx = state.db.begin().await?;
+    events::emit(
+        &state.webhooks,
+        &links.domains,
+        &tx,
+        events::DELETED,
+        found.clone(),
+    )
+    .await?;
+    link::Entity::delete_by_id(found.id).exec(&tx).await?;
+    tx.commit().await?;
     links.cache.invalidate(&found.domain, &found.slug).await;
+    state.jobs.wake();
     Ok(StatusCode::NO_CONTENT)
 }

@@ -212,6 +212,8 @@ struct Inner {
     handlers: RwLock<HashMap<&'static str, Registered>>,
     recurring: Mutex<Vec<schedule::Recurring>>,
     wake: Notify,
+    /// Attempts claimed by this instance whose outcome is not written yet.
+    in_flight: std::sync::atomic::AtomicUsize,
 }
 
 impl Jobs {
@@ -225,6 +227,7 @@ impl Jobs {
                 handlers: RwLock::default(),
                 recurring: Mutex::default(),
                 wake: Notify::new(),
+                in_flight: Default::default(),
             }),
         };
         let db = jobs.inner.db.clone();
@@ -311,6 +314,14 @@ impl Jobs {
         let id = self.enqueue(&self.inner.db, job).await?;
         self.wake();
         Ok(id)
+    }
+
+    /// How many jobs this instance is running (claimed, outcome not yet written). A test
+    /// waits for none before it moves the clock, lest a lease seem to lapse mid-job.
+    pub fn in_flight(&self) -> usize {
+        self.inner
+            .in_flight
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Tells this instance's dispatcher that a job may be due.

@@ -50,6 +50,9 @@ pub(super) async fn run(jobs: Jobs, stop: CancellationToken) {
                         // Only this loop takes slots, and it saw `free` of them.
                         slots.clone().try_acquire_owned().expect("a free slot")
                     });
+                    inner
+                        .in_flight
+                        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     running.spawn(attempt(jobs.clone(), job, slot));
                 }
                 continue;
@@ -81,6 +84,10 @@ pub(super) async fn run(jobs: Jobs, stop: CancellationToken) {
     // Stopping: claim nothing more, let the jobs in hand finish.
     running.close();
     running.wait().await;
+    // The handlers hold what they use (the database pool, services that hold this queue):
+    // dropped here, they let all of it go.
+    inner.handlers.write().expect("handlers lock").clear();
+    inner.recurring.lock().expect("recurring lock").clear();
 }
 
 fn lease_end(jobs: &Jobs, now: DateTime<Utc>) -> DateTime<Utc> {
@@ -89,6 +96,13 @@ fn lease_end(jobs: &Jobs, now: DateTime<Utc>) -> DateTime<Utc> {
 
 /// Runs one claimed job to its outcome and writes it.
 async fn attempt(jobs: Jobs, job: Model, _slot: OwnedSemaphorePermit) {
+    run_and_settle(&jobs, job).await;
+    jobs.inner
+        .in_flight
+        .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+}
+
+async fn run_and_settle(jobs: &Jobs, job: Model) {
     let inner = &jobs.inner;
     let started = inner.clock.now();
     let lag = (started - job.run_at).to_std().unwrap_or_default();
@@ -113,7 +127,7 @@ async fn attempt(jobs: Jobs, job: Model, _slot: OwnedSemaphorePermit) {
             };
             match run(&job.payload, context) {
                 Err(unparsable) => Err(unparsable),
-                Ok(work) => run_leased(&jobs, job.id, work).await,
+                Ok(work) => run_leased(jobs, job.id, work).await,
             }
         }
     };
