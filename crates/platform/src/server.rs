@@ -11,6 +11,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use tokio::net::TcpListener;
+use tower::{ServiceBuilder, util::MapResponseLayer};
 use tokio_util::sync::CancellationToken;
 use tower_http::{
     catch_panic::CatchPanicLayer, compression::CompressionLayer, cors::CorsLayer,
@@ -189,31 +190,37 @@ pub fn router(
     );
 
     let config = state.config.clone();
-    let mut app = app
+    // What only the API and the platform's pages need: compression and ETags of their
+    // bodies, and CORS. The public routes (a redirect: no body) go without.
+    let mut api = app
         .route("/metrics", axum::routing::get(metrics))
         .with_state(state)
         .merge(docs)
-        .merge(public)
-        .fallback_service(fallback)
-        .layer(DefaultBodyLimit::max(config.body_limit_bytes))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            config.request_timeout(),
-        ))
-        // Inside the compression, so that the tag is the same for every encoding.
-        .layer(middleware::from_fn(http::etag::conditional))
-        .layer(CompressionLayer::new());
+        .layer(
+            ServiceBuilder::new()
+                .layer(CompressionLayer::new())
+                // Inside the compression, so that the tag is the same for every encoding.
+                .layer(middleware::from_fn(http::etag::conditional)),
+        );
     if let Some(cors) = cors(&config) {
-        app = app.layer(cors);
+        api = api.layer(cors);
     }
-    for header in http::security::headers() {
-        app = app.layer(header);
-    }
-    app.layer(CatchPanicLayer::custom(|_| {
-        AppError::Internal(anyhow::anyhow!("handler panicked")).into_response()
-    }))
-    .layer(middleware::from_fn(http::problems::render))
-    .layer(middleware::from_fn(http::request::track))
+    // What every request gets, as one layer: each `Router::layer` call boxes every route
+    // once more, a clone and an allocation per request, so the stack is built here as one.
+    api.merge(public).fallback_service(fallback).layer(
+        ServiceBuilder::new()
+            .layer(middleware::from_fn(http::request::track))
+            .layer(middleware::from_fn(http::problems::render))
+            .layer(CatchPanicLayer::custom(|_| {
+                AppError::Internal(anyhow::anyhow!("handler panicked")).into_response()
+            }))
+            .layer(MapResponseLayer::new(http::security::apply))
+            .layer(TimeoutLayer::with_status_code(
+                StatusCode::SERVICE_UNAVAILABLE,
+                config.request_timeout(),
+            ))
+            .layer(DefaultBodyLimit::max(config.body_limit_bytes)),
+    )
 }
 
 /// `None` (no CORS headers at all, so browsers refuse cross-origin calls) unless origins
