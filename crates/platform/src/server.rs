@@ -205,9 +205,18 @@ pub fn router(
     if let Some(cors) = cors(&config) {
         api = api.layer(cors);
     }
-    // What every request gets, as one layer: each `Router::layer` call boxes every route
-    // once more, a clone and an allocation per request, so the stack is built here as one.
-    api.merge(public).fallback_service(fallback).layer(
+    // The apps' public routes: the same guarantees in one lean layer (see `http::visitors`).
+    let visitors = public.layer(
+        ServiceBuilder::new()
+            .layer(http::visitors::VisitorLayer {
+                request_timeout: config.request_timeout(),
+            })
+            .layer(DefaultBodyLimit::max(config.body_limit_bytes)),
+    );
+    // What every other request gets (unknown paths too, tracked lightly: see
+    // `http::request`), as one layer: each `Router::layer` call boxes every route once more,
+    // a clone and an allocation per request.
+    api.fallback_service(fallback).layer(
         ServiceBuilder::new()
             .layer(middleware::from_fn(http::request::track))
             .layer(middleware::from_fn(http::problems::render))
@@ -221,6 +230,7 @@ pub fn router(
             ))
             .layer(DefaultBodyLimit::max(config.body_limit_bytes)),
     )
+    .merge(visitors)
 }
 
 /// `None` (no CORS headers at all, so browsers refuse cross-origin calls) unless origins

@@ -11,6 +11,7 @@ pub mod query;
 pub mod request;
 pub mod security;
 pub mod text;
+pub mod visitors;
 
 pub use form::Form;
 pub use json::Json;

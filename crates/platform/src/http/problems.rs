@@ -15,12 +15,16 @@ use super::RequestContext;
 use crate::error::Problem;
 
 pub async fn render(req: Request, next: Next) -> Response {
-    let instance = req.uri().path().to_owned();
-    let request_id = req
-        .extensions()
-        .get::<Arc<RequestContext>>()
-        .map(|c| c.id.clone());
+    // Kept as they are (a reference count each), made into text only for an error: most
+    // answers are not.
+    let uri = req.uri().clone();
+    let context = req.extensions().get::<Arc<RequestContext>>().cloned();
     let response = next.run(req).await;
+    finish(response, uri.path(), context.as_deref())
+}
+
+/// A response as it leaves: an error made a problem+json naming `path` and the request.
+pub(crate) fn finish(response: Response, path: &str, context: Option<&RequestContext>) -> Response {
     let status = response.status();
     if status.is_success() || status.is_redirection() || status.is_informational() {
         return response;
@@ -37,8 +41,8 @@ pub async fn render(req: Request, next: Next) -> Response {
         }
     };
     let problem = Problem {
-        instance: Some(instance),
-        request_id,
+        instance: Some(path.to_owned()),
+        request_id: context.map(|c| c.id.clone()),
         ..problem
     };
     let (mut parts, _) = response.into_parts();

@@ -34,6 +34,13 @@ pub struct RequestContext {
 }
 
 impl RequestContext {
+    pub(crate) fn new(id: String) -> Self {
+        Self {
+            id,
+            user_id: OnceLock::new(),
+        }
+    }
+
     pub fn set_user(&self, user_id: i64) {
         let _ = self.user_id.set(user_id);
         tracing::Span::current().record("user_id", user_id);
@@ -46,7 +53,7 @@ impl RequestContext {
 
 /// Keeps the client's `x-request-id` when it is sane (1–64 characters of `[A-Za-z0-9._:-]`,
 /// so it cannot forge log lines or blow up log storage), makes a new one otherwise.
-fn request_id(req: &Request) -> String {
+pub(crate) fn request_id(req: &Request) -> String {
     req.headers()
         .get(&X_REQUEST_ID)
         .and_then(|v| v.to_str().ok())
@@ -82,15 +89,15 @@ fn tracked_in_full(path: &str) -> bool {
 /// The outermost middleware; see the module docs.
 pub async fn track(mut req: Request, next: Next) -> Response {
     let start = Instant::now();
-    let id = request_id(&req);
     let context = Arc::new(RequestContext {
-        id: id.clone(),
+        id: request_id(&req),
         user_id: OnceLock::new(),
     });
     req.extensions_mut().insert(context.clone());
     if !tracked_in_full(req.uri().path()) {
-        return for_visitor(req, next, id).await;
+        return for_visitor(req, next, context).await;
     }
+    let id = &context.id;
 
     let method = req.method().clone();
     // The route template, never the raw path, so that labels stay few and no ids or slugs
@@ -122,21 +129,21 @@ pub async fn track(mut req: Request, next: Next) -> Response {
             tracing::info!(status, latency_ms, user_id, "request");
         }
     });
-    if let Ok(value) = HeaderValue::from_str(&id) {
+    if let Ok(value) = HeaderValue::from_str(id) {
         response.headers_mut().insert(X_REQUEST_ID.clone(), value);
     }
     response
 }
 
 /// A visitor's request: see the module docs.
-async fn for_visitor(req: Request, next: Next, id: String) -> Response {
+async fn for_visitor(req: Request, next: Next, context: Arc<RequestContext>) -> Response {
     let method = req.method().clone();
     let mut response = next.run(req).await;
     let status = response.status().as_u16();
     if status >= 500 {
-        tracing::error!(request_id = %id, %method, status, "request failed");
+        tracing::error!(request_id = %context.id, %method, status, "request failed");
     }
-    if let Ok(value) = HeaderValue::from_str(&id) {
+    if let Ok(value) = HeaderValue::from_str(&context.id) {
         response.headers_mut().insert(X_REQUEST_ID.clone(), value);
     }
     response
