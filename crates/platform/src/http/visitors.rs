@@ -92,7 +92,13 @@ where
             if status >= 500 {
                 tracing::error!(request_id = %context.id, %method, status, "request failed");
             }
-            let mut response = security::apply(problems::finish(response, uri.path(), Some(&context)));
+            // A redirect has no content for a browser to sniff, frame or run: the security
+            // headers go on pages and errors, and the hot path skips seven header inserts.
+            let mut response = if response.status().is_redirection() {
+                response
+            } else {
+                security::apply(problems::finish(response, uri.path(), Some(&context)))
+            };
             if let Ok(value) = HeaderValue::from_str(&context.id) {
                 response.headers_mut().insert(X_REQUEST_ID.clone(), value);
             }
