@@ -2,10 +2,12 @@
 //! id, opens the span every log line of the request is recorded in, and, once the response
 //! is ready, writes the one access-log line and the request metrics.
 //!
-//! Requests outside the API and the platform's own routes are a visitor's (a short link's
-//! redirect, its pixel): they get a request id, and a log line only when they fail (5xx).
-//! Their record is the app's own (the stored click), and at tens of thousands a second a
-//! span, a log line and a histogram each would cost more than the answer itself.
+//! Requests outside the API and the platform's own routes are a visitor's (a path no route
+//! knows here; the apps' public routes, such as a short link's redirect, have a layer of
+//! their own, `super::visitors`): they get a request id, and a log line only when they fail
+//! (5xx). Their record is the app's own (an orphan visit, a stored click), and at tens of
+//! thousands a second a span, a log line and a histogram each would cost more than the
+//! answer itself.
 
 use std::{
     sync::{
