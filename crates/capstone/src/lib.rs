@@ -99,7 +99,7 @@ pub async fn start_with(mut config: Config, db: Db) -> anyhow::Result<Running> {
     let header_read_timeout = config.header_read_timeout();
     let background = Background::new();
     let clock = Clock::default();
-    let state = AppState::new(config, db.clone(), clock.clone()).await?;
+    let state = AppState::new(config, db.clone(), clock.clone(), &background).await?;
     let links = links::Links::start(&state, &background).await?;
     // Every app has registered its kinds of job: the queue may start running them.
     state.jobs.start(&background);

@@ -4,7 +4,7 @@
 //! one error type that renders as problem+json ([`error`]), the HTTP conventions
 //! ([`http`]), accounts and authentication ([`auth`]), logs and metrics
 //! ([`observability`]), background workers ([`background`]), the durable job queue
-//! ([`jobs`]) and its [`clock`], signed [`webhooks`], the server ([`server`]) and what instances share
+//! ([`jobs`]) and its [`clock`], signed [`webhooks`], [`notify`] (inbox, mail, preferences), the server ([`server`]) and what instances share
 //! through Redis ([`shared`]).
 
 pub mod auth;
@@ -17,6 +17,7 @@ pub mod http;
 pub mod jobs;
 pub mod mail;
 pub mod migrations;
+pub mod notify;
 pub mod observability;
 pub mod outbound;
 pub mod server;
@@ -33,4 +34,5 @@ pub fn api(state: &AppState) -> utoipa_axum::router::OpenApiRouter<AppState> {
     auth::router(state)
         .merge(jobs::admin::router(state))
         .merge(webhooks::routes::router())
+        .merge(notify::routes::router())
 }

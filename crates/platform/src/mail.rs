@@ -54,7 +54,7 @@ pub enum MailError {
 impl MailError {
     /// Whether sending again later may work: not for a bad address or message, nor for a
     /// 5xx reply (the relay refuses this message for good).
-    fn may_pass(&self) -> bool {
+    pub fn may_pass(&self) -> bool {
         matches!(self, MailError::Smtp(err) if !err.is_permanent())
     }
 }

@@ -11,8 +11,8 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use tokio::net::TcpListener;
-use tower::{ServiceBuilder, util::MapResponseLayer};
 use tokio_util::sync::CancellationToken;
+use tower::{ServiceBuilder, util::MapResponseLayer};
 use tower_http::{
     catch_panic::CatchPanicLayer, compression::CompressionLayer, cors::CorsLayer,
     set_header::SetResponseHeaderLayer, timeout::TimeoutLayer,
@@ -216,21 +216,22 @@ pub fn router(
     // What every other request gets (unknown paths too, tracked lightly: see
     // `http::request`), as one layer: each `Router::layer` call boxes every route once more,
     // a clone and an allocation per request.
-    api.fallback_service(fallback).layer(
-        ServiceBuilder::new()
-            .layer(middleware::from_fn(http::request::track))
-            .layer(middleware::from_fn(http::problems::render))
-            .layer(CatchPanicLayer::custom(|_| {
-                AppError::Internal(anyhow::anyhow!("handler panicked")).into_response()
-            }))
-            .layer(MapResponseLayer::new(http::security::apply))
-            .layer(TimeoutLayer::with_status_code(
-                StatusCode::SERVICE_UNAVAILABLE,
-                config.request_timeout(),
-            ))
-            .layer(DefaultBodyLimit::max(config.body_limit_bytes)),
-    )
-    .merge(visitors)
+    api.fallback_service(fallback)
+        .layer(
+            ServiceBuilder::new()
+                .layer(middleware::from_fn(http::request::track))
+                .layer(middleware::from_fn(http::problems::render))
+                .layer(CatchPanicLayer::custom(|_| {
+                    AppError::Internal(anyhow::anyhow!("handler panicked")).into_response()
+                }))
+                .layer(MapResponseLayer::new(http::security::apply))
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    config.request_timeout(),
+                ))
+                .layer(DefaultBodyLimit::max(config.body_limit_bytes)),
+        )
+        .merge(visitors)
 }
 
 /// `None` (no CORS headers at all, so browsers refuse cross-origin calls) unless origins

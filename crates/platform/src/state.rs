@@ -6,8 +6,8 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    auth::AuthState, clock::Clock, config::Config, db::Db, jobs::Jobs, mail::Mailer,
-    shared::Shared, webhooks::Webhooks,
+    auth::AuthState, background::Background, clock::Clock, config::Config, db::Db, jobs::Jobs,
+    mail::Mailer, notify::Notify, shared::Shared, webhooks::Webhooks,
 };
 
 /// The database pool, the configuration, what authentication needs (signing keys, failure
@@ -25,6 +25,8 @@ pub struct AppState {
     pub shared: Shared,
     /// The durable queue: work to run later or elsewhere (see [`crate::jobs`]).
     pub jobs: Jobs,
+    /// Notifications: apps declare their kinds and tell users things here.
+    pub notify: Notify,
     /// Signed webhooks: apps declare their event types and emit events here.
     pub webhooks: Webhooks,
     /// The time scheduled work goes by; tests move it.
@@ -35,20 +37,27 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub async fn new(config: Config, db: Db, clock: Clock) -> crate::AppResult<Self> {
+    pub async fn new(
+        config: Config,
+        db: Db,
+        clock: Clock,
+        background: &Background,
+    ) -> crate::AppResult<Self> {
         let shared = Shared::connect(&config).await?;
         let auth = AuthState::new(&config, &shared).await?;
-        let mailer = Mailer::new(&config)?;
+        let mailer = Arc::new(Mailer::new(&config)?);
         let jobs = Jobs::new(db.clone(), clock.clone(), config.queue_settings());
-        let webhooks = Webhooks::new(&db, &jobs, config.allow_private_outbound)?;
+        let notify = Notify::new(&db, &jobs, mailer.clone(), shared.clone(), background);
+        let webhooks = Webhooks::new(&db, &jobs, &notify, config.allow_private_outbound)?;
         Ok(Self {
             db,
             auth: Arc::new(auth),
-            mailer: Arc::new(mailer),
+            mailer,
             http: crate::outbound::client()
                 .map_err(|e| anyhow::anyhow!("cannot build the outbound HTTP client: {e}"))?,
             shared,
             jobs,
+            notify,
             webhooks,
             clock,
             config: Arc::new(config),

@@ -12,6 +12,7 @@ mod helpers;
 mod link_enrichment;
 mod links;
 mod migrations;
+mod notifications;
 mod oauth;
 mod observability;
 mod platform_routes;

@@ -74,13 +74,16 @@ where
         req.extensions_mut().insert(context.clone());
         let (method, uri) = (req.method().clone(), req.uri().clone());
         let answer = AssertUnwindSafe(self.inner.call(req)).catch_unwind();
-        let timeout = (method != Method::GET && method != Method::HEAD).then_some(self.request_timeout);
+        let timeout =
+            (method != Method::GET && method != Method::HEAD).then_some(self.request_timeout);
         Box::pin(async move {
             let answered = match timeout {
                 None => answer.await,
                 Some(limit) => match tokio::time::timeout(limit, answer).await {
                     Ok(answered) => answered,
-                    Err(_) => Ok(Ok(axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response())),
+                    Err(_) => Ok(Ok(
+                        axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response()
+                    )),
                 },
             };
             let response = match answered {

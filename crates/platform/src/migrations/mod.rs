@@ -9,6 +9,7 @@ mod m20261201_000001_oauth_link_states;
 mod m20261202_000001_sign_in_addresses;
 mod m20261203_000001_create_jobs;
 mod m20261203_000002_create_webhooks;
+mod m20261203_000003_create_notifications;
 
 use sea_orm_migration::MigrationTrait;
 
@@ -21,5 +22,6 @@ pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         Box::new(m20261202_000001_sign_in_addresses::Migration),
         Box::new(m20261203_000001_create_jobs::Migration),
         Box::new(m20261203_000002_create_webhooks::Migration),
+        Box::new(m20261203_000003_create_notifications::Migration),
     ]
 }

@@ -4,7 +4,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use chrono::{TimeDelta, Utc};
 use reqwest::{StatusCode, header};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait, sea_query::Expr,
+};
 use serde::{Deserialize, Serialize};
 
 use super::{
@@ -17,6 +19,7 @@ use super::{
 use crate::{
     db::Db,
     jobs::{Job, JobContext, JobError, Jobs, Retries},
+    notify::{Message, Notify, WEBHOOK_DISABLED},
     outbound,
 };
 
@@ -56,13 +59,20 @@ impl Job for Deliver {
     }
 }
 
-pub(super) fn register(db: Db, jobs: &Jobs, allow_private: bool) -> anyhow::Result<()> {
+pub(super) fn register(
+    db: Db,
+    jobs: &Jobs,
+    notify: Notify,
+    allow_private: bool,
+) -> anyhow::Result<()> {
     let client = outbound::guarded_builder(allow_private)
         .timeout(TIMEOUT)
         // A receiver's redirect is not followed: the signed request is for this URL only.
         .redirect(reqwest::redirect::Policy::none())
         .build()?;
-    jobs.register(move |job: Deliver, context| deliver(db.clone(), client.clone(), job, context));
+    jobs.register(move |job: Deliver, context| {
+        deliver(db.clone(), client.clone(), notify.clone(), job, context)
+    });
     Ok(())
 }
 
@@ -95,6 +105,7 @@ impl Attempt {
 async fn deliver(
     db: Db,
     client: reqwest::Client,
+    notify: Notify,
     job: Deliver,
     context: JobContext,
 ) -> Result<(), JobError> {
@@ -129,7 +140,7 @@ async fn deliver(
         Outcome::Retrying
     };
     record(&db, &job, &context, &attempt, outcome).await?;
-    note_health(&db, &hook, &attempt, now).await?;
+    note_health(&db, &notify, &hook, &attempt, now).await?;
     match outcome {
         Outcome::Delivered => Ok(()),
         Outcome::Failed => Err(JobError::permanent(describe(&attempt))),
@@ -239,6 +250,7 @@ async fn record(
 /// webhook is disabled.
 async fn note_health(
     db: &Db,
+    notify: &Notify,
     hook: &webhook::Model,
     attempt: &Attempt,
     now: chrono::DateTime<Utc>,
@@ -268,12 +280,31 @@ async fn note_health(
                 "every delivery failed for a day, the last: {}",
                 describe(attempt)
             );
-            update
+            // Turned off and its owner told in one transaction: told once, by whichever
+            // delivery turned it off.
+            let tx = db.begin().await?;
+            let turned_off = update
                 .col_expr(webhook::Column::DisabledAt, Expr::value(now))
-                .col_expr(webhook::Column::DisabledReason, Expr::value(reason))
+                .col_expr(webhook::Column::DisabledReason, Expr::value(reason.clone()))
                 .filter(webhook::Column::DisabledAt.is_null())
-                .exec(db)
+                .exec(&tx)
                 .await?;
+            let mut told = None;
+            if turned_off.rows_affected == 1 {
+                let message = Message {
+                    kind: WEBHOOK_DISABLED,
+                    title: "A webhook of yours was turned off".into(),
+                    body: format!(
+                        "Deliveries to {} have failed for a day, so it gets no more events \
+                         until you turn it back on ({reason}).",
+                        hook.url
+                    ),
+                    link: Some(format!("/api/v1/webhooks/{}", hook.id)),
+                };
+                told = notify.send(&tx, hook.owner_id, message).await?;
+            }
+            tx.commit().await?;
+            notify.committed(hook.owner_id, told).await;
             tracing::warn!(
                 webhook = hook.id,
                 owner = hook.owner_id,

@@ -60,7 +60,12 @@ struct Envelope<'a> {
 impl Webhooks {
     /// Registers the delivery job on `jobs`. `allow_private` lets deliveries reach private
     /// and loopback addresses (`allow_private_outbound`).
-    pub fn new(db: &crate::db::Db, jobs: &Jobs, allow_private: bool) -> anyhow::Result<Self> {
+    pub fn new(
+        db: &crate::db::Db,
+        jobs: &Jobs,
+        notify: &crate::notify::Notify,
+        allow_private: bool,
+    ) -> anyhow::Result<Self> {
         let webhooks = Self {
             inner: Arc::new(Inner {
                 jobs: jobs.clone(),
@@ -69,7 +74,7 @@ impl Webhooks {
                 allow_private,
             }),
         };
-        deliver::register(db.clone(), jobs, allow_private)?;
+        deliver::register(db.clone(), jobs, notify.clone(), allow_private)?;
         Ok(webhooks)
     }
 

@@ -1,0 +1,229 @@
+//! Notifications: the one way every app tells a user something.
+//!
+//! An app declares its kinds with the channels they go to by default
+//! ([`Notify::declare`]); a user's preferences (`/api/v1/me/preferences`) change that per
+//! kind. [`Notify::send`], in the transaction of the change that warrants it, writes the
+//! in-app notification (the inbox at `/api/v1/me/notifications`, with a live stream) and
+//! queues the email as a job — an SMTP outage delays a mail, never loses it. After the
+//! commit, [`Notify::committed`] pushes the new notifications to the user's open streams on
+//! every instance (through Redis when configured).
+
+pub mod entity;
+pub mod routes;
+
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, RwLock},
+};
+
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityTrait};
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+use utoipa::ToSchema;
+
+use crate::{
+    background::Background,
+    clock::Clock,
+    db::Db,
+    error::AppResult,
+    jobs::{Job, JobError, Jobs, Retries},
+    mail::{Mail, Mailer},
+    shared::{Broadcast, Shared},
+};
+use entity::{notification, preferences};
+
+/// Where a notification can go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// The inbox, and its live stream.
+    InApp,
+    Email,
+}
+
+/// What to tell a user.
+#[derive(Debug, Clone)]
+pub struct Message {
+    /// A declared kind, such as `webhook.disabled`.
+    pub kind: &'static str,
+    pub title: String,
+    pub body: String,
+    /// Where to look, for the inbox and the mail.
+    pub link: Option<String>,
+}
+
+/// The platform's own kind: a webhook turned off after a day of failures.
+pub const WEBHOOK_DISABLED: &str = "webhook.disabled";
+
+const CHANNEL: &str = "platform:notifications";
+
+#[derive(Clone)]
+pub struct Notify {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    jobs: Jobs,
+    clock: Clock,
+    shared: Shared,
+    kinds: RwLock<BTreeMap<&'static str, Vec<Channel>>>,
+    /// (user, notification id) of new notifications, for this instance's streams.
+    local: broadcast::Sender<(i64, i64)>,
+}
+
+/// Sends one notification by mail: the `platform.notification_email` job.
+#[derive(Debug, Serialize, Deserialize)]
+struct Email {
+    user_id: i64,
+    subject: String,
+    body: String,
+}
+
+impl Job for Email {
+    const KIND: &'static str = "platform.notification_email";
+
+    /// An SMTP outage of a few hours delays the mail.
+    fn retries() -> Retries {
+        Retries {
+            max_attempts: 20,
+            base_delay: std::time::Duration::from_secs(10),
+            max_delay: std::time::Duration::from_secs(3600),
+        }
+    }
+}
+
+impl Notify {
+    pub fn new(
+        db: &Db,
+        jobs: &Jobs,
+        mailer: Arc<Mailer>,
+        shared: Shared,
+        background: &Background,
+    ) -> Self {
+        let (local, _) = broadcast::channel(256);
+        let to_streams = local.clone();
+        shared.subscribe(CHANNEL, background, move |event| {
+            if let Broadcast::Message(text) = event
+                && let Some((user, id)) = text.split_once(':')
+                && let (Ok(user), Ok(id)) = (user.parse(), id.parse())
+            {
+                let _ = to_streams.send((user, id));
+            }
+        });
+        let db = db.clone();
+        jobs.register(move |email: Email, _| send_email(db.clone(), mailer.clone(), email));
+        let notify = Self {
+            inner: Arc::new(Inner {
+                jobs: jobs.clone(),
+                clock: jobs.clock().clone(),
+                shared,
+                kinds: RwLock::default(),
+                local,
+            }),
+        };
+        notify.declare(WEBHOOK_DISABLED, &[Channel::InApp, Channel::Email]);
+        notify
+    }
+
+    /// Adds a kind of notification and the channels it goes to unless a user says otherwise.
+    pub fn declare(&self, kind: &'static str, channels: &[Channel]) {
+        self.inner
+            .kinds
+            .write()
+            .expect("kinds lock")
+            .insert(kind, channels.to_vec());
+    }
+
+    /// Every declared kind with its default channels.
+    pub fn kinds(&self) -> BTreeMap<&'static str, Vec<Channel>> {
+        self.inner.kinds.read().expect("kinds lock").clone()
+    }
+
+    /// In the transaction of the change: tells `user` `message` on the channels their
+    /// preferences (or the kind's defaults) choose. Returns the inbox notification's id.
+    pub async fn send(
+        &self,
+        tx: &impl ConnectionTrait,
+        user: i64,
+        message: Message,
+    ) -> AppResult<Option<i64>> {
+        let defaults = self.kinds().get(message.kind).cloned().unwrap_or_default();
+        let chosen = preferences::Entity::find_by_id(user)
+            .one(tx)
+            .await?
+            .and_then(|p| channels_of(&p).remove(message.kind))
+            .unwrap_or(defaults);
+        let mut id = None;
+        if chosen.contains(&Channel::InApp) {
+            let row = notification::ActiveModel {
+                user_id: Set(user),
+                kind: Set(message.kind.to_owned()),
+                title: Set(message.title.clone()),
+                body: Set(message.body.clone()),
+                link: Set(message.link.clone()),
+                created_at: Set(self.inner.clock.now()),
+                ..Default::default()
+            }
+            .insert(tx)
+            .await?;
+            id = Some(row.id);
+        }
+        if chosen.contains(&Channel::Email) {
+            let body = match &message.link {
+                Some(link) => format!("{}\n\n{link}\n", message.body),
+                None => format!("{}\n", message.body),
+            };
+            let email = Email {
+                user_id: user,
+                subject: message.title,
+                body,
+            };
+            self.inner.jobs.enqueue(tx, &email).await?;
+        }
+        Ok(id)
+    }
+
+    /// After the commit: the mail may go, and the user's open streams hear of it.
+    pub async fn committed(&self, user: i64, id: Option<i64>) {
+        self.inner.jobs.wake();
+        let Some(id) = id else { return };
+        if self.inner.shared.is_configured() {
+            self.inner
+                .shared
+                .publish(CHANNEL, &format!("{user}:{id}"))
+                .await;
+        } else {
+            let _ = self.inner.local.send((user, id));
+        }
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<(i64, i64)> {
+        self.inner.local.subscribe()
+    }
+}
+
+/// A user's channel choices, by kind.
+fn channels_of(preferences: &preferences::Model) -> BTreeMap<String, Vec<Channel>> {
+    serde_json::from_str(&preferences.channels).unwrap_or_default()
+}
+
+async fn send_email(db: Db, mailer: Arc<Mailer>, email: Email) -> Result<(), JobError> {
+    let Some(user) = crate::auth::user::Entity::find_by_id(email.user_id)
+        .one(&db)
+        .await?
+    else {
+        return Ok(()); // the account is gone
+    };
+    let mail = Mail {
+        to: user.email,
+        subject: email.subject,
+        body: email.body,
+    };
+    mailer.send(&mail).await.map_err(|err| {
+        if err.may_pass() {
+            JobError::retry(err)
+        } else {
+            JobError::permanent(err)
+        }
+    })
+}
