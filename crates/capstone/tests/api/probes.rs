@@ -364,3 +364,16 @@ async fn searches_tags_and_times_out_of_bounds_are_clear_errors() {
     let problem = assert_problem(role, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert_eq!(problem["errors"][0]["field"], "role");
 }
+
+#[tokio::test]
+async fn a_body_that_is_not_an_object_is_refused() {
+    let app = app_behind_a_proxy().await;
+    for body in [json!([null, null]), json!("time_zone"), json!(7)] {
+        let response = as_basic(&app, Method::PATCH, "/api/v1/me/preferences", ANN)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+    }
+}

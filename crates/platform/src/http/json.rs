@@ -76,6 +76,11 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
     // (`super::text`) before any handler sees one.
     let value: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|e| AppError::BadRequest(format!("The body is not valid JSON: {e}.")))?;
+    // Every body of ours is an object; serde would also fill a struct from an array of its
+    // fields in order (`[null, null]`), which no client means.
+    if !value.is_object() {
+        return Err(AppError::validation("", "the body must be a JSON object"));
+    }
     super::text::check_json(&value)?;
     serde_path_to_error::deserialize(value).map_err(|err| {
         let message = super::field_message(strip_position(&err.inner().to_string()));

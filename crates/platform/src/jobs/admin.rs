@@ -25,8 +25,9 @@ pub struct JobView {
     /// `app.what`, such as `links.fetch_title`.
     pub kind: String,
     pub state: JobState,
-    /// The job's value.
-    #[schema(value_type = Object)]
+    /// The job's value, as its kind defines it (any JSON: an object, or `null` for a job
+    /// that carries nothing).
+    #[schema(value_type = Value)]
     pub payload: serde_json::Value,
     /// When it is (or was) due.
     pub run_at: DateTime<Utc>,
@@ -120,18 +121,15 @@ pub async fn list(
 )]
 pub async fn retry(State(state): State<AppState>, Path(id): Path<i64>) -> AppResult<Json<JobView>> {
     let now = state.jobs.clock().now();
-    if !store::revive(&state.db, id, now).await? {
+    let Some(revived) = store::revive(&state.db, id, now).await? else {
         return Err(match Entity::find_by_id(id).one(&state.db).await? {
             None => AppError::NotFound,
             Some(_) => AppError::conflict("state", "only a dead job can be retried"),
         });
-    }
+    };
+    // Woken after the answer is made: the job as this request queued it.
     state.jobs.wake();
-    let job = Entity::find_by_id(id)
-        .one(&state.db)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    Ok(Json(job.into()))
+    Ok(Json(revived.into()))
 }
 
 /// The queue's administration routes, relative to `/api/v1`, for administrators only.

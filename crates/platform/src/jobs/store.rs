@@ -187,9 +187,13 @@ pub(super) async fn counts(db: &Db) -> AppResult<Vec<(JobState, i64)>> {
 }
 
 /// Makes a dead job queued again, due now, with its attempts counted from zero. Returns
-/// whether there was such a job.
-pub(super) async fn revive(db: &Db, id: i64, now: DateTime<Utc>) -> AppResult<bool> {
-    let result = Entity::update_many()
+/// the job as revived, if there was such a job.
+pub(super) async fn revive(
+    db: &Db,
+    id: i64,
+    now: DateTime<Utc>,
+) -> AppResult<Option<entity::Model>> {
+    let revived = Entity::update_many()
         .col_expr(Column::State, Expr::value(JobState::Queued))
         .col_expr(Column::RunAt, Expr::value(now))
         .col_expr(Column::Attempts, Expr::value(0))
@@ -199,9 +203,9 @@ pub(super) async fn revive(db: &Db, id: i64, now: DateTime<Utc>) -> AppResult<bo
         )
         .filter(Column::Id.eq(id))
         .filter(Column::State.eq(JobState::Dead))
-        .exec(db)
+        .exec_with_returning(db)
         .await?;
-    Ok(result.rows_affected == 1)
+    Ok(revived.into_iter().next())
 }
 
 /// The queue's own daily clean-up: done jobs after a week, dead ones after a month.
