@@ -6,29 +6,23 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-/// Paths of our own that a slug must never shadow, and words kept for later use.
+/// Words kept for later use, besides the roots the platform and the apps claim
+/// (`platform::paths`).
 const RESERVED: &[&str] = &[
-    "api",
-    "docs",
-    "openapi.json",
-    "healthz",
-    "readyz",
-    "metrics",
     "admin",
     "login",
     "logout",
     "signin",
     "signup",
     "register",
-    "static",
-    "assets",
-    "favicon.ico",
-    "robots.txt",
-    "well-known",
-    ".well-known",
     "verify-email",
     "reset-password",
 ];
+
+/// Whether `slug` is a claimed root or a kept word.
+fn is_reserved(slug: &str) -> bool {
+    platform::paths::is_claimed(slug) || RESERVED.iter().any(|r| r.eq_ignore_ascii_case(slug))
+}
 
 /// The path of a short link: 3 to 64 of `A-Z a-z 0-9 - _`, case-sensitive, not reserved.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -42,7 +36,7 @@ impl Slug {
             && slug
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-            && !RESERVED.iter().any(|r| r.eq_ignore_ascii_case(slug))
+            && !is_reserved(slug)
     }
 
     pub fn parse(raw: &str) -> Result<Self, String> {
@@ -56,7 +50,7 @@ impl Slug {
         {
             return Err("may contain only letters, digits, - and _".into());
         }
-        if RESERVED.contains(&slug.to_ascii_lowercase().as_str()) {
+        if is_reserved(slug) {
             return Err("is reserved".into());
         }
         Ok(Self(slug.to_owned()))

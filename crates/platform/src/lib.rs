@@ -20,6 +20,7 @@ pub mod migrations;
 pub mod notify;
 pub mod observability;
 pub mod outbound;
+pub mod paths;
 pub mod server;
 pub mod shared;
 pub mod state;

@@ -15,6 +15,7 @@ mod migrations;
 mod notifications;
 mod oauth;
 mod observability;
+mod paths;
 mod platform_routes;
 mod probes;
 mod register;
