@@ -217,49 +217,38 @@ pub async fn stream(
     State(state): State<AppState>,
     user: CurrentUser,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let mut news = state.notify.subscribe();
-    let (db, stop, me) = (state.db.clone(), state.shutdown.clone(), user.id);
-    let events = async_stream(move |emit| async move {
+    let me = user.id;
+    // A stream over the broadcast itself, not a task feeding it: when the client goes, the
+    // stream is dropped and nothing is left waiting.
+    let start = (
+        state.notify.subscribe(),
+        state.db.clone(),
+        state.shutdown.clone(),
+    );
+    let events = futures_util::stream::unfold(start, move |(mut news, db, stop)| async move {
         loop {
-            let (user, id) = tokio::select! {
+            let (to, id) = tokio::select! {
                 next = news.recv() => match next {
                     Ok(new) => new,
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(_) => return,
+                    Err(_) => return None,
                 },
-                () = stop.cancelled() => return,
+                () = stop.cancelled() => return None,
             };
-            if user != me {
+            if to != me {
                 continue;
             }
             if let Ok(Some(found)) = notification::Entity::find_by_id(id).one(&db).await {
                 let data = serde_json::to_string(&Notification::from(found)).unwrap_or_default();
-                if emit(
-                    Event::default()
-                        .event("notification")
-                        .id(id.to_string())
-                        .data(data),
-                )
-                .is_err()
-                {
-                    return;
-                }
+                let event = Event::default()
+                    .event("notification")
+                    .id(id.to_string())
+                    .data(data);
+                return Some((Ok(event), (news, db, stop)));
             }
         }
     });
     Sse::new(events).keep_alive(KeepAlive::default())
-}
-
-/// A stream fed by `produce` through a channel: the producer ends when the stream is dropped.
-fn async_stream<F, Fut>(produce: F) -> impl Stream<Item = Result<Event, Infallible>>
-where
-    F: FnOnce(Box<dyn Fn(Event) -> Result<(), ()> + Send + Sync>) -> Fut,
-    Fut: std::future::Future<Output = ()> + Send + 'static,
-{
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let emit = move |event: Event| tx.send(Ok(event)).map_err(drop);
-    tokio::spawn(produce(Box::new(emit)));
-    futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|e| (e, rx)) })
 }
 
 /// A user's notification settings.
