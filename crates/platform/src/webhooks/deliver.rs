@@ -89,7 +89,8 @@ impl Attempt {
         self.status.is_some_and(|s| s.is_success())
     }
 
-    /// A refusal no retry changes: a 4xx other than 408 and 429, or a URL the guard refuses.
+    /// A refusal no retry changes: a 4xx other than 408 and 429. (A URL the guard refuses is
+    /// retried: the address a name resolves to can change.)
     fn is_final(&self) -> bool {
         match self.status {
             Some(s) => {
