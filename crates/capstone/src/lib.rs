@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use anyhow::Context;
 use platform::{
     AppState, Config,
+    app::{Hosted, Running as App},
     background::Background,
     clock::Clock,
     db::{self, Db},
@@ -17,30 +18,51 @@ use tokio::{net::TcpListener, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 use utoipa_axum::router::OpenApiRouter;
 
+/// The apps this server hosts (see [`platform::app`]): adding one is a line here.
+pub fn apps() -> Vec<Hosted> {
+    vec![Hosted::of::<links::Links>()]
+}
+
 /// Every crate's migrations, in the order they must run: the platform's tables first,
-/// since the apps' tables refer to them.
+/// since the apps' tables refer to them, then each app's in the order of [`apps`].
 pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         let mut all = platform::migrations::migrations();
-        all.extend(links::migrations());
+        for app in apps() {
+            all.extend((app.migrations)());
+        }
         all
     }
 }
 
-/// Checks what each app reads from the configuration (the platform's own settings are
-/// checked as they load), so that `capstone check-config` refuses what `serve` would.
+/// Checks what the apps read from the configuration (the platform's own settings are
+/// checked as they load): every table belongs to an app, and each app accepts its own. So
+/// `capstone check-config` refuses what `serve` would.
 pub fn check_app_settings(config: &Config) -> anyhow::Result<()> {
-    links::Settings::from_config(config)?;
+    let apps = apps();
+    if let Some(table) = config
+        .app_tables()
+        .find(|table| !apps.iter().any(|app| app.name == *table))
+    {
+        let names: Vec<&str> = apps.iter().map(|app| app.name).collect();
+        anyhow::bail!(
+            "unknown setting `{table}`: not a setting, nor the table of an app of this server \
+             ({})",
+            names.join(", ")
+        );
+    }
+    for app in &apps {
+        (app.check_config)(config)?;
+    }
     Ok(())
 }
 
 /// Every route under `/api/v1`: the platform's (accounts, auth, admin) and each app's.
-pub fn api(state: &AppState, links: &links::Links) -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .merge(platform::api(state))
-        .merge(links.api())
+pub fn api(state: &AppState, apps: &[Box<dyn App>]) -> OpenApiRouter<AppState> {
+    apps.iter()
+        .fold(platform::api(state), |api, app| api.merge(app.api()))
 }
 
 /// Connects to the configured database, applies pending migrations, and starts serving.
@@ -95,19 +117,38 @@ pub async fn start_with(mut config: Config, db: Db) -> anyhow::Result<Running> {
         // default `public_url`, OAuth callback addresses) must name the one we got.
         config.port = addr.port();
     }
+    check_app_settings(&config)?;
     let grace = config.shutdown_timeout();
     let header_read_timeout = config.header_read_timeout();
     let background = Background::new();
     let clock = Clock::default();
     let state = AppState::new(config, db.clone(), clock.clone(), &background).await?;
-    let links = links::Links::start(&state, &background).await?;
+    let mut started = Vec::new();
+    for app in apps() {
+        let running = (app.start)(&state, &background)
+            .await
+            .with_context(|| format!("cannot start the {} app", app.name))?;
+        started.push(running);
+    }
     // Every app has registered its kinds of job: the queue may start running them.
     state.jobs.start(&background);
+    let public = started
+        .iter()
+        .filter_map(|app| app.public())
+        .fold(axum::Router::new(), axum::Router::merge);
+    let mut unknown_paths: Vec<_> = started
+        .iter()
+        .filter_map(|app| app.unknown_paths())
+        .collect();
+    anyhow::ensure!(
+        unknown_paths.len() <= 1,
+        "more than one app wants to answer unknown paths"
+    );
     let app = server::router(
         state.clone(),
-        api(&state, &links),
-        links.redirects(),
-        links.unknown_paths(),
+        api(&state, &started),
+        public,
+        unknown_paths.pop(),
     );
 
     let shutdown = state.shutdown.clone();

@@ -75,7 +75,7 @@ pub async fn fetch_title(
             return Ok(clean_title(raw));
         }
     }
-    Ok(find_title(&page).and_then(clean_title))
+    Ok(extract_title(&page))
 }
 
 /// Whether the response says it is HTML (`text/html`, parameters such as `charset`

@@ -1,41 +1,52 @@
 //! Links: a URL shortener with click analytics.
 //!
-//! What the rest of Capstone sees of this crate: its [`migrations`], and [`Links`], which
-//! owns the redirect cache and the click writer and hands out the API router (under
-//! `/api/v1`) and the redirect router (`/{slug}`).
+//! What the rest of Capstone sees of this crate is [`Links`], the app (see
+//! [`platform::app::App`]): it owns the redirect cache and the click writer and hands out
+//! the API router (under `/api/v1`) and the redirect router (`/{slug}`). Integration tests
+//! reach a little more through [`testing`].
 
-pub mod analytics;
-pub mod api;
-pub mod cache;
-pub mod clicks;
-pub mod compaction;
+mod analytics;
+mod api;
+mod cache;
+mod clicks;
+mod compaction;
 mod csv_files;
-pub mod domains;
-pub mod enrich;
-pub mod entities;
-pub mod events;
-pub mod geo;
-pub mod jobs;
-pub mod live;
-pub mod migrations;
-pub mod model;
-pub mod qr;
-pub mod redirect;
-pub mod referrer;
-pub mod retention;
+mod domains;
+mod enrich;
+mod entities;
+mod events;
+mod geo;
+mod jobs;
+mod live;
+mod migrations;
+mod model;
+mod qr;
+mod redirect;
+mod referrer;
+mod retention;
 mod routes;
-pub mod settings;
-pub mod store;
-pub mod useragent;
+mod settings;
+mod store;
+mod useragent;
+
+/// What the integration tests reach inside the app: the daily work they run by hand, and
+/// the third-party checks they point at fake servers.
+pub mod testing {
+    pub use crate::compaction::compact_through;
+    pub use crate::enrich::{
+        CheckError, DEFAULT_MAX_TITLE_BYTES, SafetyChecker, Verdict, fetch_title,
+    };
+    pub use crate::retention::{delete_raw_before, forget_visitors_before};
+}
 
 use std::{net::SocketAddr, sync::Arc};
 
 use axum::{Router, http::HeaderMap};
-use platform::{AppState, background::Background, db::Db};
+use platform::{AppState, Config, app::App, background::Background, db::Db};
+use sea_orm_migration::MigrationTrait;
 use utoipa_axum::router::OpenApiRouter;
 
-pub use migrations::migrations;
-pub use settings::Settings;
+use settings::Settings;
 
 use cache::SlugCache;
 use clicks::{ClickQueue, ClickWriter};
@@ -45,7 +56,7 @@ use live::Live;
 use redirect::{PasswordGuard, RedirectCounters};
 
 /// What the links routes and the redirect share.
-pub struct LinksState {
+struct LinksState {
     pub db: Db,
     pub settings: Settings,
     pub domains: Domains,
@@ -106,9 +117,21 @@ pub struct Links {
     state: Arc<LinksState>,
 }
 
-impl Links {
-    /// Reads the `[links]` settings and starts the click writer on `background`.
-    pub async fn start(app: &AppState, background: &Background) -> anyhow::Result<Self> {
+impl App for Links {
+    const NAME: &'static str = "links";
+
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        migrations::migrations()
+    }
+
+    fn check_config(config: &Config) -> anyhow::Result<()> {
+        Settings::from_config(config)?;
+        Ok(())
+    }
+
+    /// Reads the `[links]` settings, starts the click writer on `background` and registers
+    /// the links' jobs and events.
+    async fn start(app: &AppState, background: &Background) -> anyhow::Result<Self> {
         let settings = Settings::from_config(&app.config)?;
         let geo = Arc::new(Geo::new(
             settings.country_header.as_deref(),
@@ -164,19 +187,17 @@ impl Links {
         Ok(Self { state })
     }
 
-    /// The API routes, relative to `/api/v1`.
-    pub fn api(&self) -> OpenApiRouter<AppState> {
+    fn api(&self) -> OpenApiRouter<AppState> {
         routes::router(self.state.clone())
     }
 
-    /// `GET /{slug}` and the other routes outside the API: see [`redirect`].
-    pub fn redirects(&self) -> Router {
-        redirect::router(self.state.clone())
+    /// `GET /{slug}` and the other routes outside the API: see `redirect`.
+    fn public(&self) -> Option<Router> {
+        Some(redirect::router(self.state.clone()))
     }
 
-    /// The answer to paths no route knows, for [`platform::server::router`]: see
-    /// [`redirect::unknown_paths`].
-    pub fn unknown_paths(&self) -> Router {
-        redirect::unknown_paths(self.state.clone())
+    /// Visits to paths no route knows, kept as orphan visits: see `redirect::unknown_paths`.
+    fn unknown_paths(&self) -> Option<Router> {
+        Some(redirect::unknown_paths(self.state.clone()))
     }
 }

@@ -113,11 +113,7 @@ impl Settings {
     /// Reads and checks the `[links]` table; errors name the setting.
     pub fn from_config(config: &platform::Config) -> anyhow::Result<Self> {
         let mut settings: Settings =
-            figment::Figment::from(figment::providers::Serialized::defaults(
-                figment::value::Value::from(config.links.clone()),
-            ))
-            .extract()
-            .map_err(|e| anyhow::anyhow!("invalid [links] settings: {e}"))?;
+            config.app_settings(<crate::Links as platform::app::App>::NAME)?;
         let invalid = |setting: &str, reason: &str| {
             Err(anyhow::anyhow!(
                 "invalid setting `links.{setting}`: {reason}"
@@ -248,7 +244,9 @@ mod tests {
 
     fn with(setting: &str, value: &str) -> anyhow::Result<Settings> {
         let mut config = platform::Config::default();
-        config.links.insert(setting.into(), value.into());
+        config
+            .app_table("links")
+            .insert(setting.into(), value.into());
         Settings::from_config(&config)
     }
 
@@ -257,7 +255,7 @@ mod tests {
         let retention = |days: u32| {
             let mut config = platform::Config::default();
             config
-                .links
+                .app_table("links")
                 .insert("click_retention_days".into(), days.into());
             Settings::from_config(&config).map(|s| s.click_retention_days)
         };
@@ -275,7 +273,9 @@ mod tests {
                 ..platform::Config::default()
             };
             let hosts: Vec<String> = hosts.iter().map(|h| (*h).to_owned()).collect();
-            config.links.insert("domains".into(), hosts.into());
+            config
+                .app_table("links")
+                .insert("domains".into(), hosts.into());
             Settings::from_config(&config).map(|s| s.domains)
         };
         assert_eq!(
@@ -297,11 +297,11 @@ mod tests {
         let redirects = |host: &str, url: &str| {
             let mut config = platform::Config::default();
             config
-                .links
+                .app_table("links")
                 .insert("domains".into(), vec!["go.example"].into());
             let map = BTreeMap::from([(host.to_owned(), url.to_owned())]);
             config
-                .links
+                .app_table("links")
                 .insert("domain_invalid_redirects".into(), map.into());
             Settings::from_config(&config)
         };

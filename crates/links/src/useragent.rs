@@ -37,6 +37,8 @@ impl Browser {
 }
 
 /// An operating system family, as stored in the database and shown in stats.
+// `MacOs` and `ChromeOs` are the systems' names, not a repetition of the type's.
+#[allow(clippy::enum_variant_names)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Os {
     Windows,

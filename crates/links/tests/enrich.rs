@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use links::enrich::{CheckError, DEFAULT_MAX_TITLE_BYTES, SafetyChecker, Verdict, fetch_title};
+use links::testing::{CheckError, DEFAULT_MAX_TITLE_BYTES, SafetyChecker, Verdict, fetch_title};
 use platform::outbound::{self, RetryPolicy};
 use reqwest::StatusCode;
 use secrecy::SecretString;

@@ -15,8 +15,11 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 /// The whole configuration of one Capstone process.
+///
+/// Not `deny_unknown_fields` (serde cannot with a flattened field): a name that is neither a
+/// setting nor a table is refused by [`Config::validate`], and a table no app claims by the
+/// server, which knows its apps.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Config {
     /// Address to listen on.
     pub host: IpAddr,
@@ -88,11 +91,10 @@ pub struct Config {
     /// A header set by the trusted reverse proxy in front of us carrying the client's
     /// address (`x-forwarded-for`, `x-real-ip`, `cf-connecting-ip`). Unset: the peer address.
     pub client_ip_header: Option<String>,
-    /// The links app's own settings (`[links]` in TOML, `CAPSTONE_LINKS__SLUG_LENGTH` in
-    /// the environment); the app reads and validates them itself. Printed with every
-    /// secret-shaped setting masked (see [`is_secret_name`]).
-    #[serde(serialize_with = "serialize_app_settings")]
-    pub links: figment::value::Dict,
+    /// Each app's own table, by the app's name (`[links]` in TOML, `CAPSTONE_LINKS__SLUG_LENGTH`
+    /// in the environment): the app reads and checks it ([`Config::app_settings`]).
+    #[serde(flatten)]
+    pub apps: AppTables,
     /// Social login with GitHub (OAuth 2.0 authorization code with PKCE). Enabled only when
     /// both the client id and the secret are set (`CAPSTONE_OAUTH_GITHUB_CLIENT_ID`,
     /// `CAPSTONE_OAUTH_GITHUB_CLIENT_SECRET`); otherwise its routes answer 404. Register
@@ -170,7 +172,7 @@ impl Default for Config {
             login_window_secs: 15 * 60,
             registrations_per_ip: 20,
             client_ip_header: None,
-            links: figment::value::Dict::new(),
+            apps: AppTables::default(),
             oauth_github_client_id: None,
             oauth_github_client_secret: None,
             oauth_github_authorize_url: "https://github.com/login/oauth/authorize".into(),
@@ -198,6 +200,13 @@ pub enum ConfigError {
     Invalid {
         setting: &'static str,
         reason: String,
+    },
+    #[error("unknown setting `{0}`")]
+    Unknown(String),
+    #[error("invalid [{app}] settings: {error}")]
+    App {
+        app: &'static str,
+        error: Box<figment::Error>,
     },
 }
 
@@ -236,6 +245,12 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(name) = self.apps.0.iter().find_map(|(name, value)| {
+            (!matches!(value, figment::value::Value::Dict(..))).then_some(name)
+        }) {
+            // A table may be an app's; anything else that is not a field is a typo.
+            return Err(ConfigError::Unknown(name.clone()));
+        }
         let invalid = |setting, reason: &str| {
             Err(ConfigError::Invalid {
                 setting,
@@ -357,6 +372,47 @@ impl Config {
         Duration::from_secs(self.shutdown_timeout_secs)
     }
 
+    /// The settings of app `name` from its table, with the app's defaults for what is not
+    /// given (`T` fills them with `#[serde(default)]`).
+    pub fn app_settings<T: serde::de::DeserializeOwned>(
+        &self,
+        name: &'static str,
+    ) -> Result<T, ConfigError> {
+        let table = self
+            .apps
+            .0
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| figment::value::Value::from(figment::value::Dict::new()));
+        Figment::from(Serialized::defaults(table))
+            .extract()
+            .map_err(|error| ConfigError::App {
+                app: name,
+                error: Box::new(error),
+            })
+    }
+
+    /// App `name`'s table, to set its settings in code (tests do).
+    pub fn app_table(&mut self, name: &str) -> &mut figment::value::Dict {
+        let value = self
+            .apps
+            .0
+            .entry(name.to_owned())
+            .or_insert_with(|| figment::value::Dict::new().into());
+        if !matches!(value, figment::value::Value::Dict(..)) {
+            *value = figment::value::Dict::new().into();
+        }
+        match value {
+            figment::value::Value::Dict(_, table) => table,
+            _ => unreachable!("made a table above"),
+        }
+    }
+
+    /// The names of the app tables given.
+    pub fn app_tables(&self) -> impl Iterator<Item = &str> {
+        self.apps.0.keys().map(String::as_str)
+    }
+
     /// The database URL with any password replaced, safe to log.
     pub fn database_url_redacted(&self) -> String {
         redact_url(self.database_url.expose_secret())
@@ -430,20 +486,51 @@ pub fn is_secret_name(name: &str) -> bool {
         .any(|word| name.contains(word))
 }
 
-fn serialize_app_settings<S: serde::Serializer>(
-    settings: &figment::value::Dict,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    use serde::ser::SerializeMap;
-    let mut map = s.serialize_map(Some(settings.len()))?;
-    for (name, value) in settings {
-        if is_secret_name(name) {
-            map.serialize_entry(name, "***")?;
-        } else {
-            map.serialize_entry(name, value)?;
+/// The apps' tables, as given. Serialised (for `capstone check-config`) with every
+/// secret-shaped setting masked (see [`is_secret_name`]).
+#[derive(Clone, Default, Deserialize)]
+#[serde(transparent)]
+pub struct AppTables(std::collections::BTreeMap<String, figment::value::Value>);
+
+impl Serialize for AppTables {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (app, table) in &self.0 {
+            match table {
+                figment::value::Value::Dict(_, table) => {
+                    map.serialize_entry(app, &MaskedTable(table))?;
+                }
+                other => map.serialize_entry(app, other)?,
+            }
         }
+        map.end()
     }
-    map.end()
+}
+
+impl std::fmt::Debug for AppTables {
+    /// As serialised: masked.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = serde_json::to_string(self).map_err(|_| std::fmt::Error)?;
+        f.write_str(&shown)
+    }
+}
+
+struct MaskedTable<'a>(&'a figment::value::Dict);
+
+impl Serialize for MaskedTable<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (name, value) in self.0 {
+            if is_secret_name(name) {
+                map.serialize_entry(name, "***")?;
+            } else {
+                map.serialize_entry(name, value)?;
+            }
+        }
+        map.end()
+    }
 }
 
 fn serialize_masked_opt<S: serde::Serializer>(
@@ -518,18 +605,59 @@ mod tests {
     }
 
     #[test]
+    fn an_app_reads_its_own_table_from_the_file_and_the_environment() {
+        #[derive(Debug, Deserialize)]
+        #[serde(default)]
+        struct Shortener {
+            slug_length: u32,
+            domain: String,
+        }
+        impl Default for Shortener {
+            fn default() -> Self {
+                Self {
+                    slug_length: 6,
+                    domain: "default".into(),
+                }
+            }
+        }
+        Jail::expect_with(|jail| {
+            jail.create_file("capstone.toml", "[shortener]\ndomain = \"s.example\"")?;
+            jail.set_env("CAPSTONE_SHORTENER__SLUG_LENGTH", "9");
+            let config = Config::load(Some(Path::new("capstone.toml"))).unwrap();
+            let shortener: Shortener = config.app_settings("shortener").unwrap();
+            assert_eq!(
+                (shortener.slug_length, shortener.domain.as_str()),
+                (9, "s.example")
+            );
+            // An app with no table gets its defaults.
+            let absent: Shortener = config.app_settings("absent").unwrap();
+            assert_eq!(absent.slug_length, 6);
+
+            jail.set_env("CAPSTONE_SHORTENER__SLUG_LENGTH", "long");
+            let config = Config::load(None).unwrap();
+            let err = config.app_settings::<Shortener>("shortener").unwrap_err();
+            assert!(err.to_string().contains("[shortener]"), "{err}");
+            assert!(err.to_string().contains("slug_length"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
     fn secrets_are_redacted() {
         assert_eq!(
             redact_url("postgres://app:hunter2@db:5432/capstone"),
             "postgres://app:***@db:5432/capstone"
         );
-        let config = Config {
+        let mut config = Config {
             database_url: SecretString::from("postgres://app:hunter2@db/x"),
             redis_url: Some(SecretString::from("redis://:hunter2@cache:6379")),
             jwt_keys: Some(SecretString::from("k1:hunter2hunter2hunter2hunter2hunter2")),
             smtp_url: Some(SecretString::from("smtp://mail:hunter2@smtp:587")),
             ..Config::default()
         };
+        config
+            .app_table("links")
+            .insert("safety_api_key".into(), "hunter2".into());
         assert!(!format!("{config:?}").contains("hunter2"));
         // What `capstone check-config` prints.
         let shown = serde_json::to_string(&config).unwrap();

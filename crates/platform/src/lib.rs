@@ -1,12 +1,14 @@
 //! The Capstone platform: what the links, jobs and tasks apps all stand on.
 //!
-//! An app depends on this crate and never on another app. It gets a database pool ([`db`]),
+//! An app depends on this crate and never on another app, and shows the server the face
+//! of [`app::App`]. It gets a database pool ([`db`]),
 //! one error type that renders as problem+json ([`error`]), the HTTP conventions
 //! ([`http`]), accounts and authentication ([`auth`]), logs and metrics
 //! ([`observability`]), background workers ([`background`]), the durable job queue
 //! ([`jobs`]) and its [`clock`], signed [`webhooks`], [`notify`] (inbox, mail, preferences), the server ([`server`]) and what instances share
 //! through Redis ([`shared`]).
 
+pub mod app;
 pub mod auth;
 pub mod background;
 pub mod clock;

@@ -165,13 +165,13 @@ impl utoipa::Modify for SecuritySchemes {
 /// Builds the whole application: `api` (every app's routes, relative to `/api/v1`) under
 /// `/api/v1`, the platform routes beside it, the docs, the apps' `public` routes outside
 /// the API (a short link's redirect), and the middleware stack around all of them.
-/// `fallback` answers the paths no route knows, inside that stack: [`not_found`], or an
-/// app's handler that notes the visit and answers as it does.
+/// `unknown_paths` answers the paths no route knows, inside that stack: an app's handler
+/// that notes the visit and answers as [`not_found`] does, or else [`not_found`].
 pub fn router(
     state: AppState,
     api: OpenApiRouter<AppState>,
     public: Router,
-    fallback: Router,
+    unknown_paths: Option<Router>,
 ) -> Router {
     // Installed before the first request, so that no request goes uncounted.
     observability::metrics::handle();
@@ -216,7 +216,8 @@ pub fn router(
     // What every other request gets (unknown paths too, tracked lightly: see
     // `http::request`), as one layer: each `Router::layer` call boxes every route once more,
     // a clone and an allocation per request.
-    api.fallback_service(fallback)
+    let unknown_paths = unknown_paths.unwrap_or_else(|| Router::new().fallback(not_found));
+    api.fallback_service(unknown_paths)
         .layer(
             ServiceBuilder::new()
                 .layer(middleware::from_fn(http::request::track))

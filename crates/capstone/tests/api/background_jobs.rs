@@ -42,7 +42,8 @@ async fn administrators_see_the_queue_and_give_a_dead_job_another_chance() {
     let site = FakeWebsite::start().await;
     site.serve("/article", FakePage::titled("Queued"));
     let app = spawn_app_with(|c| {
-        c.links.insert("allow_private_targets".into(), true.into());
+        c.app_table("links")
+            .insert("allow_private_targets".into(), true.into());
     })
     .await;
     register(&app, ADMIN).await;

@@ -22,6 +22,9 @@ async fn check_config_refuses_what_the_server_would_refuse() {
             "javascript:alert(1)",
             "links.root_redirect",
         ),
+        // A typo of a setting, and of an app's table.
+        ("CAPSTONE_PROT", "8081", "`prot`"),
+        ("CAPSTONE_LINSK__SLUG_LENGTH", "8", "`linsk`"),
     ] {
         let refused = capstone_cli_with(&app, &["check-config"], &[(variable, value)]);
         let err = String::from_utf8_lossy(&refused.stderr);

@@ -12,7 +12,7 @@ use crate::helpers::{TestApp, as_basic, get_json, register, spawn_app_with};
 const ANN: &str = "ann@example.com";
 
 fn setting(config: &mut platform::Config, key: &str, value: impl Into<figment::value::Value>) {
-    config.links.insert(key.into(), value.into());
+    config.app_table("links").insert(key.into(), value.into());
 }
 
 async fn create(app: &TestApp, body: Value) -> Value {

@@ -203,7 +203,9 @@ async fn a_plus_after_the_slug_shows_where_the_link_goes_without_going() {
 async fn clicks_on_a_link_deleted_before_they_are_written_do_not_hold_up_the_others() {
     // A long gathering window, so that the link is deleted while its click is queued.
     let app = crate::helpers::spawn_app_with(|config| {
-        config.links.insert("click_flush_ms".into(), 1500.into());
+        config
+            .app_table("links")
+            .insert("click_flush_ms".into(), 1500.into());
     })
     .await;
     register(&app, ANN).await;
@@ -379,7 +381,9 @@ async fn a_change_made_elsewhere_reaches_the_redirect_after_the_cache_ttl() {
     use sea_orm_migration::sea_orm::ConnectionTrait;
 
     let app = crate::helpers::spawn_app_with(|config| {
-        config.links.insert("cache_ttl_secs".into(), 1.into());
+        config
+            .app_table("links")
+            .insert("cache_ttl_secs".into(), 1.into());
     })
     .await;
     register(&app, ANN).await;
@@ -498,9 +502,9 @@ async fn expired_exhausted_and_future_links() {
 async fn the_root_and_slugs_that_lead_nowhere_can_send_visitors_home() {
     let app = spawn_app_with(|config| {
         config
-            .links
+            .app_table("links")
             .insert("root_redirect".into(), "https://Home.example".into());
-        config.links.insert(
+        config.app_table("links").insert(
             "invalid_redirect".into(),
             "https://home.example/lost".into(),
         );
@@ -708,12 +712,12 @@ async fn rules_pick_a_target_by_query_device_and_language() {
 async fn rules_by_address_and_visits_left_uncounted() {
     let app = spawn_app_with(|config| {
         config.client_ip_header = Some("x-forwarded-for".into());
-        config.links.insert(
+        config.app_table("links").insert(
             "untracked_addresses".into(),
             vec!["198.51.100.0/24", "2001:db8::1"].into(),
         );
         config
-            .links
+            .app_table("links")
             .insert("untracked_param".into(), "nostat".into());
     })
     .await;
@@ -1799,15 +1803,11 @@ async fn compacted_days_answer_the_same_statistics_and_count_late_clicks_once() 
         .await
         .unwrap();
     assert_eq!(
-        links::compaction::compact_through(&db, today)
-            .await
-            .unwrap(),
+        links::testing::compact_through(&db, today).await.unwrap(),
         1
     );
     assert_eq!(
-        links::compaction::compact_through(&db, today)
-            .await
-            .unwrap(),
+        links::testing::compact_through(&db, today).await.unwrap(),
         0,
         "a day is compacted once"
     );
@@ -1891,7 +1891,7 @@ async fn past_days_visitors_are_forgotten_and_todays_kept() {
     assert_eq!(visitors().await, 3);
 
     let yesterday = today - chrono::TimeDelta::days(1);
-    let forget = || links::retention::forget_visitors_before(&db, yesterday);
+    let forget = || links::testing::forget_visitors_before(&db, yesterday);
     assert_eq!(forget().await.unwrap(), 2);
     assert_eq!(forget().await.unwrap(), 0, "forgotten once");
     assert_eq!(visitors().await, 1, "today's visitor is kept");
@@ -1935,7 +1935,7 @@ async fn raw_clicks_past_their_retention_go_and_the_statistics_stay() {
         .await
         .unwrap();
     let now = chrono::Utc::now() + chrono::TimeDelta::seconds(1);
-    let delete = |table, column| links::retention::delete_raw_before(&db, table, column, now);
+    let delete = |table, column| links::testing::delete_raw_before(&db, table, column, now);
     assert_eq!(delete("clicks", "clicked_at").await.unwrap(), 3);
     assert_eq!(delete("orphan_visits", "visited_at").await.unwrap(), 1);
     assert_eq!(delete("clicks", "clicked_at").await.unwrap(), 0);
@@ -1952,7 +1952,7 @@ async fn raw_clicks_past_their_retention_go_and_the_statistics_stay() {
     visit(slug).await.unwrap();
     wait_for_clicks(&app, &link["id"], 4).await;
     let earlier = now - chrono::TimeDelta::days(1);
-    let kept = links::retention::delete_raw_before(&db, "clicks", "clicked_at", earlier);
+    let kept = links::testing::delete_raw_before(&db, "clicks", "clicked_at", earlier);
     assert_eq!(kept.await.unwrap(), 0);
     let page: Value = get_json(&app, &clicks, ANN).await;
     assert_eq!(page["items"].as_array().unwrap().len(), 1);
@@ -1968,7 +1968,9 @@ async fn a_batch_of_many_first_clicks_leaves_the_counters_statistics_current() {
     const LINKS_CLICKED: usize = 2_500;
     let app = crate::helpers::spawn_app_with(|config| {
         // One gathering window for every click below, so that they make one batch.
-        config.links.insert("click_flush_ms".into(), 8000.into());
+        config
+            .app_table("links")
+            .insert("click_flush_ms".into(), 8000.into());
     })
     .await;
     if !app._db.url.starts_with("postgres") {
@@ -2042,7 +2044,7 @@ async fn a_domains_statistics_count_the_callers_links_on_it() {
     let app = spawn_app_with(|config| {
         config.public_url = Some("https://s.example".into());
         config
-            .links
+            .app_table("links")
             .insert("domains".into(), vec!["go.example"].into());
     })
     .await;
@@ -2104,7 +2106,7 @@ async fn a_domains_statistics_count_the_callers_links_on_it() {
 async fn links_live_on_several_domains_with_a_slug_each() {
     let app = spawn_app_with(|config| {
         config.public_url = Some("https://s.example".into());
-        config.links.insert(
+        config.app_table("links").insert(
             "domains".into(),
             vec!["go.example".to_owned(), "l.example".to_owned()].into(),
         );
@@ -2263,7 +2265,7 @@ async fn each_domain_can_send_its_own_visitors_home() {
     let app = spawn_app_with(|config| {
         config.public_url = Some("https://s.example".into());
         let set = |config: &mut platform::Config, name: &str, value: figment::value::Value| {
-            config.links.insert(name.into(), value);
+            config.app_table("links").insert(name.into(), value);
         };
         set(config, "domains", vec!["go.example", "l.example"].into());
         set(config, "root_redirect", "https://home.example/".into());
@@ -2312,7 +2314,7 @@ async fn orphan_visits(app: &TestApp, query: &str, expected: usize) -> Vec<Value
 async fn visits_that_reach_no_link_are_orphan_visits_for_administrators() {
     let app = spawn_app_with(|config| {
         config
-            .links
+            .app_table("links")
             .insert("domains".into(), vec!["go.example"].into());
     })
     .await;
@@ -2512,7 +2514,7 @@ async fn visits_that_reach_no_link_are_orphan_visits_for_administrators() {
 async fn orphan_visits_can_be_left_untracked() {
     let app = spawn_app_with(|config| {
         config
-            .links
+            .app_table("links")
             .insert("track_orphan_visits".into(), false.into());
     })
     .await;

@@ -32,7 +32,9 @@ fn have_redis(test: &str) -> bool {
 
 /// Caches kept for an hour, so that only a broadcast can make an instance see a change.
 fn long_cache(config: &mut Config) {
-    config.links.insert("cache_ttl_secs".into(), 3600.into());
+    config
+        .app_table("links")
+        .insert("cache_ttl_secs".into(), 3600.into());
 }
 
 async fn create_link(app: &TestApp, slug: &str, target: &str) -> i64 {
