@@ -20,7 +20,7 @@ use std::{
     collections::HashMap,
     sync::{
         Arc,
-        atomic::{AtomicI64, Ordering},
+        atomic::{AtomicBool, AtomicI64, Ordering},
     },
     time::{Duration, Instant},
 };
@@ -59,6 +59,8 @@ pub struct CachedLink {
     pub max_clicks: Option<i64>,
     /// Clicks so far, counted here as they happen (the database's count lags by a batch).
     pub clicks: AtomicI64,
+    /// Set once this copy has seen the link reach `max_clicks` (see [`CachedLink::reached_limit`]).
+    pub limit_noticed: AtomicBool,
     pub rules: Vec<CachedRule>,
     /// False while a safety check is pending, or after it failed.
     pub live: bool,
@@ -83,6 +85,14 @@ impl CachedLink {
     pub fn exhausted(&self) -> bool {
         self.max_clicks
             .is_some_and(|max| self.clicks.load(Ordering::Relaxed) >= max)
+    }
+
+    /// True once per cached copy, after the click that used up `max_clicks` (or the first
+    /// refused one, when the copy was read already used up): the moment to say the link
+    /// has expired. Instances and later copies may say it again; the notice's job key makes
+    /// it one event.
+    pub fn reached_limit(&self) -> bool {
+        self.exhausted() && !self.limit_noticed.swap(true, Ordering::Relaxed)
     }
 }
 
@@ -291,6 +301,7 @@ fn cached(link: link::Model, clicks: i64, rules: Vec<rule::Model>) -> CachedLink
         valid_until: link.valid_until,
         max_clicks: link.max_clicks,
         clicks: AtomicI64::new(clicks),
+        limit_noticed: AtomicBool::new(false),
         rules,
         live: matches!(link.safety.as_str(), "unchecked" | "safe"),
     }

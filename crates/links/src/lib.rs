@@ -62,6 +62,8 @@ struct LinksState {
     pub domains: Domains,
     pub cache: Arc<SlugCache>,
     pub enrichment: jobs::Enrichment,
+    /// The platform's queue, for the expiry notice of a link whose clicks are used up.
+    pub jobs: platform::jobs::Jobs,
     pub clicks: ClickQueue,
     pub geo: Arc<Geo>,
     pub counters: RedirectCounters,
@@ -160,6 +162,7 @@ impl App for Links {
             db: app.db.clone(),
             cache,
             enrichment,
+            jobs: app.jobs.clone(),
             domains,
             settings,
             clicks,

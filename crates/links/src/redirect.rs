@@ -436,7 +436,14 @@ async fn go(
     let ip = links.client_ip(headers, peer);
     // An uncounted visit (see `links.untracked_addresses`) does not use up `max_clicks`.
     let record = record && !untracked(&links.settings, ip, query);
-    if record && !link.take_click() {
+    let within = !record || link.take_click();
+    if record
+        && link.reached_limit()
+        && let Some(max_clicks) = link.max_clicks
+    {
+        crate::events::clicks_used_up(&links.jobs, &links.db, link.id, max_clicks).await;
+    }
+    if !within {
         links.counters.gone.fetch_add(1, Ordering::Relaxed);
         return nowhere(
             links,

@@ -157,6 +157,56 @@ async fn every_link_event_arrives_signed_and_once() {
 }
 
 #[tokio::test]
+async fn a_link_whose_clicks_are_used_up_expires_once_per_limit() {
+    let app = app().await;
+    let receiver = FakeReceiver::start().await;
+    subscribe(&app, &receiver, &["link.expired"]).await;
+    let link = create_link(
+        &app,
+        json!({"target_url": "https://example.com/", "slug": "twice", "max_clicks": 2}),
+    )
+    .await;
+
+    assert_eq!(app.get("/twice").await.status(), StatusCode::FOUND);
+    // Not yet: one click is left.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(receiver.received().len(), 0, "{:?}", receiver.received());
+    assert_eq!(app.get("/twice").await.status(), StatusCode::FOUND);
+    for _ in 0..3 {
+        assert_eq!(app.get("/twice").await.status(), StatusCode::GONE);
+    }
+    let received = until_acknowledged(&receiver, 1).await;
+    assert_eq!(received[0].event_type, "link.expired");
+    assert_eq!(received[0].body["data"]["slug"], "twice");
+    assert_eq!(received[0].body["data"]["max_clicks"], 2);
+
+    // A raised limit, used up again, is a second expiry; the refusals were not. (Once
+    // both clicks are stored: the changed link is read again with the stored count.)
+    let path = format!("/api/v1/links/{}", link["id"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while get_json(&app, &path, ANN).await["click_count"] != 2 {
+        assert!(Instant::now() < deadline, "the two clicks were not stored");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let raised = as_basic(&app, Method::PATCH, &path, ANN)
+        .json(&json!({"max_clicks": 3}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raised.status(), StatusCode::OK);
+    assert_eq!(app.get("/twice").await.status(), StatusCode::FOUND);
+    let received = until_acknowledged(&receiver, 2).await;
+    assert_eq!(received[1].body["data"]["max_clicks"], 3);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        receiver.acknowledged().len(),
+        2,
+        "{:?}",
+        receiver.received()
+    );
+}
+
+#[tokio::test]
 async fn a_receiver_that_was_down_gets_the_event_later_under_the_same_id() {
     let app = app().await;
     let receiver = FakeReceiver::start().await;
