@@ -2,13 +2,12 @@
 //! configured (development).
 //!
 //! A handler that mails someone does not wait for the SMTP conversation (seconds, with a slow
-//! relay) and must not fail because of it: it calls [`Mailer::send_in_background`], which
-//! tries again after a relay's temporary refusal or an outage (for about six minutes, see
-//! [`RETRY_AFTER`]) and logs what it could not send. Messages wait in memory, not in the
-//! database, so one still waiting at a restart is lost and the user asks for it again;
-//! every message we send today can be asked for again. That is deliberate: each of them
-//! carries a live token (verification, password reset), and an outbox table would keep
-//! those in clear at rest, where we keep every other token only as its hash.
+//! relay) and must not fail because of it: it enqueues the message as a job of the durable
+//! queue, which sends it and tries again after a relay's temporary refusal or an outage (for
+//! hours, see [`RETRIES`]). A restart loses nothing. A message that carries a live token
+//! (verification, password reset) is not queued as text: its job makes the token when it
+//! sends (`auth::email_flows`), so that no token waits in the database in clear, where we
+//! keep every other token only as its hash.
 
 use std::{sync::Arc, time::Duration};
 
@@ -17,24 +16,28 @@ use lettre::{
     message::{Mailbox, header::ContentType},
 };
 use secrecy::ExposeSecret;
-use tracing::Instrument;
+use serde::{Deserialize, Serialize};
 
-use crate::config::{Config, redact_url};
+use crate::{
+    config::{Config, redact_url},
+    jobs::{Job, JobError, Jobs, Retries},
+};
 
 /// The longest one SMTP operation (connect, a command) may take before the send fails.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// How long a message waits before each new try, after a failure that may pass: a 4xx
-/// reply (greylisting, a full queue), or no answer at all (the relay restarting).
-const RETRY_AFTER: [Duration; 4] = [
-    Duration::from_secs(1),
-    Duration::from_secs(10),
-    Duration::from_secs(60),
-    Duration::from_secs(300),
-];
+/// How a mail job is tried again after a failure that may pass (a 4xx reply: greylisting,
+/// a full queue; or no answer at all: the relay restarting): an SMTP outage of a few hours
+/// delays the mail.
+pub const RETRIES: Retries = Retries {
+    max_attempts: 20,
+    base_delay: Duration::from_secs(10),
+    max_delay: Duration::from_secs(3600),
+};
 
-/// One plain-text message.
-#[derive(Debug, Clone)]
+/// One plain-text message. Queued as it is (the `platform.mail` job) only when it holds no
+/// secret: see the module's docs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Mail {
     pub to: String,
     pub subject: String,
@@ -49,6 +52,36 @@ pub enum MailError {
     Build(#[from] lettre::error::Error),
     #[error("SMTP: {0}")]
     Smtp(#[from] lettre::transport::smtp::Error),
+}
+
+impl Job for Mail {
+    const KIND: &'static str = "platform.mail";
+
+    fn retries() -> Retries {
+        RETRIES
+    }
+}
+
+/// Registers the `platform.mail` job: `jobs.enqueue(&tx, &mail)` sends `mail` once the
+/// change commits.
+pub fn register(jobs: &Jobs, mailer: Arc<Mailer>) {
+    jobs.register(move |mail: Mail, _| {
+        let mailer = mailer.clone();
+        async move { Ok(mailer.send(&mail).await?) }
+    });
+}
+
+impl From<MailError> for JobError {
+    /// Sent again later only if that may work.
+    fn from(err: MailError) -> Self {
+        if err.may_pass() {
+            metrics::counter!("mail_retried_total").increment(1);
+            JobError::retry(err)
+        } else {
+            metrics::counter!("mail_failed_total").increment(1);
+            JobError::permanent(err)
+        }
+    }
 }
 
 impl MailError {
@@ -123,37 +156,6 @@ impl Mailer {
         smtp.send(message).await?;
         metrics::counter!("mail_sent_total").increment(1);
         Ok(())
-    }
-
-    /// Sends `mail` on a task of its own, so the caller answers without waiting for SMTP,
-    /// trying again after [`RETRY_AFTER`] while the failure may pass. A failure is logged
-    /// (with the caller's request id: the task keeps its span) and counted, never reported
-    /// to the caller.
-    pub fn send_in_background(self: &Arc<Self>, mail: Mail) {
-        let mailer = Arc::clone(self);
-        tokio::spawn(
-            async move {
-                let mut waits = RETRY_AFTER.iter();
-                loop {
-                    let Err(err) = mailer.send(&mail).await else {
-                        return;
-                    };
-                    match waits.next().filter(|_| err.may_pass()) {
-                        Some(wait) => {
-                            metrics::counter!("mail_retried_total").increment(1);
-                            tracing::warn!(to = %mail.to, subject = %mail.subject, error = %err, retry_in = ?wait, "mail not sent yet");
-                            tokio::time::sleep(*wait).await;
-                        }
-                        None => {
-                            metrics::counter!("mail_failed_total").increment(1);
-                            tracing::error!(to = %mail.to, subject = %mail.subject, error = %err, "mail not sent");
-                            return;
-                        }
-                    }
-                }
-            }
-            .instrument(tracing::Span::current()),
-        );
     }
 }
 

@@ -47,6 +47,9 @@ impl AppState {
         let auth = AuthState::new(&config, &shared).await?;
         let mailer = Arc::new(Mailer::new(&config)?);
         let jobs = Jobs::new(db.clone(), clock.clone(), config.queue_settings());
+        let config = Arc::new(config);
+        crate::mail::register(&jobs, mailer.clone());
+        crate::auth::email_flows::register(&jobs, &db, config.clone(), mailer.clone());
         let notify = Notify::new(&db, &jobs, mailer.clone(), shared.clone(), background);
         let webhooks = Webhooks::new(&db, &jobs, &notify, config.allow_private_outbound)?;
         Ok(Self {
@@ -60,7 +63,7 @@ impl AppState {
             notify,
             webhooks,
             clock,
-            config: Arc::new(config),
+            config,
             shutdown: CancellationToken::new(),
         })
     }

@@ -142,6 +142,11 @@ impl MailSink {
         self.inbox.refusals.store(n, Ordering::SeqCst);
     }
 
+    /// How many of the refusals asked for are still to come.
+    pub fn refusals_left(&self) -> usize {
+        self.inbox.refusals.load(Ordering::SeqCst)
+    }
+
     /// Where to send: plain SMTP, for the app's `smtp_url`.
     pub fn smtp_url(&self) -> String {
         format!("smtp://{}", self.addr)

@@ -14,7 +14,7 @@
 //! to someone else's address, and have that one declared verified; and a reset token sent
 //! to an address the owner has since moved away from would still take over the account.
 
-use std::{net::IpAddr, time::Duration};
+use std::{net::IpAddr, sync::Arc, time::Duration};
 
 use axum::{extract::State, http::StatusCode};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
@@ -24,7 +24,7 @@ use sea_orm::{
     DatabaseTransaction, EntityTrait, QueryFilter, TransactionTrait, entity::prelude::*,
     sea_query::Expr,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
@@ -41,7 +41,8 @@ use crate::{
     db::Db,
     error::{AppError, AppResult, Problem, Validator},
     http::Json,
-    mail::Mail,
+    jobs::{Job, JobError, Jobs, Retries},
+    mail::{Mail, Mailer},
     shared::Shared,
     state::AppState,
 };
@@ -262,14 +263,117 @@ async fn claim(
     Ok(account)
 }
 
-/// Issues a verification token for `account` and mails it, without waiting for the mail.
-/// Registration calls this too.
-pub async fn send_verification(state: &AppState, account: &user::Model) -> AppResult<()> {
-    let token = issue(&state.db, account, Purpose::VerifyEmail).await?;
-    state
-        .mailer
-        .send_in_background(verification_mail(&state.config, &account.email, &token));
+/// Mails `account` a link that verifies its address, by a job enqueued on `conn` (the
+/// change's transaction: call `jobs.wake()` after the commit): the caller does not wait
+/// for the mail, and an SMTP outage delays it. Registration calls this too.
+pub async fn send_verification(
+    jobs: &Jobs,
+    conn: &impl ConnectionTrait,
+    account: &user::Model,
+) -> AppResult<()> {
+    let job = VerificationMail {
+        user_id: account.id,
+    };
+    jobs.enqueue(conn, &job).await?;
     Ok(())
+}
+
+/// The `platform.verification_mail` job. Its token is made when the mail is sent, so that
+/// no live token waits in the queue in clear; a failed attempt's token reached nobody.
+#[derive(Debug, Serialize, Deserialize)]
+struct VerificationMail {
+    user_id: i64,
+}
+
+impl Job for VerificationMail {
+    const KIND: &'static str = "platform.verification_mail";
+
+    fn retries() -> Retries {
+        crate::mail::RETRIES
+    }
+}
+
+/// The `platform.password_reset_mail` job: a reset asked for `email`, looked up only when
+/// the job runs, so that the request is answered alike whether the address has an account.
+#[derive(Debug, Serialize, Deserialize)]
+struct PasswordResetMail {
+    email: String,
+}
+
+impl Job for PasswordResetMail {
+    const KIND: &'static str = "platform.password_reset_mail";
+
+    fn retries() -> Retries {
+        crate::mail::RETRIES
+    }
+}
+
+/// What the mail jobs need.
+#[derive(Clone)]
+struct Mailing {
+    db: Db,
+    config: Arc<Config>,
+    mailer: Arc<Mailer>,
+}
+
+/// Registers the jobs that mail tokens.
+pub fn register(jobs: &Jobs, db: &Db, config: Arc<Config>, mailer: Arc<Mailer>) {
+    let mailing = Mailing {
+        db: db.clone(),
+        config,
+        mailer,
+    };
+    let verification = mailing.clone();
+    jobs.register(move |job: VerificationMail, _| {
+        let mailing = verification.clone();
+        async move { mailing.verification(job.user_id).await }
+    });
+    jobs.register(move |job: PasswordResetMail, _| {
+        let mailing = mailing.clone();
+        async move { mailing.reset(&job.email).await }
+    });
+}
+
+impl Mailing {
+    async fn verification(&self, user_id: i64) -> Result<(), JobError> {
+        let account = user::Entity::find_by_id(user_id).one(&self.db).await?;
+        let Some(account) = account.filter(|a| a.email_verified_at.is_none()) else {
+            return Ok(()); // gone, or verified since
+        };
+        let token = issue(&self.db, &account, Purpose::VerifyEmail).await?;
+        let mail = verification_mail(&self.config, &account.email, &token);
+        Ok(self.mailer.send(&mail).await?)
+    }
+
+    async fn reset(&self, email: &str) -> Result<(), JobError> {
+        let account = user::Entity::find()
+            .filter(user::Column::Email.eq(email))
+            .one(&self.db)
+            .await?
+            .filter(|a| a.disabled_at.is_none());
+        let mail = match account {
+            // A reset takes the account: only to an inbox proven to be the owner's.
+            Some(account) if account.email_verified_at.is_some() => {
+                let token = issue(&self.db, &account, Purpose::ResetPassword).await?;
+                tracing::info!(user_id = account.id, "password reset mailed");
+                reset_mail(&self.config, &account.email, &token)
+            }
+            Some(account) => {
+                let token = issue(&self.db, &account, Purpose::VerifyEmail).await?;
+                tracing::info!(
+                    user_id = account.id,
+                    "password reset refused: address not verified; verification mailed"
+                );
+                unverified_reset_mail(&self.config, &account.email, &token)
+            }
+            None => {
+                // Not logged with the address: it may be anyone's, typed by anyone.
+                tracing::info!("password reset requested for an address without an account");
+                return Ok(());
+            }
+        };
+        Ok(self.mailer.send(&mail).await?)
+    }
 }
 
 fn verification_mail(config: &Config, to: &str, token: &str) -> Mail {
@@ -395,7 +499,8 @@ pub async fn request_verification(
         return Err(AppError::conflict("email", "is verified already"));
     }
     state.auth.mail_limits.admit(&account.email, None).await?;
-    send_verification(&state, &account).await?;
+    send_verification(&state.jobs, &state.db, &account).await?;
+    state.jobs.wake();
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -472,46 +577,11 @@ pub async fn request_password_reset(
         .mail_limits
         .admit(email.as_str(), Some(ip))
         .await?;
-    tokio::spawn(async move {
-        if let Err(err) = mail_reset(&state, email).await {
-            tracing::error!(error = %err, "password reset not mailed");
-        }
-    });
+    let job = PasswordResetMail {
+        email: email.as_str().to_owned(),
+    };
+    state.jobs.enqueue_now(&job).await?;
     Ok(StatusCode::ACCEPTED)
-}
-
-/// The work behind a reset request, after it has been answered.
-async fn mail_reset(state: &AppState, email: Email) -> AppResult<()> {
-    let account = user::Entity::find()
-        .filter(user::Column::Email.eq(email.as_str()))
-        .one(&state.db)
-        .await?
-        .filter(|a| a.disabled_at.is_none());
-    match account {
-        // A reset takes the account: only to an inbox proven to be the owner's.
-        Some(account) if account.email_verified_at.is_some() => {
-            let token = issue(&state.db, &account, Purpose::ResetPassword).await?;
-            state
-                .mailer
-                .send_in_background(reset_mail(&state.config, &account.email, &token));
-            tracing::info!(user_id = account.id, "password reset requested");
-        }
-        Some(account) => {
-            let token = issue(&state.db, &account, Purpose::VerifyEmail).await?;
-            state.mailer.send_in_background(unverified_reset_mail(
-                &state.config,
-                &account.email,
-                &token,
-            ));
-            tracing::info!(
-                user_id = account.id,
-                "password reset refused: address not verified; verification mailed"
-            );
-        }
-        // Not logged with the address: it may be anyone's, typed by anyone.
-        None => tracing::info!("password reset requested for an address without an account"),
-    }
-    Ok(())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

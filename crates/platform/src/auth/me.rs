@@ -130,25 +130,25 @@ pub async fn update_me(
         others.exec(&tx).await?;
         token::revoke_all(&tx, user.id).await?;
     }
+    // The owner hears of it at the address they had, and confirms a new one; mailed by
+    // jobs that exist if and only if the change does.
+    let email_changed = updated.email != current.email;
+    if email_changed {
+        let notice = email_flows::change_notice(&state.config, &current.email, "email address");
+        state.jobs.enqueue(&tx, &notice).await?;
+        email_flows::send_verification(&state.jobs, &tx, &updated).await?;
+    }
+    if password_changed {
+        let notice = email_flows::change_notice(&state.config, &updated.email, "password");
+        state.jobs.enqueue(&tx, &notice).await?;
+    }
     tx.commit().await?;
-    if updated.email != current.email {
+    state.jobs.wake();
+    if email_changed {
         tracing::info!(user_id = user.id, "email changed");
-        state.mailer.send_in_background(email_flows::change_notice(
-            &state.config,
-            &current.email,
-            "email address",
-        ));
-        if let Err(err) = email_flows::send_verification(&state, &updated).await {
-            tracing::error!(user_id = user.id, error = %err, "verification mail not sent");
-        }
     }
     if password_changed {
         tracing::info!(user_id = user.id, "password changed");
-        state.mailer.send_in_background(email_flows::change_notice(
-            &state.config,
-            &updated.email,
-            "password",
-        ));
     }
     Ok(Json(updated.into()))
 }

@@ -2,7 +2,7 @@
 
 use axum::{extract::State, http::StatusCode, response::IntoResponse};
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, TransactionTrait};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -80,7 +80,9 @@ pub async fn register(
     let password_hash = password::hash(password).await?;
     let now = Utc::now();
     // No "is this email taken?" query first: that would race with a concurrent sign-up.
-    // The unique index decides, and its refusal becomes a 409 naming `email`.
+    // The unique index decides, and its refusal becomes a 409 naming `email`. The account
+    // and the job that mails its verification link are made together.
+    let tx = state.db.begin().await?;
     let created = user::ActiveModel {
         email: Set(email.into_inner()),
         display_name: Set(display_name.into_inner()),
@@ -90,17 +92,15 @@ pub async fn register(
         updated_at: Set(now),
         ..Default::default()
     }
-    .insert(&state.db)
+    .insert(&tx)
     .await?;
+    email_flows::send_verification(&state.jobs, &tx, &created).await?;
+    tx.commit().await?;
+    state.jobs.wake();
 
     tracing::info!(user_id = created.id, "account registered");
     if let Err(err) = sign_in_addresses::remember(&state.db, created.id, ip).await {
         tracing::warn!(user_id = created.id, error = %err, "sign-in address not kept");
-    }
-    // The account exists now whatever happens to the mail: a failure here is logged, and the
-    // user can ask for another link (`POST /api/v1/auth/email-verification`).
-    if let Err(err) = email_flows::send_verification(&state, &created).await {
-        tracing::error!(user_id = created.id, error = %err, "verification mail not sent");
     }
     Ok((
         StatusCode::CREATED,

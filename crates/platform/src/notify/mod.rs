@@ -82,13 +82,8 @@ struct Email {
 impl Job for Email {
     const KIND: &'static str = "platform.notification_email";
 
-    /// An SMTP outage of a few hours delays the mail.
     fn retries() -> Retries {
-        Retries {
-            max_attempts: 20,
-            base_delay: std::time::Duration::from_secs(10),
-            max_delay: std::time::Duration::from_secs(3600),
-        }
+        crate::mail::RETRIES
     }
 }
 
@@ -219,11 +214,5 @@ async fn send_email(db: Db, mailer: Arc<Mailer>, email: Email) -> Result<(), Job
         subject: email.subject,
         body: email.body,
     };
-    mailer.send(&mail).await.map_err(|err| {
-        if err.may_pass() {
-            JobError::retry(err)
-        } else {
-            JobError::permanent(err)
-        }
-    })
+    Ok(mailer.send(&mail).await?)
 }
