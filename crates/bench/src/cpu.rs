@@ -32,13 +32,17 @@ pub struct Usage {
 }
 
 /// CPU time used so far by the whole machine, this process (the load generator) and the
-/// server `server_pid`; `None` where /proc is not readable.
-pub fn snapshot(server_pid: u32) -> Option<Snapshot> {
+/// server, counted as the processes `server_pids` together (the job queue's instances);
+/// `None` where /proc is not readable.
+pub fn snapshot(server_pids: &[u32]) -> Option<Snapshot> {
     Some(Snapshot {
         at: Instant::now(),
         machine_busy: machine_busy()?,
         generator: process_ticks("self")?,
-        server: process_ticks(&server_pid.to_string())?,
+        server: server_pids
+            .iter()
+            .map(|pid| process_ticks(&pid.to_string()))
+            .sum::<Option<u64>>()?,
         postgres: postgres_ticks(),
     })
 }

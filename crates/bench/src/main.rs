@@ -16,11 +16,20 @@
 //! Every server is a child process ([`server`]), so the load generator (this process)
 //! never shares a runtime with what it measures. They do share the machine's cores, as the
 //! report says: on a two-core machine the generator takes a good part of one.
+//!
+//! `capstone-bench jobs-queue` measures the platform's durable job queue and its webhook
+//! deliveries, on one and three instances (child processes of this binary: its hidden
+//! `queue-worker` subcommand) over PostgreSQL and one over SQLite, and across a SIGKILL of
+//! one of three instances; see [`queue`]. It writes `target/bench/jobs-queue.json`.
 
 mod api;
 mod ceiling;
 mod cpu;
 mod load;
+mod queue;
+mod queue_report;
+mod queue_worker;
+mod receiver;
 mod report;
 mod rng;
 mod seed;
@@ -55,6 +64,12 @@ enum Command {
         #[arg(long)]
         port: u16,
     },
+    /// Jobs and webhook deliveries per second, lag, duplicates and losses of the durable
+    /// job queue, on PostgreSQL (one and three instances) and SQLite, and across a SIGKILL.
+    JobsQueue(queue::QueueArgs),
+    /// One instance of the job queue (started by `jobs-queue`).
+    #[command(hide = true)]
+    QueueWorker(queue_worker::WorkerArgs),
 }
 
 #[derive(Args)]
@@ -86,6 +101,8 @@ fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Ceiling { port } => ceiling::serve(port),
         Command::Links(args) => links(&args),
+        Command::JobsQueue(args) => queue::jobs_queue(&args),
+        Command::QueueWorker(args) => queue_worker::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -138,10 +155,10 @@ impl Plan {
         let pid = server.pid();
         let before = tokio::spawn(async move {
             tokio::time::sleep(WARMUP).await;
-            cpu::snapshot(pid)
+            cpu::snapshot(&[pid])
         });
         let outcome = load::run(&config).await?;
-        let after = cpu::snapshot(pid);
+        let after = cpu::snapshot(&[pid]);
         let usage = match (before.await?, after) {
             (Some(before), Some(after)) => Some(cpu::usage(&before, &after)),
             _ => None,

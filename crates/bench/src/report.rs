@@ -421,11 +421,11 @@ fn of_load(traffic: Traffic, show: impl Fn(&Load) -> String) -> impl Fn(&Databas
     move |d| d.load(traffic).map_or_else(|| "—".into(), &show)
 }
 
-fn mark(ok: bool) -> &'static str {
+pub fn mark(ok: bool) -> &'static str {
     if ok { "✓" } else { "✗" }
 }
 
-fn ms(value: f64) -> String {
+pub fn ms(value: f64) -> String {
     if value < 10.0 {
         format!("{value:.2} ms")
     } else {
@@ -434,7 +434,7 @@ fn ms(value: f64) -> String {
 }
 
 /// 1234567 -> "1,234,567".
-fn thousands(n: i64) -> String {
+pub fn thousands(n: i64) -> String {
     let digits = n.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, ch) in digits.chars().enumerate() {

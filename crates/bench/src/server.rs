@@ -151,6 +151,27 @@ impl Server {
         Self::spawn(command, port, log)
     }
 
+    /// An instance of the job queue: this binary's `queue-worker` subcommand (see
+    /// [`crate::queue_worker`]). It listens on nothing, so its `port` is 0.
+    pub fn queue_worker(
+        paths: &Paths,
+        args: &crate::queue_worker::WorkerArgs,
+        log: &Path,
+    ) -> anyhow::Result<Self> {
+        let mut command = Command::new(&paths.bench);
+        command
+            .arg("queue-worker")
+            .arg("--database-url")
+            .arg(&args.database_url)
+            .arg("--starts")
+            .arg(&args.starts)
+            .args(["--lease-secs", &args.lease_secs.to_string()])
+            .args(["--concurrency", &args.concurrency.to_string()])
+            // Its settings are the ones above, whatever this shell has set.
+            .env_remove("RUST_LOG");
+        Self::spawn(command, 0, log)
+    }
+
     fn spawn(mut command: Command, port: u16, log: &Path) -> anyhow::Result<Self> {
         let out = File::options()
             .create(true)
@@ -173,6 +194,28 @@ impl Server {
 
     pub fn pid(&self) -> u32 {
         self.pid
+    }
+
+    /// Fails if the process has exited (it was to run until stopped), quoting its log.
+    pub fn ensure_running(&mut self) -> anyhow::Result<()> {
+        if let Some(status) = self
+            .child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten())
+        {
+            bail!(
+                "process {} exited ({status}); its log ({}):\n{}",
+                self.pid,
+                self.log.display(),
+                log_tail(&self.log)
+            );
+        }
+        Ok(())
+    }
+
+    /// Where its output goes.
+    pub fn log(&self) -> &Path {
+        &self.log
     }
 
     pub fn base_url(&self) -> String {
