@@ -6,6 +6,7 @@ use std::{
     collections::VecDeque,
     net::SocketAddr,
     sync::{Arc, Mutex},
+    time::Duration,
 };
 
 use axum::{
@@ -39,6 +40,8 @@ struct Inner {
     received: Vec<Received>,
     /// Answers to give before accepting again: (status, Retry-After).
     failures: VecDeque<(u16, Option<String>)>,
+    /// How long to take over each answer, after noting the request.
+    hold: Option<Duration>,
 }
 
 /// See the module documentation.
@@ -87,6 +90,12 @@ impl FakeReceiver {
         }
     }
 
+    /// Takes `hold` over each answer from now on (noting the request first), as a slow
+    /// receiver does: deliveries stay in flight meanwhile.
+    pub fn hold(&self, hold: Duration) {
+        self.inner.lock().unwrap().hold = Some(hold);
+    }
+
     /// Every request so far, in order.
     pub fn received(&self) -> Vec<Received> {
         self.inner.lock().unwrap().received.clone()
@@ -108,13 +117,20 @@ async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let mut inner = inner.lock().unwrap();
+    let (response, hold) = note(&mut inner.lock().unwrap(), &headers, &body);
+    if let Some(hold) = hold {
+        tokio::time::sleep(hold).await;
+    }
+    response
+}
+
+fn note(inner: &mut Inner, headers: &HeaderMap, body: &Bytes) -> (Response, Option<Duration>) {
     let verified = inner.secret.as_deref().is_some_and(|secret| {
         standardwebhooks::Webhook::new(secret)
-            .and_then(|hook| hook.verify(&body, &headers))
+            .and_then(|hook| hook.verify(body, headers))
             .is_ok()
     });
-    let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let parsed: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let failure = inner.failures.pop_front();
     let status = match (&failure, verified) {
         (Some((status, _)), _) => *status,
@@ -138,5 +154,5 @@ async fn receive(
             .headers_mut()
             .insert("retry-after", retry_after.parse().unwrap());
     }
-    response
+    (response, inner.hold)
 }

@@ -1,85 +1,15 @@
 //! The real binary, as an operator runs it: JSON logs, and SIGTERM during a request.
 
 use std::{
-    io::{BufRead, BufReader, Read, Write},
+    io::{Read, Write},
     net::TcpStream,
-    process::{Child, Command, Stdio},
-    sync::mpsc,
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use serde_json::Value;
 use testkit::TestDatabase;
 
-struct Server {
-    child: Child,
-    addr: String,
-    lines: mpsc::Receiver<String>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-    }
-}
-
-fn start_binary(db: &TestDatabase) -> Server {
-    start_binary_with(db, &[])
-}
-
-fn start_binary_with(db: &TestDatabase, env: &[(&str, &str)]) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_capstone"))
-        .arg("serve")
-        .envs(env.iter().copied())
-        .env("DATABASE_URL", &db.url)
-        .env("CAPSTONE_PORT", "0")
-        .env("CAPSTONE_LOG_FORMAT", "json")
-        .env("CAPSTONE_CONFIG", "/nonexistent/capstone.toml")
-        .env_remove("RUST_LOG")
-        .env_remove("PORT")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start the capstone binary");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let addr = loop {
-        let line = lines
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .expect("the server announces where it listens");
-        if let Some(rest) = line.strip_prefix("Capstone is listening on http://") {
-            break rest.trim().to_owned();
-        }
-    };
-    Server { child, addr, lines }
-}
-
-fn sigterm(child: &Child) {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
-
-fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        assert!(Instant::now() < deadline, "the server did not exit");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+use crate::process::{sigterm, start_binary, start_binary_with, wait_exit};
 
 #[tokio::test]
 async fn sigterm_lets_an_in_flight_request_finish_then_exits_cleanly() {
