@@ -21,7 +21,7 @@ use platform::{
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait};
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
 use serde::{Deserialize, Serialize};
-use testkit::TestDatabase;
+use testkit::{Backend, TcpProxy, TestDatabase};
 
 struct Migrator;
 
@@ -463,4 +463,44 @@ async fn a_graceful_stop_lets_the_job_in_hand_finish() {
     assert!(background.shutdown(Duration::from_secs(5)).await);
     let job = Entity::find_by_id(id).one(&db).await.unwrap().unwrap();
     assert_eq!(job.state, JobState::Done);
+}
+
+#[tokio::test]
+async fn a_database_outage_pauses_the_workers_and_they_resume_by_themselves() {
+    let (database, direct) = database().await;
+    if database.backend != Backend::Postgres {
+        // An embedded file has no outage; a database server does.
+        eprintln!("skipped on SQLite: an outage is a database server's");
+        return;
+    }
+    // The queue reaches PostgreSQL through a proxy the test cuts.
+    let (head, tail) = database.url.split_once('@').unwrap();
+    let (server, name) = tail.split_once('/').unwrap();
+    let proxy = TcpProxy::start(server.to_owned()).await;
+    let config = Config {
+        database_url: format!("{head}@{}/{name}", proxy.addr).into(),
+        database_max_connections: 4,
+        ..Config::default()
+    };
+    let db = db::connect(&config).await.unwrap();
+    let jobs = instance(&db);
+    let ran = counting(&jobs);
+    let _background = start(&jobs);
+    let first = jobs.enqueue_now(&Count { n: 1 }).await.unwrap().unwrap();
+    until(&direct, first, JobState::Done).await;
+
+    proxy.cut();
+    // Enqueued meanwhile by an instance that still reaches the database.
+    let second = instance(&direct)
+        .enqueue_now(&Count { n: 2 })
+        .await
+        .unwrap()
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(ran.sorted(), [1], "nothing runs while the database is away");
+
+    proxy.restore();
+    let done = until(&direct, second, JobState::Done).await;
+    assert_eq!(done.attempts, 1, "claimed once the database was back");
+    assert_eq!(ran.sorted(), [1, 2]);
 }
