@@ -39,9 +39,9 @@ pub mod testing {
     pub use crate::retention::{delete_raw_before, forget_visitors_before};
 }
 
-use std::{net::SocketAddr, sync::Arc};
+use std::sync::Arc;
 
-use axum::{Router, http::HeaderMap};
+use axum::Router;
 use platform::{AppState, Config, app::App, background::Background, db::Db};
 use sea_orm_migration::MigrationTrait;
 use utoipa_axum::router::OpenApiRouter;
@@ -70,14 +70,10 @@ struct LinksState {
     pub password_guard: PasswordGuard,
     /// Clicks as they are stored, for live streams.
     pub live: Live,
-    client_ip_header: Option<String>,
+    client_addresses: platform::http::ClientAddresses,
 }
 
 impl LinksState {
-    pub fn client_ip(&self, headers: &HeaderMap, peer: SocketAddr) -> std::net::IpAddr {
-        platform::http::client_ip(headers, Some(peer), self.client_ip_header.as_deref())
-    }
-
     /// The safety state a new link starts in: `pending` (not live) until checked, when a
     /// check is configured.
     pub fn initial_safety(&self) -> &'static str {
@@ -170,7 +166,7 @@ impl App for Links {
             counters: RedirectCounters::default(),
             password_guard: PasswordGuard::new(&app.config, &app.shared),
             live,
-            client_ip_header: app.config.client_ip_header.clone(),
+            client_addresses: app.client_addresses.clone(),
         });
         let warm = state.clone();
         background.spawn("cache warm-up", move |stop| async move {

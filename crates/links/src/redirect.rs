@@ -179,10 +179,9 @@ async fn orphan(
     if !links.settings.track_orphan_visits || request.method == Method::HEAD {
         return;
     }
-    let Some(ConnectInfo(peer)) = request.extensions.get::<ConnectInfo<SocketAddr>>() else {
-        return;
-    };
-    let ip = links.client_ip(&request.headers, *peer);
+    let ip = links
+        .client_addresses
+        .of(&request.headers, &request.extensions);
     let query = request.uri.query();
     if untracked(&links.settings, ip, query) {
         return;
@@ -262,23 +261,13 @@ async fn follow(State(links): State<Arc<LinksState>>, request: Request) -> Respo
     if link.password_hash.is_some() {
         return password_form(slug, None, StatusCode::OK);
     }
-    let Some(ConnectInfo(peer)) = request.extensions.get::<ConnectInfo<SocketAddr>>() else {
-        tracing::error!("the server does not provide the peer address");
-        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-    };
+    let ip = links
+        .client_addresses
+        .of(&request.headers, &request.extensions);
     // HEAD is a link checker or a preview, not a visit.
     let record = request.method != Method::HEAD;
     let query = request.uri.query();
-    go(
-        &links,
-        domain,
-        &link,
-        query,
-        &request.headers,
-        *peer,
-        record,
-    )
-    .await
+    go(&links, domain, &link, query, &request.headers, ip, record).await
 }
 
 /// `/{slug}+`: where a link goes, shown rather than followed, as TinyURL's and Bitly's
@@ -332,10 +321,10 @@ async fn unlock(
         Ok(link) => link,
         Err(response) => return response,
     };
+    let ip = links.client_addresses.of_peer(&headers, Some(peer));
     let Some(hash) = link.password_hash.clone() else {
-        return go(&links, domain, &link, uri.query(), &headers, peer, true).await;
+        return go(&links, domain, &link, uri.query(), &headers, ip, true).await;
     };
-    let ip = links.client_ip(&headers, peer);
     // Refused before hashing: a guesser past the limit costs us nothing more.
     if let Err(wait) = links.password_guard.take(link.id, ip).await {
         tracing::warn!(slug, %ip, "link password refused: too many wrong tries");
@@ -357,7 +346,7 @@ async fn unlock(
     match platform::auth::password::verify(form.password.into(), hash).await {
         Ok(true) => {
             links.password_guard.unlocked(link.id, ip).await;
-            let mut response = go(&links, domain, &link, uri.query(), &headers, peer, true).await;
+            let mut response = go(&links, domain, &link, uri.query(), &headers, ip, true).await;
             if response.status().is_redirection() {
                 // After a form POST, only 303 makes every browser GET the target.
                 *response.status_mut() = StatusCode::SEE_OTHER;
@@ -430,10 +419,9 @@ async fn go(
     link: &CachedLink,
     query: Option<&str>,
     headers: &HeaderMap,
-    peer: SocketAddr,
+    ip: IpAddr,
     record: bool,
 ) -> Response {
-    let ip = links.client_ip(headers, peer);
     // An uncounted visit (see `links.untracked_addresses`) does not use up `max_clicks`.
     let record = record && !untracked(&links.settings, ip, query);
     let within = !record || link.take_click();
@@ -544,12 +532,12 @@ async fn pixel(State(links): State<Arc<LinksState>>, request: Request) -> Respon
     let path = request.uri.path().trim_start_matches('/');
     let slug = path.strip_suffix("/track").unwrap_or(path);
     let domain = links.domains.of_request(&request.uri, &request.headers);
-    let peer = request.extensions.get::<ConnectInfo<SocketAddr>>();
-    if let (Ok(link), Some(ConnectInfo(peer))) =
-        (resolve(&links, domain, slug, &request.headers).await, peer)
+    if let Ok(link) = resolve(&links, domain, slug, &request.headers).await
         && link.password_hash.is_none()
     {
-        let ip = links.client_ip(&request.headers, *peer);
+        let ip = links
+            .client_addresses
+            .of(&request.headers, &request.extensions);
         let query = request.uri.query();
         // HEAD is a link checker, as for the redirect.
         let record = request.method != Method::HEAD && !untracked(&links.settings, ip, query);

@@ -316,6 +316,9 @@ impl Config {
                 );
             }
         }
+        if let Err(reason) = crate::http::ClientAddresses::new(self.client_ip_header.as_deref()) {
+            return invalid("client_ip_header", &reason);
+        }
         if let Some(keys) = &self.jwt_keys
             && let Err(reason) = crate::auth::jwt::JwtKeys::parse(keys.expose_secret())
         {

@@ -6,8 +6,9 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    auth::AuthState, background::Background, clock::Clock, config::Config, db::Db, jobs::Jobs,
-    mail::Mailer, notify::Notify, shared::Shared, webhooks::Webhooks,
+    auth::AuthState, background::Background, clock::Clock, config::Config, db::Db,
+    http::ClientAddresses, jobs::Jobs, mail::Mailer, notify::Notify, shared::Shared,
+    webhooks::Webhooks,
 };
 
 /// The database pool, the configuration, what authentication needs (signing keys, failure
@@ -29,6 +30,8 @@ pub struct AppState {
     pub notify: Notify,
     /// Signed webhooks: apps declare their event types and emit events here.
     pub webhooks: Webhooks,
+    /// Where the caller's address is read from (see [`crate::http::ClientIp`]).
+    pub client_addresses: ClientAddresses,
     /// The time scheduled work goes by; tests move it.
     pub clock: Clock,
     /// Cancelled when the server begins to stop. A graceful stop waits for requests in
@@ -48,6 +51,8 @@ impl AppState {
         let mailer = Arc::new(Mailer::new(&config)?);
         let jobs = Jobs::new(db.clone(), clock.clone(), config.queue_settings());
         let config = Arc::new(config);
+        let client_addresses = ClientAddresses::new(config.client_ip_header.as_deref())
+            .map_err(|reason| anyhow::anyhow!("client_ip_header: {reason}"))?;
         crate::mail::register(&jobs, mailer.clone());
         crate::auth::email_flows::register(&jobs, &db, config.clone(), mailer.clone());
         let notify = Notify::new(&db, &jobs, mailer.clone(), shared.clone(), background);
@@ -62,9 +67,16 @@ impl AppState {
             jobs,
             notify,
             webhooks,
+            client_addresses,
             clock,
             config,
             shutdown: CancellationToken::new(),
         })
+    }
+}
+
+impl axum::extract::FromRef<AppState> for ClientAddresses {
+    fn from_ref(state: &AppState) -> Self {
+        state.client_addresses.clone()
     }
 }

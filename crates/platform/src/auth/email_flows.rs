@@ -30,7 +30,6 @@ use utoipa::ToSchema;
 
 use super::{
     CurrentUser,
-    login::ClientIp,
     password::{self, Password},
     rate_limit::FailureLimiter,
     secret, session, token,
@@ -40,7 +39,7 @@ use crate::{
     config::Config,
     db::Db,
     error::{AppError, AppResult, Problem, Validator},
-    http::Json,
+    http::{ClientIp, Json},
     jobs::{Job, JobError, Jobs, Retries},
     mail::{Mail, Mailer},
     shared::Shared,

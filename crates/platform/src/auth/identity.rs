@@ -140,7 +140,7 @@ async fn basic(parts: &Parts, state: &AppState, credentials: &str) -> AppResult<
         .map_err(|_| AppError::Unauthorized)?;
     let decoded = String::from_utf8(decoded).map_err(|_| AppError::Unauthorized)?;
     let (email, password) = decoded.split_once(':').ok_or(AppError::Unauthorized)?;
-    let ip = login::client_ip(parts, &state.config);
+    let ip = state.client_addresses.of(&parts.headers, &parts.extensions);
     let user = login::check_password(state, email, SecretString::from(password), ip).await?;
     Ok(identity(&user, AuthMethod::Basic, Scope::Write))
 }

@@ -3,7 +3,6 @@
 
 use std::{net::IpAddr, time::Duration};
 
-use axum::{extract::ConnectInfo, http::request::Parts};
 use chrono::{TimeDelta, Utc};
 use sea_orm::{
     ColumnTrait, EntityTrait, QueryFilter,
@@ -16,34 +15,9 @@ use super::{
     user::{self, Email},
 };
 use crate::{
-    config::Config,
     error::{AppError, AppResult},
     state::AppState,
 };
-
-/// The caller's address, as an extractor.
-pub struct ClientIp(pub IpAddr);
-
-impl axum::extract::FromRequestParts<AppState> for ClientIp {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        Ok(ClientIp(client_ip(parts, &state.config)))
-    }
-}
-
-/// The caller's address: from the configured proxy header when there is one (the address
-/// the proxy itself saw, i.e. the last in `x-forwarded-for`), else the peer address.
-pub fn client_ip(parts: &Parts, config: &Config) -> IpAddr {
-    let peer = parts
-        .extensions
-        .get::<ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0);
-    crate::http::client_ip(&parts.headers, peer, config.client_ip_header.as_deref())
-}
 
 /// The account for `email` if `password` is its password and it may sign in.
 ///

@@ -8,14 +8,13 @@ use utoipa::ToSchema;
 
 use super::{
     email_flows,
-    login::ClientIp,
     password::{self, Password},
     sign_in_addresses,
     user::{self, DisplayName, Email, Role, User},
 };
 use crate::{
     error::{AppError, AppResult, Problem, Validator},
-    http::{Json, location},
+    http::{ClientIp, Json, location},
     state::AppState,
 };
 

@@ -15,17 +15,12 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{
-    CurrentUser,
-    login::{self, ClientIp},
-    secret,
-    user::User,
-};
+use super::{CurrentUser, login, secret, user::User};
 use crate::{
     config::Config,
     db::Db,
     error::{AppError, AppResult, Problem},
-    http::Json,
+    http::{ClientIp, Json},
     state::AppState,
 };
 

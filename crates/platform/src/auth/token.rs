@@ -24,14 +24,11 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{
-    login::{self, ClientIp},
-    secret, user,
-};
+use super::{login, secret, user};
 use crate::{
     db::Db,
     error::{AppError, AppResult, Problem},
-    http::Json,
+    http::{ClientIp, Json},
     state::AppState,
 };
 

@@ -1,6 +1,7 @@
 //! HTTP conventions shared by every route: JSON in and out, problem+json errors, pagination,
 //! per-request context, and the middleware stack around the whole router.
 
+pub mod client_ip;
 pub mod etag;
 pub mod form;
 pub mod json;
@@ -13,13 +14,12 @@ pub mod security;
 pub mod text;
 pub mod visitors;
 
+pub use client_ip::{ClientAddresses, ClientIp};
 pub use form::Form;
 pub use json::Json;
 pub use pagination::{Page, Pagination};
 pub use query::Query;
 pub use request::RequestContext;
-
-use std::net::{IpAddr, SocketAddr};
 
 use axum::http::{HeaderMap, HeaderValue, header};
 
@@ -48,21 +48,4 @@ pub fn location(path: &str) -> HeaderMap {
         headers.insert(header::LOCATION, value);
     }
     headers
-}
-
-/// The caller's address: from `proxy_header` when configured (the address the trusted proxy
-/// itself saw, i.e. the last in an `x-forwarded-for` list, which a client cannot forge),
-/// else the peer address.
-pub fn client_ip(
-    headers: &HeaderMap,
-    peer: Option<SocketAddr>,
-    proxy_header: Option<&str>,
-) -> IpAddr {
-    proxy_header
-        .and_then(|name| {
-            let value = headers.get(name)?.to_str().ok()?;
-            value.rsplit(',').next()?.trim().parse().ok()
-        })
-        .or(peer.map(|p| p.ip()))
-        .unwrap_or(IpAddr::from([0, 0, 0, 0]))
 }
