@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use crate::{
     domains::Domains,
     entities::{link, rule},
+    model::Safety,
     model::{RedirectStatus, RuleKind, Slug, Target, parse_tag},
 };
 
@@ -38,8 +39,7 @@ pub struct Link {
     pub click_count: i64,
     /// Redirect rules, evaluated in order; the first match wins, else `target_url`.
     pub rules: Vec<Rule>,
-    /// `unchecked`, `pending` (the link is not live until the check passes), `safe` or `unsafe`.
-    pub safety: String,
+    pub safety: Safety,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -86,7 +86,7 @@ pub struct Rule {
 impl From<rule::Model> for Rule {
     fn from(m: rule::Model) -> Self {
         Self {
-            kind: RuleKind::from_db(&m.kind).unwrap_or(RuleKind::Device),
+            kind: m.kind,
             value: m.value,
             target_url: m.target_url,
         }

@@ -279,16 +279,13 @@ impl SlugCache {
 fn cached(link: link::Model, clicks: i64, rules: Vec<rule::Model>) -> CachedLink {
     let rules = rules
         .into_iter()
-        .filter_map(|r| {
-            let kind = RuleKind::from_db(&r.kind)?;
-            Some(CachedRule {
-                network: (kind == RuleKind::Ip)
-                    .then(|| parse_network(&r.value).ok())
-                    .flatten(),
-                kind,
-                value: r.value,
-                target: r.target_url,
-            })
+        .map(|r| CachedRule {
+            network: (r.kind == RuleKind::Ip)
+                .then(|| parse_network(&r.value).ok())
+                .flatten(),
+            kind: r.kind,
+            value: r.value,
+            target: r.target_url,
         })
         .collect();
     CachedLink {
@@ -303,6 +300,6 @@ fn cached(link: link::Model, clicks: i64, rules: Vec<rule::Model>) -> CachedLink
         clicks: AtomicI64::new(clicks),
         limit_noticed: AtomicBool::new(false),
         rules,
-        live: matches!(link.safety.as_str(), "unchecked" | "safe"),
+        live: link.safety.is_live(),
     }
 }

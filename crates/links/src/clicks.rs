@@ -40,6 +40,7 @@ use self::sql::{Bucket, Rollup, RollupKey, Statements};
 use crate::{
     geo::Geo,
     live::{Live, LiveClick},
+    model::OrphanKind,
     referrer, useragent,
 };
 
@@ -124,30 +125,6 @@ pub struct OrphanVisit {
     pub slug: Option<Box<str>>,
     /// The visit's facts, as for a click; its `link_id` is 0, there being no link.
     pub event: ClickEvent,
-}
-
-/// Where an orphan visit went, as stored in `orphan_visits.kind` (Shlink's names).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OrphanKind {
-    /// A slug that is unknown, expired, not yet valid or used up.
-    InvalidShortUrl,
-    /// The domain itself, `/`.
-    BaseUrl,
-    /// Any other path no route knows, outside the API (`/wp-admin/setup.php`), and one
-    /// that no link can have (`/favicon.ico`, `/admin`).
-    Regular404,
-}
-
-impl OrphanKind {
-    pub const ALL: [Self; 3] = [Self::InvalidShortUrl, Self::BaseUrl, Self::Regular404];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::InvalidShortUrl => "invalid_short_url",
-            Self::BaseUrl => "base_url",
-            Self::Regular404 => "regular_404",
-        }
-    }
 }
 
 /// What the redirect queues for the writer.

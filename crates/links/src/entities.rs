@@ -22,7 +22,7 @@ pub mod link {
         pub valid_from: Option<DateTime<Utc>>,
         pub valid_until: Option<DateTime<Utc>>,
         pub max_clicks: Option<i64>,
-        pub safety: String,
+        pub safety: crate::model::Safety,
         pub created_at: DateTime<Utc>,
         pub updated_at: DateTime<Utc>,
     }
@@ -185,7 +185,7 @@ pub mod rule {
         pub id: i64,
         pub link_id: i64,
         pub position: i16,
-        pub kind: String,
+        pub kind: crate::model::RuleKind,
         pub value: String,
         pub target_url: String,
     }
@@ -270,7 +270,7 @@ pub mod orphan_visit {
         #[sea_orm(primary_key)]
         pub id: i64,
         pub visited_at: DateTime<Utc>,
-        pub kind: String,
+        pub kind: crate::model::OrphanKind,
         pub domain: String,
         pub slug: Option<String>,
         pub referrer: Option<String>,

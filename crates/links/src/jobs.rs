@@ -28,6 +28,7 @@ use crate::{
     compaction,
     enrich::{self, SafetyChecker, Verdict},
     entities::{link, rule},
+    model::Safety,
     retention,
 };
 
@@ -111,7 +112,7 @@ impl Enrichment {
                 .enqueue(tx, &FetchTitle { link_id: link.id })
                 .await?;
         }
-        if link.safety == "pending" {
+        if link.safety == Safety::Pending {
             self.recheck(tx, link.id).await?;
         }
         Ok(())
@@ -206,7 +207,7 @@ async fn queue_links_left_pending(db: &Db, jobs: &Jobs) -> AppResult<()> {
     let pending: Vec<i64> = link::Entity::find()
         .select_only()
         .column(link::Column::Id)
-        .filter(link::Column::Safety.eq("pending"))
+        .filter(link::Column::Safety.eq(Safety::Pending))
         .into_tuple()
         .all(db)
         .await?;
@@ -267,7 +268,7 @@ async fn check_safety(
     let Some(link) = link::Entity::find_by_id(job.link_id).one(&db).await? else {
         return Ok(());
     };
-    if link.safety != "pending" {
+    if link.safety != Safety::Pending {
         return Ok(()); // checked by an earlier job
     }
     // Every address the link can send a visitor to: its target and its rules' targets.
@@ -281,14 +282,14 @@ async fn check_safety(
     let mut targets = vec![link.target_url.as_str()];
     targets.extend(rule_targets.iter().map(String::as_str));
     let verdict = match checker.check_all(&targets).await {
-        Ok(Verdict::Safe) => "safe",
+        Ok(Verdict::Safe) => Safety::Safe,
         Ok(Verdict::Unsafe { threat }) => {
             tracing::warn!(
                 link_id = link.id,
                 threat,
                 "target flagged by the safety check; the link stays off"
             );
-            "unsafe"
+            Safety::Unsafe
         }
         Err(err) => {
             let wait = err.retry_after();
@@ -299,7 +300,7 @@ async fn check_safety(
     let stored = link::Entity::update_many()
         .col_expr(link::Column::Safety, Expr::value(verdict))
         .filter(link::Column::Id.eq(link.id))
-        .filter(link::Column::Safety.eq("pending"))
+        .filter(link::Column::Safety.eq(Safety::Pending))
         .filter(link::Column::UpdatedAt.eq(link.updated_at))
         .exec(&db)
         .await?;

@@ -76,11 +76,11 @@ struct LinksState {
 impl LinksState {
     /// The safety state a new link starts in: `pending` (not live) until checked, when a
     /// check is configured.
-    pub fn initial_safety(&self) -> &'static str {
+    pub fn initial_safety(&self) -> model::Safety {
         if self.enrichment.checks_safety() {
-            "pending"
+            model::Safety::Pending
         } else {
-            "unchecked"
+            model::Safety::Unchecked
         }
     }
 }

@@ -3,6 +3,7 @@
 use std::{fmt, net::IpAddr};
 
 use ipnet::IpNet;
+use sea_orm::{DeriveActiveEnum, EnumIter, sea_query::StringLen};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -162,46 +163,93 @@ impl From<RedirectStatus> for u16 {
     }
 }
 
+/// Where a link stands with the safety check (`links.safety_endpoint`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, EnumIter, DeriveActiveEnum, Serialize, Deserialize, ToSchema,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "lowercase")]
+pub enum Safety {
+    /// No check is configured: the link is live.
+    #[sea_orm(string_value = "unchecked")]
+    Unchecked,
+    /// Waiting for its check (a new or re-pointed link): not live until it passes.
+    #[sea_orm(string_value = "pending")]
+    Pending,
+    /// Checked, and live.
+    #[sea_orm(string_value = "safe")]
+    Safe,
+    /// Flagged by the check: it stays off.
+    #[sea_orm(string_value = "unsafe")]
+    Unsafe,
+}
+
+impl Safety {
+    /// Whether the redirect may follow a link in this state.
+    pub fn is_live(self) -> bool {
+        matches!(self, Safety::Unchecked | Safety::Safe)
+    }
+}
+
+/// Where an orphan visit went, as stored in `orphan_visits.kind` (Shlink's names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, EnumIter, DeriveActiveEnum, Serialize, ToSchema)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(32))")]
+pub enum OrphanKind {
+    /// A slug that is unknown, expired, not yet valid or used up.
+    #[sea_orm(string_value = "invalid_short_url")]
+    #[serde(rename = "invalid_short_url")]
+    InvalidShortUrl,
+    /// The domain itself, `/`.
+    #[sea_orm(string_value = "base_url")]
+    #[serde(rename = "base_url")]
+    BaseUrl,
+    /// Any other path no route knows, outside the API (`/wp-admin/setup.php`), and one
+    /// that no link can have (`/favicon.ico`, `/admin`).
+    #[sea_orm(string_value = "regular_404")]
+    #[serde(rename = "regular_404")]
+    Regular404,
+}
+
+impl OrphanKind {
+    pub const ALL: [Self; 3] = [Self::InvalidShortUrl, Self::BaseUrl, Self::Regular404];
+
+    /// The stored name, borrowed: the click writer binds it without an allocation.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidShortUrl => "invalid_short_url",
+            Self::BaseUrl => "base_url",
+            Self::Regular404 => "regular_404",
+        }
+    }
+}
+
 /// What a redirect rule looks at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, EnumIter, DeriveActiveEnum, Serialize, Deserialize, ToSchema,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
 #[serde(rename_all = "lowercase")]
 pub enum RuleKind {
     /// `ios`, `android` or `desktop`.
+    #[sea_orm(string_value = "device")]
     Device,
     /// An ISO 3166-1 alpha-2 code such as `FR`.
+    #[sea_orm(string_value = "country")]
     Country,
     /// A primary language subtag such as `fr`, matched against `Accept-Language`.
+    #[sea_orm(string_value = "language")]
     Language,
     /// A parameter of the visitor's query string: `name=value` for that value, or `name`
     /// for any (`?utm_source=newsletter` matches `utm_source=newsletter` and `utm_source`).
+    #[sea_orm(string_value = "query")]
     Query,
     /// The visitor's address: one (`203.0.113.7`) or a network (`10.0.0.0/8`,
     /// `2001:db8::/32`), as Shlink's IP address rules.
+    #[sea_orm(string_value = "ip")]
     Ip,
 }
 
 impl RuleKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RuleKind::Device => "device",
-            RuleKind::Country => "country",
-            RuleKind::Language => "language",
-            RuleKind::Query => "query",
-            RuleKind::Ip => "ip",
-        }
-    }
-
-    pub fn from_db(s: &str) -> Option<Self> {
-        match s {
-            "device" => Some(RuleKind::Device),
-            "country" => Some(RuleKind::Country),
-            "language" => Some(RuleKind::Language),
-            "query" => Some(RuleKind::Query),
-            "ip" => Some(RuleKind::Ip),
-            _ => None,
-        }
-    }
-
     /// The rule's value in its canonical form (`fr` → `FR` for countries).
     pub fn parse_value(self, raw: &str) -> Result<String, String> {
         let value = raw.trim();
@@ -277,6 +325,15 @@ pub fn parse_tag(raw: &str) -> Result<String, String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_orphan_kinds_borrowed_name_is_the_one_stored() {
+        use sea_orm::ActiveEnum;
+        for kind in super::OrphanKind::ALL {
+            assert_eq!(kind.as_str(), kind.to_value());
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+        }
+    }
+
     use super::*;
 
     #[test]

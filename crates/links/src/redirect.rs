@@ -37,8 +37,8 @@ use platform::{
 use crate::{
     LinksState, Settings,
     cache::CachedLink,
-    clicks::{ClickEvent, OrphanKind, OrphanVisit, Texts, first_chars},
-    model::{RuleKind, Slug, network_holds},
+    clicks::{ClickEvent, OrphanVisit, Texts, first_chars},
+    model::{OrphanKind, RuleKind, Slug, network_holds},
     useragent,
 };
 

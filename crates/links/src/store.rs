@@ -25,6 +25,7 @@ use crate::{
     compaction,
     domains::Domains,
     entities::{click_count, link, link_tag, rule, tag},
+    model::Safety,
     model::Slug,
 };
 
@@ -36,7 +37,7 @@ pub async fn create(
     link: ValidLink,
     password_hash: Option<String>,
     slug_length: usize,
-    safety: &str,
+    safety: Safety,
 ) -> AppResult<link::Model> {
     let now = Utc::now();
     let custom = link.slug.is_some();
@@ -59,7 +60,7 @@ pub async fn create(
             valid_from: Set(link.valid_from),
             valid_until: Set(link.valid_until),
             max_clicks: Set(link.max_clicks),
-            safety: Set(safety.to_owned()),
+            safety: Set(safety),
             created_at: Set(now),
             updated_at: Set(now),
             ..Default::default()
@@ -181,7 +182,7 @@ pub async fn set_rules(
             .map(|(position, r)| rule::ActiveModel {
                 link_id: Set(link_id),
                 position: Set(position as i16),
-                kind: Set(r.kind.as_str().to_owned()),
+                kind: Set(r.kind),
                 value: Set(r.value.clone()),
                 target_url: Set(r.target.as_str().to_owned()),
                 ..Default::default()

@@ -26,6 +26,7 @@ use crate::{
     csv_files,
     entities::link,
     events,
+    model::Safety,
     store::{self, ListCursor, ListFilter, Sort, TagMode},
 };
 
@@ -394,7 +395,7 @@ pub async fn update(
         changes.target_url = Set(target.into_inner());
     }
     if recheck {
-        changes.safety = Set("pending".into());
+        changes.safety = Set(Safety::Pending);
     }
     if let Some(Some(slug)) = slug {
         changes.slug = Set(slug.into_inner());

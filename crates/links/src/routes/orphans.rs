@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::stats::{how_many, period};
-use crate::{clicks::OrphanKind, entities::orphan_visit};
+use crate::{entities::orphan_visit, model::OrphanKind};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -50,8 +50,7 @@ pub struct OrphanVisitsQuery {
 pub struct OrphanVisit {
     pub id: i64,
     pub visited_at: DateTime<Utc>,
-    /// `invalid_short_url`, `base_url` or `regular_404`.
-    pub kind: String,
+    pub kind: OrphanKind,
     /// The domain visited; `null` for the default one.
     pub domain: Option<String>,
     /// The slug asked for; for `regular_404` the path, without its leading `/`; `null` for
@@ -114,7 +113,7 @@ pub async fn list(
                 "must be invalid_short_url, base_url or regular_404",
             ));
         };
-        select = select.filter(orphan_visit::Column::Kind.eq(kind.as_str()));
+        select = select.filter(orphan_visit::Column::Kind.eq(kind));
     }
     if let Some(before) = page.after::<i64>()? {
         select = select.filter(orphan_visit::Column::Id.lt(before));
