@@ -20,6 +20,7 @@ use utoipa::ToSchema;
 use crate::{
     compaction,
     entities::{link, link_tag},
+    model::Dimension,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
@@ -30,9 +31,6 @@ pub enum Interval {
     Week,
     Month,
 }
-
-/// The dimensions clicks are broken down by, as stored in `click_rollups.dimension`.
-pub const DIMENSIONS: [&str; 6] = ["country", "referrer", "browser", "os", "device", "language"];
 
 /// Whose clicks [`Stats`] count.
 #[derive(Debug, Clone, Copy)]
@@ -238,12 +236,12 @@ pub async fn stats(db: &impl ConnectionTrait, scope: Scope<'_>, range: &Range) -
     // Clicks without a value for a dimension (no country known, no referrer, …) have no
     // rollup row of their own: they are the total minus the clicks with a value.
     let total_in_range = values
-        .get(&("total".to_owned(), String::new()))
+        .get(&(Dimension::Total.as_str().to_owned(), String::new()))
         .copied()
         .unwrap_or(0);
-    let mut top: HashMap<String, Vec<TopValue>> = DIMENSIONS
+    let mut top: HashMap<String, Vec<TopValue>> = Dimension::BREAKDOWNS
         .iter()
-        .map(|d| ((*d).to_owned(), Vec::new()))
+        .map(|d| (d.as_str().to_owned(), Vec::new()))
         .collect();
     for ((dimension, value), clicks) in values {
         // Rows with an empty value, as older versions stored them, are left to the sum.
@@ -256,7 +254,7 @@ pub async fn stats(db: &impl ConnectionTrait, scope: Scope<'_>, range: &Range) -
     for (dimension, entries) in &mut top {
         let unknown = total_in_range - entries.iter().map(|v| v.clicks).sum::<i64>();
         if unknown > 0 {
-            let label = if dimension == "referrer" {
+            let label = if dimension == Dimension::Referrer.as_str() {
                 "(direct)"
             } else {
                 "(unknown)"
@@ -364,7 +362,7 @@ fn totals(table: &str, bucket: &str, scope: Scope<'_>) -> SelectStatement {
         .expr_as(sum("visitors"), Alias::new("visitors"))
         .from(Alias::new(table))
         .and_where(scope.links())
-        .and_where(Expr::col(Alias::new("dimension")).eq("total"))
+        .and_where(Expr::col(Alias::new("dimension")).eq(Dimension::Total.as_str()))
         .group_by_col(Alias::new(bucket))
         .to_owned()
 }
@@ -422,7 +420,7 @@ fn value_totals(table: &str, scope: Scope<'_>, bots: bool, buckets: Condition) -
         .from(Alias::new(table))
         .and_where(scope.links())
         .and_where(
-            Expr::col(Alias::new("dimension")).is_in(std::iter::once("total").chain(DIMENSIONS)),
+            Expr::col(Alias::new("dimension")).is_in(Dimension::all().map(Dimension::as_str)),
         )
         .cond_where(buckets)
         .group_by_col(Alias::new("dimension"))
@@ -542,7 +540,7 @@ pub async fn rank_links(
             r.clone(),
             Expr::col((r.clone(), Alias::new("link_id")))
                 .equals((links.clone(), Alias::new("id")))
-                .and(Expr::col((r.clone(), Alias::new("dimension"))).eq("total")),
+                .and(Expr::col((r.clone(), Alias::new("dimension"))).eq(Dimension::Total.as_str())),
         )
         .and_where(Expr::col((links.clone(), Alias::new("owner_id"))).eq(user.id))
         .and_where(Expr::col((r.clone(), Alias::new("bucket"))).gte(from))

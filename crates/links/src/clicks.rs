@@ -40,7 +40,7 @@ use self::sql::{Bucket, Rollup, RollupKey, Statements};
 use crate::{
     geo::Geo,
     live::{Live, LiveClick},
-    model::OrphanKind,
+    model::{Dimension, OrphanKind},
     referrer, useragent,
 };
 
@@ -273,17 +273,18 @@ impl Parsed {
         total: &'a Arc<str>,
     ) -> impl Iterator<Item = (&'static str, &'a Arc<str>)> {
         [
-            ("total", Some(total)),
-            ("country", self.country.as_ref()),
-            ("referrer", self.referrer_host.as_ref()),
-            ("browser", Some(&self.browser)),
-            ("os", Some(&self.os)),
-            ("device", Some(&self.device)),
-            ("language", self.language.as_ref()),
+            (Dimension::Total, Some(total)),
+            (Dimension::Country, self.country.as_ref()),
+            (Dimension::Referrer, self.referrer_host.as_ref()),
+            (Dimension::Browser, Some(&self.browser)),
+            (Dimension::Os, Some(&self.os)),
+            (Dimension::Device, Some(&self.device)),
+            (Dimension::Language, self.language.as_ref()),
         ]
         .into_iter()
         .filter_map(|(dimension, value)| Some((dimension, value?)))
-        .filter(|(dimension, value)| *dimension == "total" || !value.is_empty())
+        .filter(|(dimension, value)| *dimension == Dimension::Total || !value.is_empty())
+        .map(|(dimension, value)| (dimension.as_str(), value))
     }
 }
 

@@ -14,7 +14,7 @@ use sea_orm::{
     sea_query::{Alias, Expr, ExprTrait, Func, IntoTableRef, LockType, Query},
 };
 
-use crate::{analytics::DIMENSIONS, entities::link};
+use crate::{entities::link, model::Dimension};
 
 #[derive(sea_orm::DeriveIden)]
 enum ClickDaysCompacted {
@@ -57,7 +57,7 @@ pub async fn compact_through(db: &Db, last: NaiveDate) -> AppResult<u32> {
         let start = next.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
         let r = Alias::new("r");
         let col = |name: &str| Expr::col((r.clone(), Alias::new(name)));
-        let dimensions = std::iter::once("total").chain(DIMENSIONS);
+        let dimensions = Dimension::all().map(Dimension::as_str);
         let day_rows = Query::select()
             .expr(col("link_id"))
             .expr(col("dimension"))

@@ -191,6 +191,51 @@ impl Safety {
     }
 }
 
+/// What clicks are counted by in `click_rollups` and `click_days` (`dimension`): the total,
+/// and each breakdown the statistics show. The one list of these names: the writer, the
+/// statistics and the compaction all take them from here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dimension {
+    Total,
+    Country,
+    /// The referrer's host.
+    Referrer,
+    Browser,
+    Os,
+    Device,
+    Language,
+}
+
+impl Dimension {
+    /// The breakdowns, without the total.
+    pub const BREAKDOWNS: [Self; 6] = [
+        Self::Country,
+        Self::Referrer,
+        Self::Browser,
+        Self::Os,
+        Self::Device,
+        Self::Language,
+    ];
+
+    /// Every dimension stored, the total first.
+    pub fn all() -> impl Iterator<Item = Self> {
+        std::iter::once(Self::Total).chain(Self::BREAKDOWNS)
+    }
+
+    /// The stored name, borrowed: the click writer binds it without an allocation.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Total => "total",
+            Self::Country => "country",
+            Self::Referrer => "referrer",
+            Self::Browser => "browser",
+            Self::Os => "os",
+            Self::Device => "device",
+            Self::Language => "language",
+        }
+    }
+}
+
 /// Where an orphan visit went, as stored in `orphan_visits.kind` (Shlink's names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, EnumIter, DeriveActiveEnum, Serialize, ToSchema)]
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::N(32))")]
