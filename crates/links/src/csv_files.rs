@@ -11,19 +11,18 @@ use axum::{
 use chrono::{DateTime, SecondsFormat, Utc};
 use futures_util::{Stream, StreamExt, stream};
 
-/// A `text/csv` download named `filename`: `header` (the column names), then each chunk of
+/// A `text/csv` download named `filename`: a header line of `columns`, then each chunk of
 /// rows. A chunk that fails ends the download early; the client sees a broken transfer
 /// rather than a file that looks whole.
 pub fn download(
     filename: &str,
-    header: &'static str,
+    columns: &[&str],
     chunks: impl Stream<Item = std::io::Result<String>> + Send + 'static,
 ) -> Response {
     // Fused: the compression layer polls the body once more after its end, which a bare
     // `unfold` answers with a panic (found by a test client that asks for gzip).
-    let body = stream::once(async move { Ok(format!("{header}\n")) })
-        .chain(chunks)
-        .fuse();
+    let header = format!("{}\n", columns.join(","));
+    let body = stream::once(async move { Ok(header) }).chain(chunks).fuse();
     let mut response = Body::from_stream(body).into_response();
     let headers = response.headers_mut();
     headers.insert(

@@ -9,7 +9,6 @@ use axum::{
     extract::{FromRequest, Request, State},
     http::{HeaderMap, StatusCode, header},
 };
-use chrono::DateTime;
 use platform::{
     AppError, AppResult, AppState,
     auth::CurrentUser,
@@ -23,7 +22,7 @@ use super::links::{Created, create_link};
 use crate::{
     LinksState,
     api::{Check, Link, NewLink},
-    csv_files, store,
+    link_csv, store,
 };
 
 pub const MAX_ITEMS: usize = 1_000;
@@ -93,7 +92,7 @@ pub async fn create_many(
     request: Request,
 ) -> AppResult<(StatusCode, Json<BulkReport>)> {
     let items: Vec<Result<NewLink, Vec<FieldError>>> = if is_csv(request.headers()) {
-        items_from_csv(&read_body(request, &state).await?)?
+        link_csv::read(&read_body(request, &state).await?, MAX_ITEMS)?
     } else {
         let Json(input) = Json::<BulkRequest>::from_request(request, &state)
             .await
@@ -175,128 +174,4 @@ fn is_csv(headers: &HeaderMap) -> bool {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
         .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("text/csv"))
-}
-
-/// The links of a CSV file with a header row, each as a `NewLink` or the errors of the
-/// cells that could not be one (a `max_clicks` that is not a number; the rest is checked
-/// as for JSON). A file that is not CSV, or has no `target_url` column, is a 422 on `items`.
-fn items_from_csv(body: &[u8]) -> AppResult<Vec<Result<NewLink, Vec<FieldError>>>> {
-    let unreadable =
-        |err: csv::Error| AppError::validation("items", format!("is not a CSV file: {err}"));
-    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(body);
-    let header = reader.headers().map_err(unreadable)?.clone();
-    let column = |name: &str| {
-        header
-            .iter()
-            .position(|h| h.trim().eq_ignore_ascii_case(name))
-    };
-    let Some(target_url) = column("target_url") else {
-        return Err(AppError::validation(
-            "items",
-            "needs a header row with a target_url column",
-        ));
-    };
-    let columns = CsvColumns {
-        target_url,
-        slug: column("slug"),
-        domain: column("domain"),
-        title: column("title"),
-        tags: column("tags"),
-        redirect_status: column("redirect_status"),
-        forward_query: column("forward_query"),
-        valid_from: column("valid_from"),
-        valid_until: column("valid_until"),
-        max_clicks: column("max_clicks"),
-        password: column("password"),
-    };
-    let mut items = Vec::new();
-    for record in reader.records() {
-        if items.len() > MAX_ITEMS {
-            break; // Too many either way; the caller says so.
-        }
-        items.push(columns.link(&record.map_err(unreadable)?));
-    }
-    Ok(items)
-}
-
-/// Where each column the import reads is in the file.
-struct CsvColumns {
-    target_url: usize,
-    slug: Option<usize>,
-    domain: Option<usize>,
-    title: Option<usize>,
-    tags: Option<usize>,
-    redirect_status: Option<usize>,
-    forward_query: Option<usize>,
-    valid_from: Option<usize>,
-    valid_until: Option<usize>,
-    max_clicks: Option<usize>,
-    password: Option<usize>,
-}
-
-impl CsvColumns {
-    fn link(&self, record: &csv::StringRecord) -> Result<NewLink, Vec<FieldError>> {
-        // A cell's text, as it was before the export defused it; `None` when empty.
-        let cell = |column: Option<usize>| {
-            column
-                .and_then(|i| record.get(i))
-                .map(|text| csv_files::unformula(text.trim()))
-                .filter(|text| !text.is_empty())
-        };
-        let mut errors = Vec::new();
-        let mut number = |field: &str, column, message: &str| {
-            let value = cell(column)?;
-            let number = value.parse::<i64>().ok();
-            if number.is_none() {
-                errors.push(FieldError::new(field, message));
-            }
-            number
-        };
-        let redirect_status = number(
-            "redirect_status",
-            self.redirect_status,
-            "must be 301, 302, 307 or 308",
-        );
-        let max_clicks = number("max_clicks", self.max_clicks, "must be a whole number");
-        let forward_query = match cell(self.forward_query) {
-            None => Some(false),
-            Some(v) => v.parse::<bool>().ok(),
-        };
-        if forward_query.is_none() {
-            errors.push(FieldError::new("forward_query", "must be true or false"));
-        }
-        let mut time = |field: &str, column| {
-            let value = cell(column)?;
-            let time = DateTime::parse_from_rfc3339(value).ok().map(|t| t.to_utc());
-            if time.is_none() {
-                errors.push(FieldError::new(
-                    field,
-                    "must be an RFC 3339 time such as 2030-01-01T00:00:00Z",
-                ));
-            }
-            time
-        };
-        let valid_from = time("valid_from", self.valid_from);
-        let valid_until = time("valid_until", self.valid_until);
-        if !errors.is_empty() {
-            return Err(errors);
-        }
-        Ok(NewLink {
-            target_url: cell(Some(self.target_url)).unwrap_or_default().to_owned(),
-            slug: cell(self.slug).map(str::to_owned),
-            domain: cell(self.domain).map(str::to_owned),
-            title: cell(self.title).map(str::to_owned),
-            tags: cell(self.tags)
-                .map(csv_files::split_tags)
-                .unwrap_or_default(),
-            redirect_status: redirect_status.map(|code| u16::try_from(code).unwrap_or(0)),
-            forward_query: forward_query.unwrap_or_default(),
-            password: cell(self.password).map(str::to_owned),
-            valid_from,
-            valid_until,
-            max_clicks,
-            rules: Vec::new(),
-            find_if_exists: false,
-        })
-    }
 }

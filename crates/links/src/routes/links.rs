@@ -25,7 +25,7 @@ use crate::{
     api::{Check, Link, LinkChanges, NewLink, ValidLink},
     csv_files,
     entities::link,
-    events,
+    events, link_csv,
     model::Safety,
     store::{self, ListCursor, ListFilter, Sort, TagMode},
 };
@@ -251,8 +251,6 @@ fn export(
     filter: ListFilter,
 ) -> Response {
     const CHUNK: u64 = 1_000;
-    const HEADER: &str = "id,slug,domain,short_url,target_url,title,tags,redirect_status,forward_query,\
-                          has_password,valid_from,valid_until,max_clicks,click_count,created_at";
     let filter = Arc::new(filter);
     // The state is where the next chunk starts: `None` once the last one is out.
     let chunks = stream::unfold(Some(None), move |next: Option<Option<ListCursor>>| {
@@ -272,7 +270,7 @@ fn export(
                         .then(|| page.last().map(|l| store::cursor_of(l, filter.sort)));
                     let mut out = String::with_capacity(page.len() * 200);
                     for link in page {
-                        csv_row(&mut out, link);
+                        link_csv::row(&mut out, link);
                     }
                     Some((Ok(out), next))
                 }
@@ -283,31 +281,7 @@ fn export(
             }
         }
     });
-    csv_files::download("links.csv", HEADER, chunks)
-}
-
-fn csv_row(out: &mut String, link: Link) {
-    let time = |t: Option<DateTime<Utc>>| t.map(csv_files::time).unwrap_or_default();
-    csv_files::row(
-        out,
-        [
-            link.id.to_string(),
-            link.slug,
-            link.domain.unwrap_or_default(),
-            link.short_url,
-            link.target_url,
-            link.title.unwrap_or_default(),
-            csv_files::join_tags(&link.tags),
-            link.redirect_status.to_string(),
-            link.forward_query.to_string(),
-            link.has_password.to_string(),
-            time(link.valid_from),
-            time(link.valid_until),
-            link.max_clicks.map(|n| n.to_string()).unwrap_or_default(),
-            link.click_count.to_string(),
-            csv_files::time(link.created_at),
-        ],
-    );
+    csv_files::download("links.csv", &link_csv::EXPORTED, chunks)
 }
 
 /// One of the caller's links.

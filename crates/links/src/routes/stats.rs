@@ -373,8 +373,24 @@ pub async fn delete_clicks(
 /// million clicks holds one chunk in memory, not a million rows.
 fn csv_export(state: AppState, link: link::Model, query: ClicksQuery) -> Response {
     const CHUNK: u64 = 5_000;
-    const HEADER: &str = "id,clicked_at,referrer,referrer_host,country,browser,os,device,language,\
-                          is_bot,visitor,utm_source,utm_medium,utm_campaign,utm_term,utm_content";
+    const COLUMNS: [&str; 16] = [
+        "id",
+        "clicked_at",
+        "referrer",
+        "referrer_host",
+        "country",
+        "browser",
+        "os",
+        "device",
+        "language",
+        "is_bot",
+        "visitor",
+        "utm_source",
+        "utm_medium",
+        "utm_campaign",
+        "utm_term",
+        "utm_content",
+    ];
     let chunks = futures_util::stream::unfold(Some(0i64), move |after| {
         let (db, query, link_id) = (
             state.db.clone(),
@@ -412,7 +428,7 @@ fn csv_export(state: AppState, link: link::Model, query: ClicksQuery) -> Respons
             }
         }
     });
-    csv_files::download(&format!("{}-clicks.csv", link.slug), HEADER, chunks)
+    csv_files::download(&format!("{}-clicks.csv", link.slug), &COLUMNS, chunks)
 }
 
 fn csv_row(out: &mut String, c: click::Model) {
