@@ -54,7 +54,7 @@ use clicks::{ClickQueue, ClickWriter};
 use domains::Domains;
 use geo::Geo;
 use live::Live;
-use redirect::{PasswordGuard, RedirectCounters};
+use redirect::RedirectCounters;
 
 /// What the links routes and the redirect share.
 struct LinksState {
@@ -68,7 +68,8 @@ struct LinksState {
     pub clicks: ClickQueue,
     pub geo: Arc<Geo>,
     pub counters: RedirectCounters,
-    pub password_guard: PasswordGuard,
+    /// Wrong link passwords: see `redirect::password_guesses`.
+    pub password_guesses: platform::auth::rate_limit::GuessLimiter,
     /// Clicks as they are stored, for live streams.
     pub live: Live,
     client_addresses: platform::http::ClientAddresses,
@@ -165,7 +166,7 @@ impl App for Links {
             clicks,
             geo,
             counters: RedirectCounters::default(),
-            password_guard: PasswordGuard::new(&app.config, &app.shared),
+            password_guesses: redirect::password_guesses(&app.config, &app.shared),
             live,
             client_addresses: app.client_addresses.clone(),
         });

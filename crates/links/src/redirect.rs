@@ -24,7 +24,7 @@ use serde::Deserialize;
 
 use platform::{
     Config,
-    auth::rate_limit::FailureLimiter,
+    auth::rate_limit::GuessLimiter,
     error::Problem,
     http::{
         Form,
@@ -47,49 +47,14 @@ use crate::{
 /// (`login_failures_per_ip`), as for sign-ins. A link password is a shared secret that
 /// anyone can guess at, and every guess costs the server an Argon2 hash. Nothing counts per
 /// link alone: anyone could then lock a link for all its visitors with a few wrong tries.
-pub struct PasswordGuard {
-    by_link: FailureLimiter,
-    by_ip: FailureLimiter,
-}
-
-impl PasswordGuard {
-    pub fn new(config: &Config, shared: &Shared) -> Self {
-        let window = Duration::from_secs(config.login_window_secs);
-        Self {
-            by_link: FailureLimiter::new(
-                "link-password:link-ip",
-                config.login_failures_per_account,
-                window,
-                shared.clone(),
-            ),
-            by_ip: FailureLimiter::new(
-                "link-password:ip",
-                config.login_failures_per_ip,
-                window,
-                shared.clone(),
-            ),
-        }
-    }
-
-    /// Takes one try at `link`'s password for `ip`, before the password is checked (so that
-    /// a burst of concurrent tries cannot all pass); `Err` with how long to wait past the
-    /// limit. A wrong password leaves its try counted.
-    async fn take(&self, link: i64, ip: IpAddr) -> Result<(), Duration> {
-        let ip_key = ip.to_string();
-        self.by_ip.take(&ip_key).await?;
-        if let Err(wait) = self.by_link.take(&format!("{link}:{ip_key}")).await {
-            self.by_ip.give_back(&ip_key).await;
-            return Err(wait);
-        }
-        Ok(())
-    }
-
-    /// The right password: this link's wrong tries from `ip` are forgotten (those on other
-    /// links still count), and this try is given back.
-    async fn unlocked(&self, link: i64, ip: IpAddr) {
-        self.by_link.reset(&format!("{link}:{ip}")).await;
-        self.by_ip.give_back(&ip.to_string()).await;
-    }
+pub fn password_guesses(config: &Config, shared: &Shared) -> GuessLimiter {
+    GuessLimiter::new(
+        "link-password",
+        config.login_failures_per_account,
+        config.login_failures_per_ip,
+        Duration::from_secs(config.login_window_secs),
+        shared,
+    )
 }
 
 /// Redirects served, by outcome; read by `/metrics`.
@@ -326,7 +291,7 @@ async fn unlock(
         return go(&links, domain, &link, uri.query(), &headers, ip, true).await;
     };
     // Refused before hashing: a guesser past the limit costs us nothing more.
-    if let Err(wait) = links.password_guard.take(link.id, ip).await {
+    if let Err(wait) = links.password_guesses.take(&link.id.to_string(), ip).await {
         tracing::warn!(slug, %ip, "link password refused: too many wrong tries");
         let minutes = wait.as_secs().div_ceil(60).max(1);
         let mut response = password_form(
@@ -345,7 +310,10 @@ async fn unlock(
     }
     match platform::auth::password::verify(form.password.into(), hash).await {
         Ok(true) => {
-            links.password_guard.unlocked(link.id, ip).await;
+            links
+                .password_guesses
+                .passed(&link.id.to_string(), ip)
+                .await;
             let mut response = go(&links, domain, &link, uri.query(), &headers, ip, true).await;
             if response.status().is_redirection() {
                 // After a form POST, only 303 makes every browser GET the target.

@@ -39,24 +39,18 @@ pub async fn check_password(
     ip: IpAddr,
 ) -> AppResult<user::Model> {
     let limits = &state.auth;
-    let ip_key = ip.to_string();
     // What is not an email address is no account's: no lookup, no hashing.
     let Ok(email) = Email::parse(email) else {
-        limits.failures_by_ip.record_failure(&ip_key).await;
+        limits.guesses.miss(ip).await;
         metrics::counter!("auth_failed_logins_total").increment(1);
         return Err(AppError::Unauthorized);
     };
     let email = email.into_inner();
-    let pair_key = format!("{email}|{ip_key}");
     let refused = |wait: Duration| {
         tracing::warn!(%email, %ip, "sign-in refused: too many failures");
         AppError::TooManyRequests { retry_after: wait }
     };
-    limits.failures_by_ip.take(&ip_key).await.map_err(refused)?;
-    if let Err(wait) = limits.failures_by_pair.take(&pair_key).await {
-        limits.failures_by_ip.give_back(&ip_key).await;
-        return Err(refused(wait));
-    }
+    limits.guesses.take(&email, ip).await.map_err(refused)?;
     let under_attack = limits.failures_by_account.take(&email).await.err();
 
     let found = user::Entity::find()
@@ -69,8 +63,7 @@ pub async fn check_password(
             None => false,
         };
         if !known {
-            limits.failures_by_ip.give_back(&ip_key).await;
-            limits.failures_by_pair.give_back(&pair_key).await;
+            limits.guesses.give_back(&email, ip).await;
             return Err(refused(wait));
         }
     }
@@ -95,8 +88,7 @@ pub async fn check_password(
             .await?;
         return Err(AppError::Unauthorized);
     };
-    limits.failures_by_ip.give_back(&ip_key).await;
-    limits.failures_by_pair.reset(&pair_key).await;
+    limits.guesses.passed(&email, ip).await;
     // Given back, not reset: an owner who signs in often (Basic does on every request)
     // must not hand a stranger a fresh set of guesses each time.
     limits.failures_by_account.give_back(&email).await;

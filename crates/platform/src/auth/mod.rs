@@ -39,16 +39,15 @@ pub use ownership::{Owned, find_owned};
 
 use crate::{config::Config, error::AppResult, shared::Shared, state::AppState};
 use jwt::JwtKeys;
-use rate_limit::FailureLimiter;
+use rate_limit::{FailureLimiter, GuessLimiter};
 
 /// What authentication needs besides the database, made once at start.
 pub struct AuthState {
     pub jwt: JwtKeys,
-    /// Failed sign-ins per account from anywhere, per account and address, and per
+    /// Failed sign-ins per account from anywhere, and per account and address and per
     /// address: see [`login::check_password`].
     pub failures_by_account: FailureLimiter,
-    pub failures_by_pair: FailureLimiter,
-    pub failures_by_ip: FailureLimiter,
+    pub guesses: GuessLimiter,
     /// Accounts opened per address (`registrations_per_ip` an hour).
     pub registrations_by_ip: FailureLimiter,
     /// Requests to mail an address (verification, password reset).
@@ -83,22 +82,17 @@ impl AuthState {
                 window,
                 shared.clone(),
             ),
-            failures_by_pair: FailureLimiter::new(
-                "login:account-ip",
+            guesses: GuessLimiter::new(
+                "login",
                 config.login_failures_per_account,
+                config.login_failures_per_ip,
                 window,
-                shared.clone(),
+                shared,
             ),
             registrations_by_ip: FailureLimiter::new(
                 "register:ip",
                 config.registrations_per_ip,
                 Duration::from_secs(60 * 60),
-                shared.clone(),
-            ),
-            failures_by_ip: FailureLimiter::new(
-                "login:ip",
-                config.login_failures_per_ip,
-                window,
                 shared.clone(),
             ),
             mail_limits: email_flows::MailLimits::new(shared),

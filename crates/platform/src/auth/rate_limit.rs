@@ -13,6 +13,7 @@
 
 use std::{
     collections::HashMap,
+    net::IpAddr,
     sync::Mutex,
     time::{Duration, Instant},
 };
@@ -23,7 +24,7 @@ use crate::shared::Shared;
 
 pub struct FailureLimiter {
     /// What is counted, as part of the Redis key: `login:account`, `mail:ip`.
-    name: &'static str,
+    name: String,
     limit: u32,
     window: Duration,
     shared: Shared,
@@ -35,9 +36,9 @@ pub struct FailureLimiter {
 const LOCAL_SWEEP_AT: usize = 100_000;
 
 impl FailureLimiter {
-    pub fn new(name: &'static str, limit: u32, window: Duration, shared: Shared) -> Self {
+    pub fn new(name: impl Into<String>, limit: u32, window: Duration, shared: Shared) -> Self {
         Self {
-            name,
+            name: name.into(),
             limit,
             window,
             shared,
@@ -155,6 +156,74 @@ impl FailureLimiter {
     fn redis_key(&self, key: &str) -> Option<String> {
         let digest = hex::encode(&Sha256::digest(key.as_bytes())[..16]);
         self.shared.key(&format!("limit:{}:{digest}", self.name))
+    }
+}
+
+/// Guesses at a secret (an account's password, a link's), counted per (key, address) and
+/// per address over every key, as sign-ins and link passwords both need: a stranger's wrong
+/// guesses block the stranger, not the owner at another address; one address cannot try
+/// key after key. Each guess is taken before the secret is checked (an atomic increment),
+/// so a burst of concurrent guesses cannot all pass the limit.
+pub struct GuessLimiter {
+    by_pair: FailureLimiter,
+    by_address: FailureLimiter,
+}
+
+impl GuessLimiter {
+    /// `name` prefixes the counters' keys (`login`, `link-password`).
+    pub fn new(
+        name: &'static str,
+        per_pair: u32,
+        per_address: u32,
+        window: Duration,
+        shared: &Shared,
+    ) -> Self {
+        Self {
+            by_pair: FailureLimiter::new(
+                format!("{name}:key-ip"),
+                per_pair,
+                window,
+                shared.clone(),
+            ),
+            by_address: FailureLimiter::new(
+                format!("{name}:ip"),
+                per_address,
+                window,
+                shared.clone(),
+            ),
+        }
+    }
+
+    /// Takes one guess at `key` from `ip`; `Err` with how long to wait once past a limit.
+    /// A wrong guess leaves it counted.
+    pub async fn take(&self, key: &str, ip: IpAddr) -> Result<(), Duration> {
+        let address = ip.to_string();
+        self.by_address.take(&address).await?;
+        if let Err(wait) = self.by_pair.take(&format!("{key}|{address}")).await {
+            self.by_address.give_back(&address).await;
+            return Err(wait);
+        }
+        Ok(())
+    }
+
+    /// A guess refused for another reason before it was checked: not counted.
+    pub async fn give_back(&self, key: &str, ip: IpAddr) {
+        let address = ip.to_string();
+        self.by_address.give_back(&address).await;
+        self.by_pair.give_back(&format!("{key}|{address}")).await;
+    }
+
+    /// The right secret: this key's wrong guesses from `ip` are forgotten (those at other
+    /// keys still count), and this guess is given back.
+    pub async fn passed(&self, key: &str, ip: IpAddr) {
+        let address = ip.to_string();
+        self.by_pair.reset(&format!("{key}|{address}")).await;
+        self.by_address.give_back(&address).await;
+    }
+
+    /// A guess at no key at all (what is not an email address): counted for the address.
+    pub async fn miss(&self, ip: IpAddr) {
+        self.by_address.record_failure(&ip.to_string()).await;
     }
 }
 
