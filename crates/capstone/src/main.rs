@@ -118,6 +118,7 @@ async fn migrate(config: Config) -> anyhow::Result<()> {
 async fn check_config(config: Config) -> anyhow::Result<()> {
     // Serialising masks every secret (see `platform::config`).
     println!("{}", toml_lines(&config));
+    platform::state::check_settings(&config)?;
     capstone::check_app_settings(&config)?;
     let db = db::connect(&config).await?;
     let pending = Migrator::get_pending_migrations(&db).await?.len();

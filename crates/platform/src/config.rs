@@ -316,17 +316,6 @@ impl Config {
                 );
             }
         }
-        if let Err(reason) = crate::http::ClientAddresses::new(self.client_ip_header.as_deref()) {
-            return invalid("client_ip_header", &reason);
-        }
-        if let Some(keys) = &self.jwt_keys
-            && let Err(reason) = crate::auth::jwt::JwtKeys::parse(keys.expose_secret())
-        {
-            return invalid("jwt_keys", &reason);
-        }
-        if let Err((setting, reason)) = crate::auth::oauth::validate(self) {
-            return invalid(setting, &reason);
-        }
         if self.access_token_ttl_secs == 0
             || self.refresh_token_ttl_days == 0
             || self.session_ttl_hours == 0
@@ -335,14 +324,6 @@ impl Config {
                 "access_token_ttl_secs",
                 "token and session lifetimes must be positive",
             );
-        }
-        if let Some(url) = &self.smtp_url
-            && let Err(reason) = crate::mail::smtp_transport(url.expose_secret())
-        {
-            return invalid("smtp_url", &reason);
-        }
-        if let Err(reason) = crate::mail::mailbox(&self.mail_from) {
-            return invalid("mail_from", &reason);
         }
         Ok(())
     }

@@ -51,8 +51,7 @@ impl AppState {
         let mailer = Arc::new(Mailer::new(&config)?);
         let jobs = Jobs::new(db.clone(), clock.clone(), config.queue_settings());
         let config = Arc::new(config);
-        let client_addresses = ClientAddresses::new(config.client_ip_header.as_deref())
-            .map_err(|reason| anyhow::anyhow!("client_ip_header: {reason}"))?;
+        let client_addresses = ClientAddresses::from_config(&config)?;
         crate::mail::register(&jobs, mailer.clone());
         crate::auth::email_flows::register(&jobs, &db, config.clone(), mailer.clone());
         let notify = Notify::new(&db, &jobs, mailer.clone(), shared.clone(), background);
@@ -79,4 +78,15 @@ impl axum::extract::FromRef<AppState> for ClientAddresses {
     fn from_ref(state: &AppState) -> Self {
         state.client_addresses.clone()
     }
+}
+
+/// Parses every setting that the services above parse as they start (signing keys, OAuth
+/// providers, the mail sender and relay, the client-address header), with the same code
+/// and without starting anything: `capstone check-config` refuses what the server would.
+/// [`crate::config`] checks the rest as it loads, and knows none of these services.
+pub fn check_settings(config: &Config) -> anyhow::Result<()> {
+    ClientAddresses::from_config(config)?;
+    crate::auth::parse_settings(config)?;
+    Mailer::new(config)?;
+    Ok(())
 }

@@ -22,6 +22,20 @@ async fn check_config_refuses_what_the_server_would_refuse() {
             "javascript:alert(1)",
             "links.root_redirect",
         ),
+        // Parsed by the services that use them, and checked before they start.
+        ("CAPSTONE_JWT_KEYS", "k1:short", "jwt_keys"),
+        ("CAPSTONE_MAIL_FROM", "not an address", "mail_from"),
+        ("CAPSTONE_SMTP_URL", "ftp://mail.example.com", "smtp_url"),
+        (
+            "CAPSTONE_CLIENT_IP_HEADER",
+            "not a header",
+            "client_ip_header",
+        ),
+        (
+            "CAPSTONE_OAUTH_GITHUB_CLIENT_ID",
+            "only-the-id",
+            "oauth_github_client_id",
+        ),
         // A typo of a setting, and of an app's table.
         ("CAPSTONE_PROT", "8081", "`prot`"),
         ("CAPSTONE_LINSK__SLUG_LENGTH", "8", "`linsk`"),

@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
+    QueryOrder, QuerySelect, TransactionTrait, sea_query::Expr,
 };
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -70,15 +70,18 @@ pub async fn list_users(
 /// Sets the role of the account with `email`; for the `capstone users set-role` command.
 pub async fn set_role(db: &crate::db::Db, email: &str, role: Role) -> AppResult<user::Model> {
     let email = email.trim().to_lowercase();
-    let found = user::Entity::find()
+    // One statement that writes first: a read and then a write on SQLite would hold a read
+    // snapshot that the write must upgrade, which fails at once if the running server
+    // wrote in between.
+    user::Entity::update_many()
+        .col_expr(user::Column::Role, Expr::value(role))
+        .col_expr(user::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(user::Column::Email.eq(&email))
-        .one(db)
+        .exec_with_returning(db)
         .await?
-        .ok_or(AppError::NotFound)?;
-    let mut changes = found.into_active_model();
-    changes.role = Set(role);
-    changes.updated_at = Set(Utc::now());
-    Ok(changes.update(db).await?)
+        .into_iter()
+        .next()
+        .ok_or(AppError::NotFound)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -45,6 +45,24 @@ impl std::fmt::Debug for JwtKeys {
 }
 
 impl JwtKeys {
+    /// The keys of the `jwt_keys` setting, or, without it, a random one (with a warning:
+    /// tokens then die with the process).
+    pub fn from_config(config: &crate::config::Config) -> anyhow::Result<Self> {
+        use secrecy::ExposeSecret;
+        match &config.jwt_keys {
+            Some(keys) => {
+                Self::parse(keys.expose_secret()).map_err(|e| anyhow::anyhow!("jwt_keys: {e}"))
+            }
+            None => {
+                tracing::warn!(
+                    "no jwt_keys configured: access tokens are signed with a random key and \
+                     will not survive a restart (set CAPSTONE_JWT_KEYS)"
+                );
+                Ok(Self::ephemeral())
+            }
+        }
+    }
+
     /// Parses `kid:secret[,kid:secret...]`.
     pub fn parse(spec: &str) -> Result<Self, String> {
         let mut keys = Vec::new();

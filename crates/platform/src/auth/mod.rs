@@ -57,20 +57,15 @@ pub struct AuthState {
     dummy_hash: String,
 }
 
+/// Parses authentication's settings: the signing keys (returned) and the OAuth providers'.
+pub fn parse_settings(config: &Config) -> anyhow::Result<JwtKeys> {
+    oauth::validate(config).map_err(|(setting, reason)| anyhow::anyhow!("{setting}: {reason}"))?;
+    JwtKeys::from_config(config)
+}
+
 impl AuthState {
     pub async fn new(config: &Config, shared: &Shared) -> AppResult<Self> {
-        use secrecy::ExposeSecret;
-        let jwt = match &config.jwt_keys {
-            Some(keys) => JwtKeys::parse(keys.expose_secret())
-                .map_err(|e| anyhow::anyhow!("jwt_keys: {e}"))?,
-            None => {
-                tracing::warn!(
-                    "no jwt_keys configured: access tokens are signed with a random key and \
-                     will not survive a restart (set CAPSTONE_JWT_KEYS)"
-                );
-                JwtKeys::ephemeral()
-            }
-        };
+        let jwt = parse_settings(config)?;
         let window = Duration::from_secs(config.login_window_secs);
         let dummy = password::Password::parse(&secret::generate(""))
             .expect("a random token meets the policy");

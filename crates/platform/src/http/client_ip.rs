@@ -17,7 +17,12 @@ pub struct ClientAddresses {
 }
 
 impl ClientAddresses {
-    /// From `client_ip_header` (checked to be a header name when the configuration loads).
+    /// From the `client_ip_header` setting.
+    pub fn from_config(config: &crate::config::Config) -> anyhow::Result<Self> {
+        Self::new(config.client_ip_header.as_deref())
+            .map_err(|reason| anyhow::anyhow!("client_ip_header: {reason}"))
+    }
+
     pub fn new(header: Option<&str>) -> Result<Self, String> {
         let header = header
             .map(|name| {

@@ -28,6 +28,7 @@
 pub mod admin;
 pub mod entity;
 mod schedule;
+mod settle;
 mod store;
 mod worker;
 
@@ -155,6 +156,24 @@ pub struct JobContext {
     /// 1 on the first attempt.
     pub attempt: u32,
     pub clock: Clock,
+    backend: sea_orm::DbBackend,
+    writes: Arc<Mutex<Vec<sea_orm::Statement>>>,
+}
+
+impl JobContext {
+    /// Has `query` written in the transaction that records this attempt's outcome, rather
+    /// than in a commit of its own: for a record of the attempt (a webhook's delivery log),
+    /// which then exists if and only if the outcome does, and costs no extra commit.
+    pub fn write_with_outcome(&self, query: &impl sea_orm::QueryTrait) {
+        self.writes
+            .lock()
+            .expect("writes lock")
+            .push(query.build(self.backend));
+    }
+
+    fn take_writes(&self) -> Vec<sea_orm::Statement> {
+        std::mem::take(&mut *self.writes.lock().expect("writes lock"))
+    }
 }
 
 /// When and under which key a job is enqueued; by default now, without a key.
@@ -164,6 +183,10 @@ pub struct Enqueue {
     /// The same key enqueued again (while the first row is kept) adds nothing.
     pub key: Option<String>,
 }
+
+/// Pauses while the database is down (a claim or a settle failed): doubling up to the cap.
+const OUTAGE_PAUSE: Duration = Duration::from_millis(250);
+const OUTAGE_PAUSE_MAX: Duration = Duration::from_secs(10);
 
 type BoxFuture = Pin<Box<dyn Future<Output = Result<(), JobError>> + Send>>;
 type Handler = Arc<dyn Fn(&str, JobContext) -> Result<BoxFuture, JobError> + Send + Sync>;

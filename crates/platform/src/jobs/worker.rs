@@ -1,29 +1,36 @@
 //! One dispatcher per instance: claims as many due jobs as it has free slots, runs each on
-//! a task of its own (renewing its lease meanwhile), writes the outcome, and otherwise
+//! a task of its own (renewing its lease meanwhile), has its outcome written ([`settle`]:
+//! attempts that end together share a commit), and otherwise
 //! sleeps until the next due time, a wake-up, a move of the clock, or the idle poll.
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use super::{
-    JobContext, JobError, Jobs,
+    JobContext, JobError, Jobs, OUTAGE_PAUSE, OUTAGE_PAUSE_MAX,
     entity::Model,
+    settle::{self, Finished, Settler},
     store::{self, Outcome},
 };
 
 /// The most jobs one claim takes.
 const MAX_CLAIM: usize = 64;
-/// Pauses after a failed claim (the database is down): doubling up to the cap.
-const OUTAGE_PAUSE: Duration = Duration::from_millis(250);
-const OUTAGE_PAUSE_MAX: Duration = Duration::from_secs(10);
 
 pub(super) async fn run(jobs: Jobs, stop: CancellationToken) {
     let inner = &jobs.inner;
     let slots = Arc::new(Semaphore::new(inner.settings.concurrency.max(1)));
     let running = TaskTracker::new();
+    let (settler, writer) = settle::channel(
+        inner.db.clone(),
+        inner.clock.clone(),
+        inner.instance.clone(),
+        inner.settings.lease,
+    );
+    // Not on the supervisor: it lives exactly as long as this dispatcher, which waits for it.
+    let writing = tokio::spawn(writer.run());
     let mut moved = inner.clock.moved();
     let mut pause = OUTAGE_PAUSE;
     loop {
@@ -53,7 +60,7 @@ pub(super) async fn run(jobs: Jobs, stop: CancellationToken) {
                     inner
                         .in_flight
                         .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                    running.spawn(attempt(jobs.clone(), job, slot));
+                    running.spawn(attempt(jobs.clone(), settler.clone(), job, slot));
                 }
                 continue;
             }
@@ -84,6 +91,8 @@ pub(super) async fn run(jobs: Jobs, stop: CancellationToken) {
     // Stopping: claim nothing more, let the jobs in hand finish.
     running.close();
     running.wait().await;
+    drop(settler);
+    let _ = writing.await;
     // The handlers hold what they use (the database pool, services that hold this queue):
     // dropped here, they let all of it go.
     inner.handlers.write().expect("handlers lock").clear();
@@ -95,19 +104,28 @@ fn lease_end(jobs: &Jobs, now: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 /// Runs one claimed job to its outcome and writes it.
-async fn attempt(jobs: Jobs, job: Model, _slot: OwnedSemaphorePermit) {
-    run_and_settle(&jobs, job).await;
+async fn attempt(jobs: Jobs, settler: Settler, job: Model, _slot: OwnedSemaphorePermit) {
+    let finished = run_one(&jobs, job).await;
+    settler.settle(finished).await;
     jobs.inner
         .in_flight
         .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
 }
 
-async fn run_and_settle(jobs: &Jobs, job: Model) {
+/// Runs one claimed job and says what became of it.
+async fn run_one(jobs: &Jobs, job: Model) -> Finished {
     let inner = &jobs.inner;
     let started = inner.clock.now();
     let lag = (started - job.run_at).to_std().unwrap_or_default();
     metrics::histogram!("jobs_lag_seconds", "kind" => job.kind.clone()).record(lag.as_secs_f64());
     let attempts = u32::try_from(job.attempts).unwrap_or(1);
+    let context = JobContext {
+        id: job.id,
+        attempt: attempts,
+        clock: inner.clock.clone(),
+        backend: inner.db.get_database_backend(),
+        writes: Default::default(),
+    };
     let handler = inner
         .handlers
         .read()
@@ -119,17 +137,10 @@ async fn run_and_settle(jobs: &Jobs, job: Model) {
             "no handler for the kind {:?} in this version",
             job.kind
         ))),
-        Some((run, _)) => {
-            let context = JobContext {
-                id: job.id,
-                attempt: attempts,
-                clock: inner.clock.clone(),
-            };
-            match run(&job.payload, context) {
-                Err(unparsable) => Err(unparsable),
-                Ok(work) => run_leased(jobs, job.id, work).await,
-            }
-        }
+        Some((run, _)) => match run(&job.payload, context.clone()) {
+            Err(unparsable) => Err(unparsable),
+            Ok(work) => run_leased(jobs, job.id, work).await,
+        },
     };
     let now = inner.clock.now();
     let (outcome, label) = match result {
@@ -152,25 +163,11 @@ async fn run_and_settle(jobs: &Jobs, job: Model) {
     };
     metrics::counter!("jobs_finished_total", "kind" => job.kind.clone(), "outcome" => label)
         .increment(1);
-    // The outcome must be written, or the job runs again when its lease lapses: try for
-    // as long as the lease would have held it.
-    let mut pause = OUTAGE_PAUSE;
-    let give_up = now + TimeDelta::from_std(inner.settings.lease).unwrap_or_default();
-    while let Err(err) = store::settle(
-        &inner.db,
-        job.id,
-        &inner.instance,
-        &outcome,
-        inner.clock.now(),
-    )
-    .await
-    {
-        if inner.clock.now() > give_up {
-            tracing::error!(job = job.id, error = %err, "cannot record a job's outcome; it will run again");
-            return;
-        }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(OUTAGE_PAUSE_MAX);
+    Finished {
+        id: job.id,
+        attempt: job.attempts,
+        outcome,
+        writes: context.take_writes(),
     }
 }
 

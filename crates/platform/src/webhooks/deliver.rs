@@ -116,7 +116,6 @@ async fn deliver(
     let now = context.clock.now();
     if hook.disabled_at.is_some() {
         record(
-            &db,
             &job,
             &context,
             &Attempt {
@@ -126,8 +125,7 @@ async fn deliver(
                 duration: Duration::ZERO,
             },
             Outcome::Failed,
-        )
-        .await?;
+        );
         return Err(JobError::permanent("the webhook is disabled"));
     }
     // The wall clock, not the queue's: receivers check it against theirs to refuse replays.
@@ -140,7 +138,7 @@ async fn deliver(
     } else {
         Outcome::Retrying
     };
-    record(&db, &job, &context, &attempt, outcome).await?;
+    record(&job, &context, &attempt, outcome);
     note_health(&db, &notify, &hook, &attempt, now).await?;
     match outcome {
         Outcome::Delivered => Ok(()),
@@ -224,13 +222,9 @@ fn describe(attempt: &Attempt) -> String {
     attempt.error.clone().unwrap_or_else(|| "failed".into())
 }
 
-async fn record(
-    db: &Db,
-    job: &Deliver,
-    context: &JobContext,
-    attempt: &Attempt,
-    outcome: Outcome,
-) -> Result<(), JobError> {
+/// Logs the attempt (`GET /api/v1/webhooks/{id}/deliveries`) in the transaction that
+/// records the job's outcome.
+fn record(job: &Deliver, context: &JobContext, attempt: &Attempt, outcome: Outcome) {
     let row = delivery::ActiveModel {
         webhook_id: Set(job.webhook_id),
         message_id: Set(job.message_id.clone()),
@@ -243,8 +237,7 @@ async fn record(
         outcome: Set(outcome),
         ..Default::default()
     };
-    delivery::Entity::insert(row).exec(db).await?;
-    Ok(())
+    context.write_with_outcome(&delivery::Entity::insert(row));
 }
 
 /// A success clears `failing_since`; a failure sets it, and past a day of failures the

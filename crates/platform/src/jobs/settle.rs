@@ -1,0 +1,140 @@
+//! Writing outcomes. The attempts that end while a write is under way share the next
+//! transaction (a group commit), so that a busy queue pays one commit for many jobs rather
+//! than one each; an attempt keeps its slot until its outcome is written.
+
+use std::time::{Duration, Instant};
+
+use sea_orm::{ConnectionTrait, DbErr, Statement, TransactionTrait};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{
+    OUTAGE_PAUSE, OUTAGE_PAUSE_MAX,
+    store::{self, Outcome},
+};
+use crate::{clock::Clock, db::Db};
+
+/// The most outcomes one transaction writes.
+const MAX_BATCH: usize = 256;
+/// How long past the lease an outcome is still tried. Safe, since a settle names the
+/// attempt: once another claim has taken the job, it changes nothing.
+const PAST_THE_LEASE: Duration = Duration::from_secs(60);
+
+/// An attempt's end, to be written.
+pub(super) struct Finished {
+    pub id: i64,
+    pub attempt: i32,
+    pub outcome: Outcome,
+    /// What the job asked to write with its outcome ([`super::JobContext::write_with_outcome`]).
+    pub writes: Vec<Statement>,
+}
+
+/// Where attempts send their ends; cloned into each.
+#[derive(Clone)]
+pub(super) struct Settler {
+    sender: mpsc::UnboundedSender<(Finished, oneshot::Sender<()>)>,
+}
+
+impl Settler {
+    /// Returns once `finished` is written, or given up on (then the job runs again once
+    /// its lease lapses).
+    pub(super) async fn settle(&self, finished: Finished) {
+        let (done, written) = oneshot::channel();
+        if self.sender.send((finished, done)).is_ok() {
+            let _ = written.await;
+        }
+    }
+}
+
+/// The writer's half: runs until every [`Settler`] is dropped and all is written.
+pub(super) struct Writer {
+    receiver: mpsc::UnboundedReceiver<(Finished, oneshot::Sender<()>)>,
+    db: Db,
+    clock: Clock,
+    instance: String,
+    give_up_after: Duration,
+}
+
+pub(super) fn channel(
+    db: Db,
+    clock: Clock,
+    instance: String,
+    lease: Duration,
+) -> (Settler, Writer) {
+    let (sender, receiver) = mpsc::unbounded_channel();
+    let writer = Writer {
+        receiver,
+        db,
+        clock,
+        instance,
+        give_up_after: lease + PAST_THE_LEASE,
+    };
+    (Settler { sender }, writer)
+}
+
+impl Writer {
+    pub(super) async fn run(mut self) {
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        while self.receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
+            let (finished, waiting): (Vec<_>, Vec<_>) = batch.drain(..).unzip();
+            self.write(&finished).await;
+            for done in waiting {
+                let _ = done.send(());
+            }
+        }
+    }
+
+    /// Writes `batch` in one transaction. If that fails but the outcomes alone can be
+    /// written, a job's own write is what failed (its row went meanwhile): the outcomes are
+    /// written, and each job's writes then on their own, so that one cannot hold up the
+    /// rest. If nothing can be written, the database is down: try again, for a while.
+    async fn write(&self, batch: &[Finished]) {
+        let started = Instant::now();
+        let mut pause = OUTAGE_PAUSE;
+        loop {
+            if self.in_one_transaction(batch, true).await.is_ok() {
+                return;
+            }
+            match self.in_one_transaction(batch, false).await {
+                Ok(()) => {
+                    for statement in batch.iter().flat_map(|f| &f.writes) {
+                        if let Err(err) = self.db.execute_raw(statement.clone()).await {
+                            tracing::warn!(error = %err, "a job's write with its outcome failed");
+                        }
+                    }
+                    return;
+                }
+                Err(err) if started.elapsed() > self.give_up_after => {
+                    tracing::error!(jobs = batch.len(), error = %err, "cannot record jobs' outcomes; they will run again");
+                    return;
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, ?pause, "recording jobs' outcomes failed; trying again");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(OUTAGE_PAUSE_MAX);
+                }
+            }
+        }
+    }
+
+    async fn in_one_transaction(&self, batch: &[Finished], with_writes: bool) -> Result<(), DbErr> {
+        let now = self.clock.now();
+        let tx = self.db.begin().await?;
+        for finished in batch {
+            store::settle(
+                &tx,
+                finished.id,
+                finished.attempt,
+                &self.instance,
+                &finished.outcome,
+                now,
+            )
+            .await?;
+            if with_writes {
+                for statement in &finished.writes {
+                    tx.execute_raw(statement.clone()).await?;
+                }
+            }
+        }
+        tx.commit().await
+    }
+}
