@@ -194,6 +194,28 @@ pub struct ValidLink {
     pub find_if_exists: bool,
 }
 
+/// The fields of a [`LinkChanges`], parsed: `None` leaves a field as it is.
+#[derive(Debug, Clone)]
+pub struct ValidChanges {
+    pub target: Option<Target>,
+    pub slug: Option<Slug>,
+    /// `''` for the default domain.
+    pub domain: Option<String>,
+    /// `Some(None)` clears it.
+    pub title: Option<Option<String>>,
+    pub tags: Option<Vec<String>>,
+    pub redirect_status: Option<RedirectStatus>,
+    pub forward_query: Option<bool>,
+    /// `Some(None)` removes it.
+    pub password: Option<Option<String>>,
+    /// `Some(None)` removes the limit.
+    pub max_clicks: Option<Option<i64>>,
+    /// The validity after the change: an end not given stays as it was.
+    pub valid_from: Option<DateTime<Utc>>,
+    pub valid_until: Option<DateTime<Utc>>,
+    pub rules: Option<Vec<ValidRule>>,
+}
+
 pub const MAX_TAGS: usize = 20;
 pub const MAX_RULES: usize = 20;
 
@@ -353,6 +375,49 @@ impl NewLink {
             max_clicks: max_clicks.flatten(),
             rules,
             find_if_exists: self.find_if_exists,
+        })
+    }
+}
+
+impl LinkChanges {
+    /// Parses every field given, recording every problem; `None` if any is invalid. A new
+    /// end of the validity is checked against the other end of `current`'s.
+    pub fn validate(&self, check: &mut Check, current: &link::Model) -> Option<ValidChanges> {
+        let before = check.v.len();
+        let target = self.target_url.as_deref().map(|t| check.target(t));
+        let slug = self.slug.as_deref().map(|s| check.slug(s));
+        let domain = self.domain.as_ref().map(|d| check.domain(d.as_deref()));
+        let title = self
+            .title
+            .clone()
+            .map(|t| t.and_then(|t| check.title(&t)).filter(|t| !t.is_empty()));
+        let tags = self.tags.as_deref().map(|t| check.tags(t));
+        let redirect_status = self.redirect_status.map(|s| check.redirect_status(s));
+        let password = self
+            .password
+            .clone()
+            .map(|p| p.and_then(|p| check.password(&p)));
+        let max_clicks = self.max_clicks.map(|m| m.and_then(|m| check.max_clicks(m)));
+        let valid_from = self.valid_from.unwrap_or(current.valid_from);
+        let valid_until = self.valid_until.unwrap_or(current.valid_until);
+        check.validity(valid_from, valid_until);
+        let rules = self.rules.as_deref().map(|r| check.rules(r));
+        if check.v.len() > before {
+            return None;
+        }
+        Some(ValidChanges {
+            target: target.flatten(),
+            slug: slug.flatten(),
+            domain: domain.flatten(),
+            title,
+            tags,
+            redirect_status: redirect_status.flatten(),
+            forward_query: self.forward_query,
+            password,
+            max_clicks,
+            valid_from,
+            valid_until,
+            rules,
         })
     }
 }

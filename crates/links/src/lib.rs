@@ -17,6 +17,7 @@ mod entities;
 mod events;
 mod geo;
 mod jobs;
+mod lifecycle;
 mod link_csv;
 mod live;
 mod migrations;

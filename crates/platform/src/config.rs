@@ -3,7 +3,11 @@
 //! Every setting has a default that works on a fresh machine (SQLite under `data/`, port
 //! 8080 on loopback), so `cargo run --release` needs nothing. Settings are read with figment
 //! so that a bad value is reported with the name of the setting and where it came from, and
-//! then checked as a whole by [`Config::validate`] before anything starts.
+//! then checked by [`Config::validate`] before anything starts. What a service parses (the
+//! signing keys, the OAuth providers, the mail sender and relay, the client-address header)
+//! is parsed once, by that service as it starts, naming the setting when it cannot be;
+//! `capstone check-config` runs the same parsers ([`crate::state::check_settings`]). So
+//! this module knows no service above it.
 
 use std::{net::IpAddr, path::Path, time::Duration};
 

@@ -450,6 +450,61 @@ async fn a_job_of_an_instance_that_died_runs_elsewhere_once_its_lease_lapses() {
 }
 
 #[tokio::test]
+async fn a_late_outcome_of_an_attempt_whose_lease_lapsed_changes_nothing() {
+    let (_database, db) = database().await;
+    let jobs = instance(&db);
+    // Each attempt waits for its own gate; the first then fails, the second succeeds.
+    let gates = Arc::new([
+        tokio::sync::Semaphore::new(0),
+        tokio::sync::Semaphore::new(0),
+    ]);
+    let ran = Ran::default();
+    let (waiting, record) = (gates.clone(), ran.clone());
+    jobs.register(move |_: Slow, context| {
+        let (gates, record) = (waiting.clone(), record.clone());
+        async move {
+            record.push(i64::from(context.attempt));
+            let gate = &gates[context.attempt as usize - 1];
+            let _open = gate.acquire().await.expect("gate");
+            match context.attempt {
+                1 => Err(JobError::retry("too late")),
+                _ => Ok(()),
+            }
+        }
+    });
+    let id = jobs.enqueue_now(&Slow).await.unwrap().unwrap();
+    let _background = start(&jobs);
+    let first = until(&db, id, JobState::Running).await;
+
+    // The first attempt's lease lapses (it hangs), and the same instance claims the job again.
+    let lease = first.locked_until.unwrap() - Utc::now();
+    jobs.clock().advance(lease + TimeDelta::seconds(1));
+    for _ in 0..400 {
+        if ran.sorted() == [1, 2] {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(ran.sorted(), [1, 2], "claimed again once the lease lapsed");
+
+    // The first attempt ends now, failed: its outcome must not undo the second's claim.
+    gates[0].add_permits(1);
+    for _ in 0..400 {
+        if jobs.in_flight() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let job = Entity::find_by_id(id).one(&db).await.unwrap().unwrap();
+    assert_eq!((job.state, job.attempts), (JobState::Running, 2));
+
+    gates[1].add_permits(1);
+    let done = until(&db, id, JobState::Done).await;
+    assert_eq!(done.attempts, 2);
+    assert_eq!(ran.sorted(), [1, 2], "and it is not run a third time");
+}
+
+#[tokio::test]
 async fn a_graceful_stop_lets_the_job_in_hand_finish() {
     let (_database, db) = database().await;
     let jobs = instance(&db);

@@ -18,7 +18,7 @@ use platform::{
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::links::{Created, create_link};
+use crate::lifecycle::{self, Created};
 use crate::{
     LinksState,
     api::{Check, Link, NewLink},
@@ -127,7 +127,7 @@ pub async fn create_many(
                 .map(|e| FieldError::new(format!("{at}{}", e.field), e.message))
                 .collect()),
             Ok(None) => Err(v.into_errors()),
-            Ok(Some(valid)) => create_link(&state, &links, user.id, valid)
+            Ok(Some(valid)) => lifecycle::create(&state, &links, user.id, valid)
                 .await
                 .map_err(|err| {
                     store::item_errors(err)

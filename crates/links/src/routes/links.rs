@@ -12,85 +12,22 @@ use chrono::{DateTime, Utc};
 use futures_util::stream;
 use platform::{
     AppError, AppResult, AppState,
-    auth::{CurrentUser, find_owned, password},
+    auth::{CurrentUser, find_owned},
     error::{Problem, Validator},
     http::{Json, Page, Pagination, location},
 };
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, IntoActiveModel, TransactionTrait};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::{
     LinksState,
-    api::{Check, Link, LinkChanges, NewLink, ValidLink},
+    api::{Check, Link, LinkChanges, NewLink},
     csv_files,
     entities::link,
-    events, link_csv,
-    model::Safety,
+    lifecycle::{self, Created},
+    link_csv,
     store::{self, ListCursor, ListFilter, Sort, TagMode},
 };
-
-/// Hashes a link password (argon2id, off the async workers). Link passwords are shared
-/// secrets, not account passwords, so only their length is checked.
-pub(crate) async fn hash_link_password(password: Option<String>) -> AppResult<Option<String>> {
-    match password {
-        Some(p) => Ok(Some(password::hash_unchecked(p).await?)),
-        None => Ok(None),
-    }
-}
-
-/// What a create did.
-pub(crate) enum Created {
-    New(link::Model),
-    /// `find_if_exists` found this link to the same target.
-    Existing(link::Model),
-}
-
-/// Makes a link (or, with `find_if_exists`, finds it), for the create and bulk routes: the
-/// password hashed off the async workers, the rows written in one transaction, then the
-/// redirect cache told and the title fetch and safety check queued.
-pub(crate) async fn create_link(
-    state: &AppState,
-    links: &LinksState,
-    owner: i64,
-    valid: ValidLink,
-) -> AppResult<Created> {
-    if valid.find_if_exists
-        && let Some(existing) = store::find_existing(&state.db, owner, &valid).await?
-    {
-        return Ok(Created::Existing(existing));
-    }
-    let password_hash = hash_link_password(valid.password.clone()).await?;
-    let needs_title = valid.title.is_none();
-    let tx = state.db.begin().await?;
-    let created = store::create(
-        &tx,
-        owner,
-        valid,
-        password_hash,
-        links.settings.slug_length,
-        links.initial_safety(),
-    )
-    .await?;
-    links
-        .enrichment
-        .new_link(&tx, &created, needs_title)
-        .await?;
-    events::plan_expiry(state, &tx, &created).await?;
-    events::emit(
-        &state.webhooks,
-        &links.domains,
-        &tx,
-        events::CREATED,
-        created.clone(),
-    )
-    .await?;
-    tx.commit().await?;
-    // A cached "not found" for the slug is forgotten; the jobs may start.
-    links.cache.invalidate(&created.domain, &created.slug).await;
-    state.jobs.wake();
-    Ok(Created::New(created))
-}
 
 /// Creates a short link.
 #[utoipa::path(
@@ -122,20 +59,22 @@ pub async fn create(
     });
     v.finish()?;
     let valid = valid.expect("validated");
-    Ok(match create_link(&state, &links, user.id, valid).await? {
-        Created::New(created) => {
-            let view = store::view(&state.db, created, &links.domains).await?;
-            (
-                StatusCode::CREATED,
-                location(&format!("/api/v1/links/{}", view.id)),
-                Json(view),
-            )
-                .into_response()
-        }
-        Created::Existing(found) => {
-            Json(store::view(&state.db, found, &links.domains).await?).into_response()
-        }
-    })
+    Ok(
+        match lifecycle::create(&state, &links, user.id, valid).await? {
+            Created::New(created) => {
+                let view = store::view(&state.db, created, &links.domains).await?;
+                (
+                    StatusCode::CREATED,
+                    location(&format!("/api/v1/links/{}", view.id)),
+                    Json(view),
+                )
+                    .into_response()
+            }
+            Created::Existing(found) => {
+                Json(store::view(&state.db, found, &links.domains).await?).into_response()
+            }
+        },
+    )
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -332,100 +271,17 @@ pub async fn update(
 ) -> AppResult<Json<Link>> {
     let current = find_owned::<link::Entity>(&state.db, id, &user).await?;
     let mut v = Validator::new();
-    let mut check = Check {
-        v: &mut v,
-        at: "",
-        domains: &links.domains,
-    };
-    let target = input.target_url.as_deref().map(|t| check.target(t));
-    let slug = input.slug.as_deref().map(|s| check.slug(s));
-    let domain = input.domain.as_ref().map(|d| check.domain(d.as_deref()));
-    let title = input
-        .title
-        .clone()
-        .map(|t| t.and_then(|t| check.title(&t)).filter(|t| !t.is_empty()));
-    let tags = input.tags.as_deref().map(|t| check.tags(t));
-    let status = input.redirect_status.map(|s| check.redirect_status(s));
-    let password = input
-        .password
-        .clone()
-        .map(|p| p.and_then(|p| check.password(&p)));
-    let max_clicks = input.max_clicks.map(|m| m.map(|m| check.max_clicks(m)));
-    let valid_from = input.valid_from.unwrap_or(current.valid_from);
-    let valid_until = input.valid_until.unwrap_or(current.valid_until);
-    check.validity(valid_from, valid_until);
-    let rules = input.rules.as_deref().map(|r| check.rules(r));
+    let valid = input.validate(
+        &mut Check {
+            v: &mut v,
+            at: "",
+            domains: &links.domains,
+        },
+        &current,
+    );
     v.finish()?;
-
-    let (old_domain, old_slug) = (current.domain.clone(), current.slug.clone());
-    // A new target, or new rules (each with a target), is checked again before it is live:
-    // otherwise a link checked once could be pointed anywhere afterwards.
-    let target = target
-        .flatten()
-        .filter(|t| t.as_str() != current.target_url);
-    let recheck = (target.is_some() || rules.is_some()) && links.enrichment.checks_safety();
-    let mut changes = current.into_active_model();
-    if let Some(target) = target {
-        changes.target_url = Set(target.into_inner());
-    }
-    if recheck {
-        changes.safety = Set(Safety::Pending);
-    }
-    if let Some(Some(slug)) = slug {
-        changes.slug = Set(slug.into_inner());
-    }
-    if let Some(Some(domain)) = domain {
-        changes.domain = Set(domain);
-    }
-    if let Some(title) = title {
-        changes.title = Set(title);
-    }
-    if let Some(Some(status)) = status {
-        changes.redirect_status = Set(status.code() as i16);
-    }
-    if let Some(forward) = input.forward_query {
-        changes.forward_query = Set(forward);
-    }
-    if let Some(password) = password {
-        changes.password_hash = Set(hash_link_password(password).await?);
-    }
-    if let Some(max_clicks) = max_clicks {
-        changes.max_clicks = Set(max_clicks.flatten());
-    }
-    changes.valid_from = Set(valid_from);
-    changes.valid_until = Set(valid_until);
-    changes.updated_at = Set(Utc::now());
-
-    let tx = state.db.begin().await?;
-    let updated = changes
-        .update(&tx)
-        .await
-        .map_err(|e| match AppError::from(e) {
-            AppError::Conflict(_) => AppError::conflict("slug", "is already taken"),
-            other => other,
-        })?;
-    if let Some(tags) = tags {
-        store::set_tags(&tx, user.id, id, &tags).await?;
-    }
-    if let Some(rules) = rules {
-        store::set_rules(&tx, id, &rules).await?;
-    }
-    if recheck {
-        links.enrichment.recheck(&tx, updated.id).await?;
-    }
-    events::plan_expiry(&state, &tx, &updated).await?;
-    events::emit(
-        &state.webhooks,
-        &links.domains,
-        &tx,
-        events::UPDATED,
-        updated.clone(),
-    )
-    .await?;
-    tx.commit().await?;
-    links.cache.invalidate(&old_domain, &old_slug).await;
-    links.cache.invalidate(&updated.domain, &updated.slug).await;
-    state.jobs.wake();
+    let valid = valid.expect("validated");
+    let updated = lifecycle::change(&state, &links, current, valid).await?;
     Ok(Json(store::view(&state.db, updated, &links.domains).await?))
 }
 
@@ -449,18 +305,6 @@ pub async fn delete(
     Path(id): Path<i64>,
 ) -> AppResult<StatusCode> {
     let found = find_owned::<link::Entity>(&state.db, id, &user).await?;
-    let tx = state.db.begin().await?;
-    events::emit(
-        &state.webhooks,
-        &links.domains,
-        &tx,
-        events::DELETED,
-        found.clone(),
-    )
-    .await?;
-    link::Entity::delete_by_id(found.id).exec(&tx).await?;
-    tx.commit().await?;
-    links.cache.invalidate(&found.domain, &found.slug).await;
-    state.jobs.wake();
+    lifecycle::delete(&state, &links, found).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -38,7 +38,19 @@ pub(super) async fn run(jobs: Jobs, stop: CancellationToken) {
             slot = slots.clone().acquire_owned() => slot.expect("never closed"),
             () = stop.cancelled() => break,
         };
-        let free = (1 + slots.available_permits()).min(MAX_CLAIM);
+        // Outcomes are written in batches, so slots come free several at once: let the
+        // attempts just told theirs is written give their slots back, and claim for all of
+        // them in one statement rather than one each.
+        let mut free = 1 + slots.available_permits();
+        for _ in 0..4 {
+            tokio::task::yield_now().await;
+            let now_free = 1 + slots.available_permits();
+            if now_free == free {
+                break;
+            }
+            free = now_free;
+        }
+        let free = free.min(MAX_CLAIM);
         let now = inner.clock.now();
         match store::claim(
             &inner.db,
