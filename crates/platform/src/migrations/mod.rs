@@ -10,6 +10,7 @@ mod m20261202_000001_sign_in_addresses;
 mod m20261203_000001_create_jobs;
 mod m20261203_000002_create_webhooks;
 mod m20261203_000003_create_notifications;
+mod m20261203_000004_jobs_claim_indexes;
 
 use sea_orm_migration::MigrationTrait;
 
@@ -23,5 +24,6 @@ pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         Box::new(m20261203_000001_create_jobs::Migration),
         Box::new(m20261203_000002_create_webhooks::Migration),
         Box::new(m20261203_000003_create_notifications::Migration),
+        Box::new(m20261203_000004_jobs_claim_indexes::Migration),
     ]
 }
