@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use sea_orm::{ConnectionTrait, DbErr, Statement, TransactionTrait};
+use sea_orm::{ConnectionTrait, DbErr, Statement};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
@@ -118,7 +118,7 @@ impl Writer {
 
     async fn in_one_transaction(&self, batch: &[Finished], with_writes: bool) -> Result<(), DbErr> {
         let now = self.clock.now();
-        let tx = self.db.begin().await?;
+        let tx = store::bookkeeping(&self.db).await?;
         for finished in batch {
             store::settle(
                 &tx,

@@ -3,7 +3,8 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, TryInsertResult,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait, QueryFilter,
+    QuerySelect, TransactionTrait, TryInsertResult,
     sea_query::{Expr, ExprTrait, LockBehavior, LockType, Query},
 };
 use serde::{Deserialize, Serialize};
@@ -74,14 +75,40 @@ pub(super) async fn claim(
     until: DateTime<Utc>,
     limit: u64,
 ) -> AppResult<Vec<entity::Model>> {
+    let tx = bookkeeping(db).await?;
     let lapsed = in_state(JobState::Running).and(Expr::col(Column::LockedUntil).lt(now));
-    let mut claimed = take(db, instance, now, until, lapsed, Column::LockedUntil, limit).await?;
+    let mut claimed = take(
+        &tx,
+        instance,
+        now,
+        until,
+        lapsed,
+        Column::LockedUntil,
+        limit,
+    )
+    .await?;
     let left = limit.saturating_sub(claimed.len() as u64);
     if left > 0 {
         let due = in_state(JobState::Queued).and(Expr::col(Column::RunAt).lte(now));
-        claimed.extend(take(db, instance, now, until, due, Column::RunAt, left).await?);
+        claimed.extend(take(&tx, instance, now, until, due, Column::RunAt, left).await?);
     }
+    tx.commit().await?;
     Ok(claimed)
+}
+
+/// A transaction for the queue's own bookkeeping (claims, outcomes), whose commit on
+/// PostgreSQL does not wait for the disk (`synchronous_commit = off`; SQLite, in WAL mode
+/// with `synchronous = NORMAL`, does not wait either). A crash can then undo the last
+/// fraction of a second of claims and outcomes, never more, and the database stays
+/// consistent: those jobs are queued or leased again and run again, which at-least-once
+/// delivery allows. Enqueues are not bookkeeping: they commit with the caller's change.
+pub(super) async fn bookkeeping(db: &Db) -> Result<DatabaseTransaction, DbErr> {
+    let tx = db.begin().await?;
+    if tx.get_database_backend() == DbBackend::Postgres {
+        tx.execute_unprepared("SET LOCAL synchronous_commit = off")
+            .await?;
+    }
+    Ok(tx)
 }
 
 /// `state = 'queued'`, with the value written into the SQL rather than bound: the claim's
@@ -97,7 +124,7 @@ fn in_state(state: JobState) -> Expr {
 
 /// One claiming statement of [`claim`]: up to `limit` rows matching `which`, in `order`.
 async fn take(
-    db: &Db,
+    conn: &impl ConnectionTrait,
     instance: &str,
     now: DateTime<Utc>,
     until: DateTime<Utc>,
@@ -120,7 +147,7 @@ async fn take(
         .col_expr(Column::LockedBy, Expr::value(instance))
         .col_expr(Column::LockedUntil, Expr::value(until))
         .filter(Column::Id.in_subquery(ids))
-        .exec_with_returning(db)
+        .exec_with_returning(conn)
         .await?)
 }
 
