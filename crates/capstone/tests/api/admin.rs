@@ -29,9 +29,9 @@ async fn the_first_admin_is_made_from_the_command_line() {
     let app = spawn_app().await;
     register(&app, "ann@example.com").await;
     register(&app, "bob@example.com").await;
-    make_admin(&app, "Ann@Example.com");
+    make_admin(&app, "Ann@Example.com").await;
 
-    let listed = capstone_cli(&app, &["users", "list"]);
+    let listed = capstone_cli(&app, &["users", "list"]).await;
     let text = String::from_utf8_lossy(&listed.stdout);
     assert!(
         text.lines()
@@ -43,7 +43,7 @@ async fn the_first_admin_is_made_from_the_command_line() {
             .any(|l| l.contains("bob@example.com") && l.contains("member")),
         "{text}"
     );
-    let missing = capstone_cli(&app, &["users", "set-role", "nobody@example.com", "admin"]);
+    let missing = capstone_cli(&app, &["users", "set-role", "nobody@example.com", "admin"]).await;
     assert!(!missing.status.success());
 
     let page: Value = as_basic(
@@ -72,7 +72,7 @@ async fn a_disabled_account_loses_every_credential_at_once() {
     let app = spawn_app().await;
     register(&app, "ann@example.com").await;
     let bob = register(&app, "bob@example.com").await;
-    make_admin(&app, "ann@example.com");
+    make_admin(&app, "ann@example.com").await;
 
     let tokens = sign_in_for_tokens(&app, "bob@example.com").await;
     let key: Value = as_basic(&app, Method::POST, "/api/v1/me/api-keys", "bob@example.com")
@@ -144,7 +144,7 @@ async fn admins_change_roles_but_cannot_lock_themselves_out() {
     let app = spawn_app().await;
     let ann = register(&app, "ann@example.com").await;
     let bob = register(&app, "bob@example.com").await;
-    make_admin(&app, "ann@example.com");
+    make_admin(&app, "ann@example.com").await;
 
     let promote = as_basic(
         &app,

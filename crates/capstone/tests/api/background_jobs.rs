@@ -48,7 +48,7 @@ async fn administrators_see_the_queue_and_give_a_dead_job_another_chance() {
     .await;
     register(&app, ADMIN).await;
     register(&app, MEMBER).await;
-    make_admin(&app, ADMIN);
+    make_admin(&app, ADMIN).await;
 
     // A link's title fetch is a job, done once the title is there.
     let created = as_basic(&app, Method::POST, "/api/v1/links", MEMBER)

@@ -5,7 +5,7 @@ use crate::helpers::{capstone_cli_with, spawn_app};
 #[tokio::test]
 async fn check_config_refuses_what_the_server_would_refuse() {
     let app = spawn_app().await;
-    let valid = capstone_cli_with(&app, &["check-config"], &[]);
+    let valid = capstone_cli_with(&app, &["check-config"], &[]).await;
     let out = String::from_utf8_lossy(&valid.stdout);
     assert!(valid.status.success(), "{out}");
     assert!(out.contains("Configuration is valid"), "{out}");
@@ -40,7 +40,7 @@ async fn check_config_refuses_what_the_server_would_refuse() {
         ("CAPSTONE_PROT", "8081", "`prot`"),
         ("CAPSTONE_LINSK__SLUG_LENGTH", "8", "`linsk`"),
     ] {
-        let refused = capstone_cli_with(&app, &["check-config"], &[(variable, value)]);
+        let refused = capstone_cli_with(&app, &["check-config"], &[(variable, value)]).await;
         let err = String::from_utf8_lossy(&refused.stderr);
         assert!(!refused.status.success(), "{variable}={value} passed");
         assert!(err.contains(named), "{variable}={value}: {err}");
@@ -60,7 +60,8 @@ async fn check_config_prints_no_secret_of_an_app() {
                 "https://safebrowsing.example/v4",
             ),
         ],
-    );
+    )
+    .await;
     let out = String::from_utf8_lossy(&printed.stdout);
     assert!(printed.status.success(), "{out}");
     assert!(!out.contains("sk-very-secret-value"), "{out}");

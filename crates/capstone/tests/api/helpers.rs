@@ -164,29 +164,33 @@ pub async fn sign_in_for_tokens(app: &TestApp, email: &str) -> Value {
 }
 
 /// Runs the real `capstone` binary against this test's database, as an operator would.
-pub fn capstone_cli(app: &TestApp, args: &[&str]) -> std::process::Output {
-    capstone_cli_with(app, args, &[])
+pub async fn capstone_cli(app: &TestApp, args: &[&str]) -> std::process::Output {
+    capstone_cli_with(app, args, &[]).await
 }
 
-/// [`capstone_cli`] with more environment variables.
-pub fn capstone_cli_with(
+/// [`capstone_cli`] with more environment variables. The command runs on a blocking
+/// thread: the server under test runs on this test's runtime, and must go on answering
+/// (and finishing its transactions) while the command waits for it.
+pub async fn capstone_cli_with(
     app: &TestApp,
     args: &[&str],
     env: &[(&str, &str)],
 ) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_capstone"))
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_capstone"));
+    command
         .args(args)
         .env("DATABASE_URL", &app._db.url)
         .env("CAPSTONE_CONFIG", "/nonexistent/capstone.toml")
         .env("CAPSTONE_LOG_LEVEL", "warn")
-        .envs(env.iter().copied())
-        .output()
-        .expect("run the capstone binary")
+        .envs(env.iter().copied());
+    tokio::task::spawn_blocking(move || command.output().expect("run the capstone binary"))
+        .await
+        .expect("the command's thread")
 }
 
 /// Makes `email` an admin with `capstone users set-role`.
-pub fn make_admin(app: &TestApp, email: &str) {
-    let output = capstone_cli(app, &["users", "set-role", email, "admin"]);
+pub async fn make_admin(app: &TestApp, email: &str) {
+    let output = capstone_cli(app, &["users", "set-role", email, "admin"]).await;
     assert!(
         output.status.success(),
         "{}",

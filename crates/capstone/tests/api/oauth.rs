@@ -648,7 +648,7 @@ async fn a_disabled_account_cannot_sign_in_with_a_provider() {
     let app = github_app(&fake).await;
     let ann = me(&app, &signed_in(&sign_in(&app, "github", &fake).await)).await;
     register(&app, "admin@example.com").await;
-    make_admin(&app, "admin@example.com");
+    make_admin(&app, "admin@example.com").await;
     let disable = as_basic(
         &app,
         Method::PATCH,

@@ -359,7 +359,7 @@ async fn searches_tags_and_times_out_of_bounds_are_clear_errors() {
     let problem = assert_problem(empty, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert_eq!(problem["errors"][0]["field"], "bots");
     // A value no enum has, in a query the admin routes read.
-    make_admin(&app, ANN);
+    make_admin(&app, ANN).await;
     let role = get("/api/v1/admin/users?role=null".into()).await;
     let problem = assert_problem(role, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert_eq!(problem["errors"][0]["field"], "role");

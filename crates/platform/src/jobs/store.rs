@@ -210,6 +210,38 @@ pub(super) async fn settle(
     Ok(())
 }
 
+/// Marks done, in one statement, the attempts `(id, attempt)` of `instance` (those still
+/// its own: see [`settle`]).
+pub(super) async fn settle_done(
+    conn: &impl ConnectionTrait,
+    instance: &str,
+    attempts: &[(i64, i32)],
+    now: DateTime<Utc>,
+) -> Result<(), sea_orm::DbErr> {
+    if attempts.is_empty() {
+        return Ok(());
+    }
+    let which = attempts
+        .iter()
+        .fold(sea_orm::Condition::any(), |any, &(id, attempt)| {
+            any.add(Column::Id.eq(id).and(Column::Attempts.eq(attempt)))
+        });
+    Entity::update_many()
+        .col_expr(Column::State, Expr::value(JobState::Done))
+        .col_expr(Column::FinishedAt, Expr::value(now))
+        .col_expr(Column::LockedBy, Expr::value(Option::<String>::None))
+        .col_expr(
+            Column::LockedUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .filter(Column::State.eq(JobState::Running))
+        .filter(Column::LockedBy.eq(instance))
+        .filter(which)
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
 /// When the dispatcher should look next: the earliest due time or lease end.
 pub(super) async fn next_due(db: &Db) -> AppResult<Option<DateTime<Utc>>> {
     let queued: Option<DateTime<Utc>> = Entity::find()

@@ -18,10 +18,17 @@ use super::{
 
 /// The most jobs one claim takes.
 const MAX_CLAIM: usize = 64;
+/// Jobs that have run but whose outcome is not written yet, per slot. A slot is given back
+/// as soon as its job has run, so that the next job does not wait for the previous one's
+/// outcome to reach the database; this bounds how far the writing may fall behind.
+const UNWRITTEN_PER_SLOT: usize = 4;
 
 pub(super) async fn run(jobs: Jobs, stop: CancellationToken) {
     let inner = &jobs.inner;
     let slots = Arc::new(Semaphore::new(inner.settings.concurrency.max(1)));
+    let unwritten = Arc::new(Semaphore::new(
+        slots.available_permits() * UNWRITTEN_PER_SLOT,
+    ));
     let running = TaskTracker::new();
     let (settler, writer) = settle::channel(
         inner.db.clone(),
@@ -35,20 +42,20 @@ pub(super) async fn run(jobs: Jobs, stop: CancellationToken) {
     let mut pause = OUTAGE_PAUSE;
     loop {
         let first = tokio::select! {
-            slot = slots.clone().acquire_owned() => slot.expect("never closed"),
+            hold = Hold::acquire(&slots, &unwritten) => hold,
             () = stop.cancelled() => break,
         };
-        // Outcomes are written in batches, so slots come free several at once: let the
-        // attempts just told theirs is written give their slots back, and claim for all of
-        // them in one statement rather than one each.
-        let mut free = 1 + slots.available_permits();
+        // Jobs often end together (their outcomes are written in batches too): let those
+        // that just ended give their slots back, and claim for all of them in one statement
+        // rather than one each.
+        let room = || 1 + slots.available_permits().min(unwritten.available_permits());
+        let mut free = room();
         for _ in 0..4 {
             tokio::task::yield_now().await;
-            let now_free = 1 + slots.available_permits();
-            if now_free == free {
+            if room() == free {
                 break;
             }
-            free = now_free;
+            free = room();
         }
         let free = free.min(MAX_CLAIM);
         let now = inner.clock.now();
@@ -65,14 +72,17 @@ pub(super) async fn run(jobs: Jobs, stop: CancellationToken) {
                 pause = OUTAGE_PAUSE;
                 let mut first = Some(first);
                 for job in claimed {
-                    let slot = first.take().unwrap_or_else(|| {
-                        // Only this loop takes slots, and it saw `free` of them.
-                        slots.clone().try_acquire_owned().expect("a free slot")
+                    let hold = first.take().unwrap_or_else(|| {
+                        // Only this loop takes permits, and it saw `free` of each.
+                        Hold {
+                            slot: slots.clone().try_acquire_owned().expect("a free slot"),
+                            unwritten: unwritten.clone().try_acquire_owned().expect("room"),
+                        }
                     });
                     inner
                         .in_flight
                         .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                    running.spawn(attempt(jobs.clone(), settler.clone(), job, slot));
+                    running.spawn(attempt(jobs.clone(), settler.clone(), job, hold));
                 }
                 continue;
             }
@@ -115,10 +125,31 @@ fn lease_end(jobs: &Jobs, now: DateTime<Utc>) -> DateTime<Utc> {
     now + TimeDelta::from_std(jobs.inner.settings.lease).unwrap_or(TimeDelta::minutes(1))
 }
 
-/// Runs one claimed job to its outcome and writes it.
-async fn attempt(jobs: Jobs, settler: Settler, job: Model, _slot: OwnedSemaphorePermit) {
+/// What a claimed job holds: a slot while it runs, and room among the outcomes not yet
+/// written until its own is.
+struct Hold {
+    slot: OwnedSemaphorePermit,
+    unwritten: OwnedSemaphorePermit,
+}
+
+impl Hold {
+    async fn acquire(slots: &Arc<Semaphore>, unwritten: &Arc<Semaphore>) -> Self {
+        let slot = slots.clone().acquire_owned().await.expect("never closed");
+        let unwritten = unwritten
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("never closed");
+        Self { slot, unwritten }
+    }
+}
+
+/// Runs one claimed job, gives its slot back, and has its outcome written.
+async fn attempt(jobs: Jobs, settler: Settler, job: Model, hold: Hold) {
     let finished = run_one(&jobs, job).await;
+    drop(hold.slot);
     settler.settle(finished).await;
+    drop(hold.unwritten);
     jobs.inner
         .in_flight
         .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);

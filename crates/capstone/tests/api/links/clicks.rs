@@ -246,7 +246,7 @@ async fn past_days_visitors_are_forgotten_and_todays_kept() {
 #[tokio::test]
 async fn raw_clicks_past_their_retention_go_and_the_statistics_stay() {
     let app = app_with_ann().await;
-    crate::helpers::make_admin(&app, ANN);
+    crate::helpers::make_admin(&app, ANN).await;
     let link = create(&app, json!({"target_url": "https://example.com/"})).await;
     let visit = |path: String| {
         app.request(Method::GET, &path)

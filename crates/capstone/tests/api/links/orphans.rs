@@ -18,7 +18,7 @@ async fn visits_that_reach_no_link_are_orphan_visits_for_administrators() {
     })
     .await;
     register(&app, ANN).await;
-    crate::helpers::make_admin(&app, ANN);
+    crate::helpers::make_admin(&app, ANN).await;
     register(&app, "bob@example.com").await;
     create(&app, json!({"target_url": "https://example.com/", "slug": "ended", "valid_until": "2001-01-01T00:00:00Z"})).await;
     let live = create(
@@ -218,7 +218,7 @@ async fn orphan_visits_can_be_left_untracked() {
     })
     .await;
     register(&app, ANN).await;
-    crate::helpers::make_admin(&app, ANN);
+    crate::helpers::make_admin(&app, ANN).await;
     let live = create(
         &app,
         json!({"target_url": "https://example.com/", "slug": "live"}),
@@ -243,7 +243,7 @@ async fn orphan_visits_can_be_left_untracked() {
 #[tokio::test]
 async fn unknown_paths_outside_the_api_are_orphan_visits_too() {
     let app = app_with_ann().await;
-    crate::helpers::make_admin(&app, ANN);
+    crate::helpers::make_admin(&app, ANN).await;
     create(
         &app,
         json!({"target_url": "https://example.com/", "slug": "live"}),
