@@ -1,6 +1,7 @@
 //! Writing outcomes. The attempts that end while a write is under way share the next
 //! transaction (a group commit), so that a busy queue pays one commit for many jobs rather
-//! than one each; an attempt keeps its slot until its outcome is written.
+//! than one each. An attempt has given its slot back by then; it still counts as in flight
+//! until its outcome is written.
 
 use std::time::{Duration, Instant};
 

@@ -151,12 +151,33 @@ async fn take(
         .await?)
 }
 
-/// A running job of `instance`'s, by id: its lease renewed, or its outcome written.
-fn held(id: i64, instance: &str) -> sea_orm::UpdateMany<Entity> {
+/// The running jobs of `instance`'s, to be changed.
+fn held_by(instance: &str) -> sea_orm::UpdateMany<Entity> {
     Entity::update_many()
-        .filter(Column::Id.eq(id))
         .filter(Column::State.eq(JobState::Running))
         .filter(Column::LockedBy.eq(instance))
+}
+
+/// A running job of `instance`'s, by id: its lease renewed, or its outcome written.
+fn held(id: i64, instance: &str) -> sea_orm::UpdateMany<Entity> {
+    held_by(instance).filter(Column::Id.eq(id))
+}
+
+/// `update`, also giving the lease back: no instance holds the job any more.
+fn released(update: sea_orm::UpdateMany<Entity>) -> sea_orm::UpdateMany<Entity> {
+    update
+        .col_expr(Column::LockedBy, Expr::value(Option::<String>::None))
+        .col_expr(
+            Column::LockedUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+}
+
+/// `update`, also making the job done at `now`.
+fn done(update: sea_orm::UpdateMany<Entity>, now: DateTime<Utc>) -> sea_orm::UpdateMany<Entity> {
+    update
+        .col_expr(Column::State, Expr::value(JobState::Done))
+        .col_expr(Column::FinishedAt, Expr::value(now))
 }
 
 /// Extends the lease of a job that is still running.
@@ -186,17 +207,9 @@ pub(super) async fn settle(
     outcome: &Outcome,
     now: DateTime<Utc>,
 ) -> Result<(), sea_orm::DbErr> {
-    let update = held(id, instance)
-        .filter(Column::Attempts.eq(attempt))
-        .col_expr(Column::LockedBy, Expr::value(Option::<String>::None))
-        .col_expr(
-            Column::LockedUntil,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        );
+    let update = released(held(id, instance).filter(Column::Attempts.eq(attempt)));
     let update = match outcome {
-        Outcome::Done => update
-            .col_expr(Column::State, Expr::value(JobState::Done))
-            .col_expr(Column::FinishedAt, Expr::value(now)),
+        Outcome::Done => done(update, now),
         Outcome::RetryAt(at, error) => update
             .col_expr(Column::State, Expr::value(JobState::Queued))
             .col_expr(Column::RunAt, Expr::value(*at))
@@ -226,17 +239,7 @@ pub(super) async fn settle_done(
         .fold(sea_orm::Condition::any(), |any, &(id, attempt)| {
             any.add(Column::Id.eq(id).and(Column::Attempts.eq(attempt)))
         });
-    Entity::update_many()
-        .col_expr(Column::State, Expr::value(JobState::Done))
-        .col_expr(Column::FinishedAt, Expr::value(now))
-        .col_expr(Column::LockedBy, Expr::value(Option::<String>::None))
-        .col_expr(
-            Column::LockedUntil,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        )
-        .filter(Column::State.eq(JobState::Running))
-        .filter(Column::LockedBy.eq(instance))
-        .filter(which)
+    done(released(held_by(instance).filter(which)), now)
         .exec(conn)
         .await?;
     Ok(())

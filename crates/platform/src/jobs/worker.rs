@@ -1,7 +1,8 @@
 //! One dispatcher per instance: claims as many due jobs as it has free slots, runs each on
-//! a task of its own (renewing its lease meanwhile), has its outcome written ([`settle`]:
-//! attempts that end together share a commit), and otherwise
-//! sleeps until the next due time, a wake-up, a move of the clock, or the idle poll.
+//! a task of its own (renewing its lease meanwhile), gives the slot back once the job has
+//! run, has its outcome written ([`settle`]: attempts that end together share a commit),
+//! and otherwise sleeps until the next due time, a wake-up, a move of the clock, or the
+//! idle poll.
 
 use std::sync::Arc;
 
