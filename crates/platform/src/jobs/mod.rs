@@ -27,6 +27,7 @@
 
 pub mod admin;
 pub mod entity;
+mod records;
 mod schedule;
 mod settle;
 mod store;
@@ -157,22 +158,24 @@ pub struct JobContext {
     pub attempt: u32,
     pub clock: Clock,
     backend: sea_orm::DbBackend,
-    writes: Arc<Mutex<Vec<sea_orm::Statement>>>,
+    rows: Arc<Mutex<Vec<records::Row>>>,
 }
 
 impl JobContext {
-    /// Has `query` written in the transaction that records this attempt's outcome, rather
+    /// Has `row` inserted in the transaction that records this attempt's outcome, rather
     /// than in a commit of its own: for a record of the attempt (a webhook's delivery log),
-    /// which then exists if and only if the outcome does, and costs no extra commit.
-    pub fn write_with_outcome(&self, query: &impl sea_orm::QueryTrait) {
-        self.writes
-            .lock()
-            .expect("writes lock")
-            .push(query.build(self.backend));
+    /// which then exists if and only if the outcome does. The rows of a batch of jobs go
+    /// in together, one `INSERT` per table.
+    pub fn insert_with_outcome<A>(&self, row: A)
+    where
+        A: sea_orm::ActiveModelTrait + Send + Sync + 'static,
+    {
+        let row = records::Row::new(row, self.backend);
+        self.rows.lock().expect("rows lock").push(row);
     }
 
-    fn take_writes(&self) -> Vec<sea_orm::Statement> {
-        std::mem::take(&mut *self.writes.lock().expect("writes lock"))
+    fn take_rows(&self) -> Vec<records::Row> {
+        std::mem::take(&mut *self.rows.lock().expect("rows lock"))
     }
 }
 

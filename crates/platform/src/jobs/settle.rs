@@ -9,7 +9,7 @@ use sea_orm::{ConnectionTrait, DbErr, Statement};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    OUTAGE_PAUSE, OUTAGE_PAUSE_MAX,
+    OUTAGE_PAUSE, OUTAGE_PAUSE_MAX, records,
     store::{self, Outcome},
 };
 use crate::{clock::Clock, db::Db};
@@ -27,8 +27,8 @@ pub(super) struct Finished {
     pub id: i64,
     pub attempt: i32,
     pub outcome: Outcome,
-    /// What the job asked to write with its outcome ([`super::JobContext::write_with_outcome`]).
-    pub writes: Vec<Statement>,
+    /// What the job asked to insert with its outcome ([`super::JobContext::insert_with_outcome`]).
+    pub rows: Vec<records::Row>,
 }
 
 /// Where attempts send their ends; cloned into each.
@@ -78,30 +78,37 @@ impl Writer {
     pub(super) async fn run(mut self) {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         while self.receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
-            let (finished, waiting): (Vec<_>, Vec<_>) = batch.drain(..).unzip();
-            self.write(&finished).await;
+            let (mut finished, waiting): (Vec<Finished>, Vec<_>) = batch.drain(..).unzip();
+            let rows = finished.iter_mut().flat_map(|f| f.rows.drain(..)).collect();
+            let rows = records::statements(rows, self.db.get_database_backend());
+            self.write(&finished, &rows).await;
             for done in waiting {
                 let _ = done.send(());
             }
         }
     }
 
-    /// Writes `batch` in one transaction. If that fails but the outcomes alone can be
-    /// written, a job's own write is what failed (its row went meanwhile): the outcomes are
-    /// written, and each job's writes then on their own, so that one cannot hold up the
-    /// rest. If nothing can be written, the database is down: try again, for a while.
-    async fn write(&self, batch: &[Finished]) {
+    /// Writes `batch`'s outcomes and its jobs' rows (`together`, `alone`: see
+    /// [`records::statements`]) in one transaction. If that fails but the outcomes alone
+    /// can be written, a row is what failed (its webhook went meanwhile): the outcomes are
+    /// written, then each row on its own, so that one cannot hold up the rest. If nothing
+    /// can be written, the database is down: try again, for a while.
+    async fn write(
+        &self,
+        batch: &[Finished],
+        (together, alone): &(Vec<Statement>, Vec<Statement>),
+    ) {
         let started = Instant::now();
         let mut pause = OUTAGE_PAUSE;
         loop {
-            if self.in_one_transaction(batch, true).await.is_ok() {
+            if self.in_one_transaction(batch, together).await.is_ok() {
                 return;
             }
-            match self.in_one_transaction(batch, false).await {
+            match self.in_one_transaction(batch, &[]).await {
                 Ok(()) => {
-                    for statement in batch.iter().flat_map(|f| &f.writes) {
+                    for statement in alone {
                         if let Err(err) = self.db.execute_raw(statement.clone()).await {
-                            tracing::warn!(error = %err, "a job's write with its outcome failed");
+                            tracing::warn!(error = %err, "a row a job wrote with its outcome was not kept");
                         }
                     }
                     return;
@@ -119,7 +126,11 @@ impl Writer {
         }
     }
 
-    async fn in_one_transaction(&self, batch: &[Finished], with_writes: bool) -> Result<(), DbErr> {
+    async fn in_one_transaction(
+        &self,
+        batch: &[Finished],
+        rows: &[Statement],
+    ) -> Result<(), DbErr> {
         let now = self.clock.now();
         let tx = store::bookkeeping(&self.db).await?;
         // The common outcome, done, in one statement for the whole batch; the others (a
@@ -143,10 +154,8 @@ impl Writer {
             )
             .await?;
         }
-        if with_writes {
-            for statement in batch.iter().flat_map(|f| &f.writes) {
-                tx.execute_raw(statement.clone()).await?;
-            }
+        for statement in rows {
+            tx.execute_raw(statement.clone()).await?;
         }
         tx.commit().await
     }

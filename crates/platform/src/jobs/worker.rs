@@ -168,7 +168,7 @@ async fn run_one(jobs: &Jobs, job: Model) -> Finished {
         attempt: attempts,
         clock: inner.clock.clone(),
         backend: inner.db.get_database_backend(),
-        writes: Default::default(),
+        rows: Default::default(),
     };
     let handler = inner
         .handlers
@@ -211,7 +211,7 @@ async fn run_one(jobs: &Jobs, job: Model) -> Finished {
         id: job.id,
         attempt: job.attempts,
         outcome,
-        writes: context.take_writes(),
+        rows: context.take_rows(),
     }
 }
 

@@ -237,7 +237,7 @@ fn record(job: &Deliver, context: &JobContext, attempt: &Attempt, outcome: Outco
         outcome: Set(outcome),
         ..Default::default()
     };
-    context.write_with_outcome(&delivery::Entity::insert(row));
+    context.insert_with_outcome(row);
 }
 
 /// A success clears `failing_since`; a failure sets it, and past a day of failures the
