@@ -23,6 +23,8 @@ impl ClientAddresses {
             .map_err(|reason| anyhow::anyhow!("client_ip_header: {reason}"))
     }
 
+    /// Reading the last entry of `header` (set behind a trusted proxy), or, without one,
+    /// the connection's peer address.
     pub fn new(header: Option<&str>) -> Result<Self, String> {
         let header = header
             .map(|name| {
