@@ -5,7 +5,10 @@
 
 use chrono::Utc;
 use platform::{AppError, AppResult, AppState, auth::password};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, IntoActiveModel, TransactionTrait};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, DatabaseTransaction, EntityTrait, IntoActiveModel,
+    TransactionTrait,
+};
 
 use crate::{
     LinksState,
@@ -62,15 +65,7 @@ pub(crate) async fn create(
         .enrichment
         .new_link(&tx, &created, needs_title)
         .await?;
-    events::plan_expiry(state, &tx, &created).await?;
-    events::emit(
-        &state.webhooks,
-        &links.domains,
-        &tx,
-        events::CREATED,
-        created.clone(),
-    )
-    .await?;
+    written(state, links, &tx, events::CREATED, &created).await?;
     tx.commit().await?;
     // A cached "not found" for the slug is forgotten; the jobs may start.
     links.cache.invalidate(&created.domain, &created.slug).await;
@@ -137,20 +132,25 @@ pub(crate) async fn change(
     if recheck {
         links.enrichment.recheck(&tx, updated.id).await?;
     }
-    events::plan_expiry(state, &tx, &updated).await?;
-    events::emit(
-        &state.webhooks,
-        &links.domains,
-        &tx,
-        events::UPDATED,
-        updated.clone(),
-    )
-    .await?;
+    written(state, links, &tx, events::UPDATED, &updated).await?;
     tx.commit().await?;
     links.cache.invalidate(&old_domain, &old_slug).await;
     links.cache.invalidate(&updated.domain, &updated.slug).await;
     state.jobs.wake();
     Ok(updated)
+}
+
+/// What follows a link written in `tx`, in the same transaction: its expiry planned (a
+/// date or a click limit) and its webhook event emitted.
+async fn written(
+    state: &AppState,
+    links: &LinksState,
+    tx: &DatabaseTransaction,
+    event: &'static str,
+    link: &link::Model,
+) -> AppResult<()> {
+    events::plan_expiry(state, tx, link).await?;
+    events::emit(&state.webhooks, &links.domains, tx, event, link.clone()).await
 }
 
 /// Deletes `found` and its clicks; its slug stops redirecting at once.
