@@ -20,7 +20,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 /// The apps this server hosts (see [`platform::app`]): adding one is a line here.
 pub fn apps() -> Vec<Hosted> {
-    vec![Hosted::of::<links::Links>()]
+    vec![Hosted::of::<links::Links>(), Hosted::of::<tasks::Tasks>()]
 }
 
 /// Every crate's migrations, in the order they must run: the platform's tables first,

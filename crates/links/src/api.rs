@@ -1,8 +1,8 @@
 //! What the links API accepts and answers, and the parsing from one to the other.
 
 use chrono::{DateTime, Utc};
-use platform::error::Validator;
-use serde::{Deserialize, Deserializer, Serialize};
+use platform::{error::Validator, http::json::nullable};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::{
@@ -157,14 +157,6 @@ pub struct LinkChanges {
     pub max_clicks: Option<Option<i64>>,
     /// Replaces the link's rules.
     pub rules: Option<Vec<Rule>>,
-}
-
-/// `Some(None)` for an explicit `null`, `Some(Some(v))` for a value, `None` when absent
-/// (with `#[serde(default)]`).
-fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
 }
 
 /// A rule, parsed.

@@ -23,4 +23,5 @@ mod process;
 mod register;
 mod shared_state;
 mod shutdown;
+mod tasks;
 mod webhooks;

@@ -196,3 +196,12 @@ mod tests {
         assert!(!is_json(&headers));
     }
 }
+
+/// For `#[serde(default, deserialize_with = "nullable")]` on a field of a change: `None` when
+/// absent (left as it is), `Some(None)` for an explicit `null` (cleared), `Some(Some(v))` for
+/// a value.
+pub fn nullable<'de, T: serde::Deserialize<'de>, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
+}

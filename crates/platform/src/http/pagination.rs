@@ -124,6 +124,17 @@ pub struct Page<T> {
     next_link: Option<String>,
 }
 
+impl<T> Page<T> {
+    /// The same page of other items (a view of each row the page was cut from).
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            items: self.items.into_iter().map(f).collect(),
+            next_cursor: self.next_cursor,
+            next_link: self.next_link,
+        }
+    }
+}
+
 impl<T: Serialize> IntoResponse for Page<T> {
     fn into_response(self) -> Response {
         let link = self

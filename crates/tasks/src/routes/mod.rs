@@ -1,0 +1,47 @@
+//! The tasks API, under `/api/v1`. Every route needs an authenticated user, and reaches a
+//! project only through the caller's membership of it (see [`crate::access`]).
+
+mod activity;
+mod comments;
+mod members;
+mod projects;
+mod tasks;
+mod trash;
+
+use std::sync::Arc;
+
+use axum::Extension;
+use platform::AppState;
+use utoipa::OpenApi;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::TasksState;
+
+/// Schemas the operations name only through their query parameters.
+#[derive(OpenApi)]
+#[openapi(components(schemas(
+    crate::search::Sort,
+    crate::search::LabelMode,
+    crate::model::Status
+)))]
+struct Schemas;
+
+pub fn router(app: Arc<TasksState>) -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(Schemas::openapi())
+        .routes(routes!(projects::list, projects::create))
+        .routes(routes!(projects::get, projects::update, projects::delete))
+        .routes(routes!(projects::restore))
+        .routes(routes!(members::list, members::add))
+        .routes(routes!(members::update, members::remove))
+        .routes(routes!(activity::list))
+        .routes(routes!(tasks::create, tasks::list_in_project))
+        .routes(routes!(tasks::list))
+        .routes(routes!(tasks::get, tasks::update, tasks::delete))
+        .routes(routes!(tasks::restore))
+        .routes(routes!(tasks::list_occurrences))
+        .routes(routes!(tasks::skip_occurrence))
+        .routes(routes!(comments::list, comments::add))
+        .routes(routes!(comments::delete))
+        .routes(routes!(trash::list))
+        .layer(Extension(app))
+}

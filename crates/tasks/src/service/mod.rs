@@ -1,0 +1,8 @@
+//! The writes and reads behind the routes, each with its side effects (activity, sync
+//! counter, reminders, webhook events) in the same transaction.
+
+pub mod activity;
+pub mod comments;
+pub mod members;
+pub mod projects;
+pub mod tasks;
