@@ -131,6 +131,10 @@ pub struct ValidReminder {
     pub trigger: Trigger,
     pub late_policy: LatePolicy,
     pub late_limit_minutes: i32,
+    /// Set by a CalDAV client (RFC 9074); the API acknowledges by its own route.
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    /// A CalDAV client's VALARM lines Capstone does not model, as a JSON array.
+    pub ical_extra: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,6 +178,8 @@ impl NewReminder {
             trigger: trigger?,
             late_policy: self.late_policy,
             late_limit_minutes: limit,
+            acknowledged_at: None,
+            ical_extra: None,
         })
     }
 }

@@ -18,6 +18,8 @@ pub mod project {
         pub created_by: i64,
         /// Bumped by every change to the project's tasks: its CalDAV sync token.
         pub sync_seq: i64,
+        /// Sync tokens below this are too old: the tombstones they need were purged.
+        pub sync_floor: i64,
         pub created_at: DateTime<Utc>,
         pub updated_at: DateTime<Utc>,
         pub deleted_at: Option<DateTime<Utc>>,
@@ -66,6 +68,8 @@ pub mod task {
         pub project_id: i64,
         /// The iCalendar UID: what CalDAV clients know the task by.
         pub uid: String,
+        /// The resource name in its CalDAV collection (`{uid}.ics` unless a client chose).
+        pub dav_name: String,
         pub title: String,
         pub description: Option<String>,
         pub status: Status,

@@ -7,8 +7,12 @@
 
 mod access;
 mod api;
+mod caldav;
+mod dav;
 mod entities;
 mod events;
+mod ical;
+mod ical_map;
 mod migrations;
 mod model;
 mod occurrences;
@@ -109,5 +113,10 @@ impl App for Tasks {
 
     fn api(&self) -> OpenApiRouter<AppState> {
         routes::router(self.state.clone())
+    }
+
+    /// CalDAV (`/dav/…`, `/.well-known/caldav`): see [`caldav`].
+    fn public(&self) -> Option<axum::Router> {
+        Some(dav::router(caldav::DavStore::new(self.state.clone())))
     }
 }

@@ -97,8 +97,8 @@ pub async fn add(
         next_at: Set(None),
         occurrence: Set(None),
         snoozed_until: Set(None),
-        acknowledged_at: Set(None),
-        ical_extra: Set(None),
+        acknowledged_at: Set(r.acknowledged_at),
+        ical_extra: Set(r.ical_extra.clone()),
         created_at: Set(now),
         ..Default::default()
     }

@@ -140,6 +140,17 @@ async fn basic(parts: &Parts, state: &AppState, credentials: &str) -> AppResult<
         .map_err(|_| AppError::Unauthorized)?;
     let decoded = String::from_utf8(decoded).map_err(|_| AppError::Unauthorized)?;
     let (email, password) = decoded.split_once(':').ok_or(AppError::Unauthorized)?;
+    // An API key in the password's place is an app password (as Nextcloud's and Fastmail's
+    // are): what a CalDAV client keeps instead of the account's password. It must be a key
+    // of the account named.
+    if password.starts_with(api_keys::PREFIX) {
+        let key = api_keys::authenticate(&state.db, password).await?;
+        let user = active_user(state, key.user_id).await?;
+        if !user.email.eq_ignore_ascii_case(email.trim()) {
+            return Err(AppError::Unauthorized);
+        }
+        return Ok(identity(&user, AuthMethod::ApiKey, key.scope.into()));
+    }
     let ip = state.client_addresses.of(&parts.headers, &parts.extensions);
     let user = login::check_password(state, email, SecretString::from(password), ip).await?;
     Ok(identity(&user, AuthMethod::Basic, Scope::Write))

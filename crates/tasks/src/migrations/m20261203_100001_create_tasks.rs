@@ -9,7 +9,10 @@
 //! - `tasks` belong to a project. A due (and a start) is stored as what the user gave — a
 //!   date, a floating local time, or a local time in a zone (`*_kind`, `*_date`, `*_time`,
 //!   `*_zone`) — plus `*_at`, its instant, by which tasks are sorted, filtered and reminded.
-//!   `sync_seq` is the project's change counter at the task's last change (CalDAV sync).
+//!   `sync_seq` is the project's change counter at the task's last change (CalDAV sync;
+//!   a task in the trash is the tombstone a sync reports as removed, and `sync_floor` is
+//!   the counter below which purged tombstones are gone); `dav_name` is the name a CalDAV
+//!   client gave it.
 //! - `labels` are per user; `task_labels` and `task_assignees` are many-to-many.
 //! - `task_events` (what happened, for the activity feed) and `task_comments` are read
 //!   together with `UNION ALL`.
@@ -38,6 +41,7 @@ CREATE TABLE projects (
     archived {bool} NOT NULL DEFAULT FALSE,
     created_by BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     sync_seq BIGINT NOT NULL DEFAULT 0,
+    sync_floor BIGINT NOT NULL DEFAULT 0,
     created_at {ts} NOT NULL,
     updated_at {ts} NOT NULL,
     deleted_at {ts}
@@ -57,6 +61,7 @@ CREATE TABLE tasks (
     id {id},
     project_id BIGINT NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
     uid VARCHAR(255) NOT NULL,
+    dav_name VARCHAR(255) NOT NULL,
     title VARCHAR(500) NOT NULL,
     description TEXT,
     status VARCHAR(16) NOT NULL,
@@ -91,6 +96,7 @@ CREATE UNIQUE INDEX tasks_uid ON tasks (project_id, uid);
 CREATE INDEX tasks_by_project ON tasks (project_id, deleted_at, position);
 CREATE INDEX tasks_by_due ON tasks (due_at);
 CREATE INDEX tasks_by_parent ON tasks (parent_id);
+CREATE INDEX tasks_by_dav_name ON tasks (project_id, dav_name);
 CREATE INDEX tasks_sync ON tasks (project_id, sync_seq);
 
 CREATE TABLE labels (

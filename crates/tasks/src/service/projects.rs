@@ -90,6 +90,7 @@ pub async fn create(state: &TasksState, user: i64, input: NewProject) -> AppResu
         archived: Set(false),
         created_by: Set(user),
         sync_seq: Set(0),
+        sync_floor: Set(0),
         created_at: Set(now),
         updated_at: Set(now),
         deleted_at: Set(None),

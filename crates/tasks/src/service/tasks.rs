@@ -40,10 +40,41 @@ pub async fn create(
     let tx = state.db.begin().await?;
     let access =
         access::project(&tx, writer.user, project_id, Role::Editor, Trash::Excluded).await?;
-    let now = state.now();
+    let task = insert(
+        &tx,
+        writer,
+        &access,
+        changes,
+        Origin::default(),
+        state.now(),
+    )
+    .await?;
+    finish(state, tx, writer, task, Event::Created).await
+}
+
+/// Where a task comes from, when not from the API: a CalDAV client's UID and resource name.
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    pub uid: Option<String>,
+    pub dav_name: Option<String>,
+}
+
+/// In `tx`: a new task in `access`'s project (which the caller may edit).
+pub async fn insert(
+    tx: &DatabaseTransaction,
+    writer: Writer,
+    access: &Access,
+    changes: ValidChanges,
+    origin: Origin,
+    now: DateTime<Utc>,
+) -> AppResult<task::Model> {
+    access::allow(access.role, Role::Editor)?;
+    let uid = origin.uid.unwrap_or_else(new_uid);
+    let dav_name = origin.dav_name.unwrap_or_else(|| format!("{uid}.ics"));
     let blank = task::ActiveModel {
-        project_id: Set(project_id),
-        uid: Set(new_uid()),
+        project_id: Set(access.project.id),
+        uid: Set(uid),
+        dav_name: Set(dav_name),
         title: Set(String::new()),
         description: Set(None),
         status: Set(Status::NeedsAction),
@@ -62,44 +93,55 @@ pub async fn create(
         deleted_at: Set(None),
         ..Default::default()
     }
-    .insert(&tx)
+    .insert(tx)
     .await?;
-    let task = apply(&tx, writer, &access, blank, changes, now).await?;
-    events::record(&tx, &task, writer.user, Event::Created, now).await?;
-    let view = finish(state, tx, writer, task, Event::Created).await?;
-    Ok(view)
+    let task = apply(tx, writer, access, blank, changes, now).await?;
+    events::record(tx, &task, writer.user, Event::Created, now).await?;
+    Ok(task)
 }
 
 pub async fn change(
     state: &TasksState,
     writer: Writer,
     id: i64,
-    mut changes: ValidChanges,
+    changes: ValidChanges,
 ) -> AppResult<TaskView> {
     let tx = state.db.begin().await?;
-    let (mut task, mut access) =
-        access::task(&tx, writer.user, id, Role::Editor, Trash::Excluded).await?;
-    let now = state.now();
+    let (task, access) = access::task(&tx, writer.user, id, Role::Editor, Trash::Excluded).await?;
+    let (task, event) = update(&tx, writer, task, access, changes, state.now()).await?;
+    finish(state, tx, writer, task, event).await
+}
+
+/// In `tx`: `changes` to `task` of `access`'s project (which the caller may edit).
+pub async fn update(
+    tx: &DatabaseTransaction,
+    writer: Writer,
+    mut task: task::Model,
+    mut access: Access,
+    mut changes: ValidChanges,
+    now: DateTime<Utc>,
+) -> AppResult<(task::Model, Event)> {
+    access::allow(access.role, Role::Editor)?;
     if let Some(target) = changes.project_id.take()
         && target != task.project_id
     {
-        access = access::project(&tx, writer.user, target, Role::Editor, Trash::Excluded)
+        access = access::project(tx, writer.user, target, Role::Editor, Trash::Excluded)
             .await
             .map_err(|_| AppError::validation("project_id", "is not a project you can edit"))?;
-        task = move_to(&tx, task, target).await?;
+        task = move_to(tx, task, target).await?;
     }
     let completing = changes.status == Some(Status::Completed) && task.status != Status::Completed;
-    let task = apply(&tx, writer, &access, task, changes, now).await?;
+    let task = apply(tx, writer, &access, task, changes, now).await?;
     let (task, event) = if completing {
         (
-            complete(&tx, writer, task, now, false).await?,
+            complete(tx, writer, task, now, false).await?,
             Event::Completed,
         )
     } else {
         (task, Event::Updated)
     };
-    events::record(&tx, &task, writer.user, event, now).await?;
-    finish(state, tx, writer, task, event).await
+    events::record(tx, &task, writer.user, event, now).await?;
+    Ok((task, event))
 }
 
 /// Skips one occurrence of a recurring task: the current one moves the task on, as a
@@ -148,6 +190,19 @@ pub async fn skip(
 pub async fn delete(state: &TasksState, writer: Writer, id: i64) -> AppResult<()> {
     let tx = state.db.begin().await?;
     let (task, _) = access::task(&tx, writer.user, id, Role::Editor, Trash::Excluded).await?;
+    remove(state, &tx, writer, &task).await?;
+    tx.commit().await?;
+    state.committed();
+    Ok(())
+}
+
+/// In `tx`: `task` (which the caller may edit) and its subtasks to the trash.
+pub async fn remove(
+    state: &TasksState,
+    tx: &DatabaseTransaction,
+    writer: Writer,
+    task: &task::Model,
+) -> AppResult<()> {
     let now = state.now();
     let mut ids = vec![task.id];
     let mut frontier = vec![task.id];
@@ -155,7 +210,7 @@ pub async fn delete(state: &TasksState, writer: Writer, id: i64) -> AppResult<()
         let children: Vec<i64> = task::Entity::find()
             .filter(task::Column::ParentId.is_in(frontier.clone()))
             .filter(task::Column::DeletedAt.is_null())
-            .all(&tx)
+            .all(tx)
             .await?
             .into_iter()
             .map(|t| t.id)
@@ -164,7 +219,7 @@ pub async fn delete(state: &TasksState, writer: Writer, id: i64) -> AppResult<()
         ids.extend(&children);
         frontier = children;
     }
-    let seq = bump(&tx, task.project_id).await?;
+    let seq = bump(tx, task.project_id).await?;
     task::Entity::update_many()
         .col_expr(task::Column::DeletedAt, Expr::value(now))
         .col_expr(task::Column::UpdatedAt, Expr::value(now))
@@ -174,15 +229,13 @@ pub async fn delete(state: &TasksState, writer: Writer, id: i64) -> AppResult<()
             Expr::col(task::Column::Version).add(1),
         )
         .filter(task::Column::Id.is_in(ids.clone()))
-        .exec(&tx)
+        .exec(tx)
         .await?;
     for id in ids {
-        reminders::disarm(&tx, id).await?;
+        reminders::disarm(tx, id).await?;
     }
-    events::record(&tx, &task, writer.user, Event::Deleted, now).await?;
-    events::emit(state, &tx, &task, None, Event::Deleted).await?;
-    tx.commit().await?;
-    state.committed();
+    events::record(tx, task, writer.user, Event::Deleted, now).await?;
+    events::emit(state, tx, task, None, Event::Deleted).await?;
     Ok(())
 }
 
@@ -216,7 +269,7 @@ pub async fn restore(state: &TasksState, writer: Writer, id: i64) -> AppResult<T
 
 /// What every write ends with: the reminders planned again, the webhook event queued,
 /// the commit, and the view of the task as it now is.
-async fn finish(
+pub async fn finish(
     state: &TasksState,
     tx: DatabaseTransaction,
     writer: Writer,
@@ -255,7 +308,13 @@ async fn apply(
     if let Some(labels) = &changes.labels {
         set_labels(tx, id, writer.user, labels, now).await?;
     }
-    let due_changes = changes.due.is_some() || changes.recurrence.is_some();
+    // Only a due or a rule that really changes restarts the series (a CalDAV client sends
+    // both with every change).
+    let due_changes = changes.due.is_some_and(|due| due != task.due())
+        || changes
+            .recurrence
+            .as_ref()
+            .is_some_and(|r| r.as_ref().map(|r| r.rule.to_string()) != task.rrule);
     let mut row: task::ActiveModel = task.clone().into();
     if let Some(title) = changes.title {
         row.title = Set(title);
