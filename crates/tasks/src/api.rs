@@ -184,6 +184,14 @@ impl NewReminder {
     }
 }
 
+/// Fire again later: at `until`, or in `minutes`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Snooze {
+    pub until: Option<DateTime<Utc>>,
+    pub minutes: Option<i64>,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReminderView {
     pub id: i64,

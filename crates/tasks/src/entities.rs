@@ -242,7 +242,7 @@ pub mod event {
 }
 
 pub mod completion {
-    use chrono::{DateTime, NaiveDateTime, Utc};
+    use chrono::{DateTime, Utc};
     use sea_orm::entity::prelude::*;
 
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -258,12 +258,6 @@ pub mod completion {
         pub completed_by: Option<i64>,
         /// Skipped rather than done.
         pub skipped: bool,
-    }
-
-    impl Model {
-        pub fn occurrence_local(&self) -> Option<NaiveDateTime> {
-            self.occurrence.parse().ok()
-        }
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -344,10 +338,50 @@ pub mod settings {
         pub reminder_time: NaiveTime,
         /// When the daily digest goes, in the user's zone; None: no digest.
         pub digest_time: Option<NaiveTime>,
-        /// The user's ntfy topic URL (`https://ntfy.sh/my-topic`) and access token.
-        pub ntfy_url: Option<String>,
-        pub ntfy_token: Option<String>,
         pub updated_at: DateTime<Utc>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod digest {
+    use chrono::{DateTime, NaiveDate, Utc};
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "task_digests")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub user_id: i64,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub day: NaiveDate,
+        pub sent_at: DateTime<Utc>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod feed {
+    use chrono::{DateTime, Utc};
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "calendar_feeds")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub user_id: i64,
+        /// One project's tasks; None: every project of the user's.
+        pub project_id: Option<i64>,
+        /// SHA-256 of the token in the feed's URL (the token itself is shown once).
+        pub token_hash: String,
+        pub created_at: DateTime<Utc>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

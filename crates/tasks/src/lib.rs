@@ -9,14 +9,20 @@ mod access;
 mod api;
 mod caldav;
 mod dav;
+mod digest;
 mod entities;
 mod events;
+mod export;
+mod feeds;
 mod ical;
 mod ical_map;
+mod import;
 mod migrations;
 mod model;
 mod occurrences;
+mod overdue;
 mod preferences;
+mod purge;
 mod recurrence;
 mod reminders;
 mod routes;
@@ -25,11 +31,12 @@ mod service;
 mod settings;
 mod views;
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
 use platform::{
-    AppResult, AppState, Config, app::App, background::Background, db::Db, notify::Channel,
+    AppResult, AppState, Config, app::App, background::Background, db::Db, jobs::Every,
+    notify::Channel,
 };
 use sea_orm_migration::MigrationTrait;
 use utoipa_axum::router::OpenApiRouter;
@@ -75,6 +82,18 @@ impl TasksState {
     }
 }
 
+/// Registers `run` for its job kind, with the app's state.
+fn register<J, F, Fut>(app: &AppState, state: &Arc<TasksState>, run: F)
+where
+    J: platform::jobs::Job,
+    F: Fn(Arc<TasksState>, J, platform::jobs::JobContext) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<(), platform::jobs::JobError>> + Send + 'static,
+{
+    let state = state.clone();
+    app.jobs
+        .register(move |job: J, context| run(state.clone(), job, context));
+}
+
 /// The running tasks app.
 pub struct Tasks {
     state: Arc<TasksState>,
@@ -104,10 +123,18 @@ impl App for Tasks {
         app.webhooks.declare(events::TYPES);
         app.notify
             .declare(reminders::KIND, &[Channel::InApp, Channel::Email]);
-        let firing = state.clone();
-        app.jobs.register(move |job: reminders::Fire, context| {
-            reminders::fire(firing.clone(), job, context)
-        });
+        app.notify
+            .declare(digest::KIND, &[Channel::InApp, Channel::Email]);
+        register(app, &state, reminders::fire);
+        register(app, &state, overdue::run);
+        register(app, &state, digest::sweep);
+        register(app, &state, digest::run);
+        register(app, &state, purge::run);
+        app.jobs
+            .every(Every::Interval(Duration::from_secs(300)), || {
+                digest::DigestSweep
+            });
+        app.jobs.every(Every::day_at(3, 40), || purge::PurgeTrash);
         Ok(Self { state })
     }
 
@@ -115,8 +142,12 @@ impl App for Tasks {
         routes::router(self.state.clone())
     }
 
-    /// CalDAV (`/dav/…`, `/.well-known/caldav`): see [`caldav`].
+    /// CalDAV (`/dav/…`, `/.well-known/caldav`, see [`caldav`]) and the calendar feeds
+    /// (`/ical/{token}.ics`, see [`feeds`]).
     fn public(&self) -> Option<axum::Router> {
-        Some(dav::router(caldav::DavStore::new(self.state.clone())))
+        Some(
+            dav::router(caldav::DavStore::new(self.state.clone()))
+                .merge(feeds::router(self.state.clone())),
+        )
     }
 }

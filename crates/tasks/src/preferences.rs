@@ -38,3 +38,74 @@ pub async fn of_user(db: &impl ConnectionTrait, user: i64) -> AppResult<UserSett
         digest_time: stored.and_then(|s| s.digest_time),
     })
 }
+
+/// `GET/PATCH /api/v1/me/task-settings`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct TaskSettings {
+    /// When a task due on a date (no time) is reminded, in your time zone (`09:00`).
+    #[schema(value_type = String, example = "09:00")]
+    pub reminder_time: String,
+    /// When your daily digest of overdue tasks and tasks due today comes; null: none.
+    #[schema(value_type = Option<String>, example = "08:00")]
+    pub digest_time: Option<String>,
+    /// Your time zone (`/api/v1/me/preferences` changes it).
+    pub time_zone: String,
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TaskSettingsChanges {
+    pub reminder_time: Option<String>,
+    #[serde(default, deserialize_with = "platform::http::json::nullable")]
+    #[schema(value_type = Option<String>)]
+    pub digest_time: Option<Option<String>>,
+}
+
+fn hhmm(time: NaiveTime) -> String {
+    time.format("%H:%M").to_string()
+}
+
+fn parse_hhmm(raw: &str) -> Result<NaiveTime, String> {
+    NaiveTime::parse_from_str(raw, "%H:%M").map_err(|_| "is not a time of day as HH:MM".to_owned())
+}
+
+pub async fn view(db: &impl ConnectionTrait, user: i64) -> AppResult<TaskSettings> {
+    let s = of_user(db, user).await?;
+    Ok(TaskSettings {
+        reminder_time: hhmm(s.reminder_time),
+        digest_time: s.digest_time.map(hhmm),
+        time_zone: s.zone.name().to_owned(),
+    })
+}
+
+pub async fn change(
+    db: &impl ConnectionTrait,
+    user: i64,
+    changes: TaskSettingsChanges,
+    now: chrono::DateTime<chrono::Utc>,
+) -> AppResult<TaskSettings> {
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+    let mut v = platform::error::Validator::new();
+    let reminder_time = changes
+        .reminder_time
+        .as_deref()
+        .and_then(|t| v.check("reminder_time", parse_hhmm(t)));
+    let digest_time = changes
+        .digest_time
+        .map(|d| d.and_then(|t| v.check("digest_time", parse_hhmm(&t))));
+    v.finish()?;
+    let current = of_user(db, user).await?;
+    let exists = settings::Entity::find_by_id(user).one(db).await?.is_some();
+    let row = settings::ActiveModel {
+        user_id: Set(user),
+        reminder_time: Set(reminder_time.unwrap_or(current.reminder_time)),
+        digest_time: Set(digest_time.unwrap_or(current.digest_time)),
+        updated_at: Set(now),
+    };
+    if exists {
+        row.update(db).await?;
+    } else {
+        row.insert(db).await?;
+    }
+    view(db, user).await
+}

@@ -31,7 +31,7 @@ use platform::{
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
     sea_query::{Expr, OnConflict},
 };
 use serde::{Deserialize, Serialize};
@@ -257,7 +257,9 @@ fn local_key(when: When) -> String {
 
 /// Runs a [`Fire`] job.
 pub async fn fire(state: Arc<TasksState>, job: Fire, _context: JobContext) -> Result<(), JobError> {
-    let tx = state.db.begin().await.map_err(JobError::retry)?;
+    let tx = platform::db::begin_write(&state.db)
+        .await
+        .map_err(JobError::retry)?;
     let Some(r) = reminder::Entity::find_by_id(job.reminder_id)
         .one(&tx)
         .await

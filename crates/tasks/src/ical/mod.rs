@@ -41,8 +41,4 @@
 pub mod lines;
 pub mod vtodo;
 
-pub use lines::escape_text;
-pub use vtodo::{
-    Alarm, AlarmTrigger, Object, ParseError, Status, Todo, When, parse, parse_many, resolve_tzid,
-    write,
-};
+pub use vtodo::{Alarm, AlarmTrigger, Object, Status, Todo, When, parse, parse_many, write};

@@ -205,6 +205,7 @@ pub struct Object {
     pub other_properties: Vec<String>,
 }
 
+#[cfg(test)]
 impl Object {
     /// The UID shared by the object's VTODOs.
     pub fn uid(&self) -> Option<&str> {

@@ -20,6 +20,7 @@
 //!   `reminder_deliveries` records each firing, how late it was, once per
 //!   (reminder, occurrence) by a unique key.
 //! - `task_completions` is the history of a recurring task's completed occurrences.
+//! - `task_digests` records each user's daily digest once per local day.
 //! - Deleted projects and tasks stay with `deleted_at` set (the trash) until purged.
 
 use sea_orm::{ConnectionTrait, DbBackend};
@@ -188,9 +189,14 @@ CREATE TABLE task_settings (
     user_id BIGINT PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
     reminder_time {time} NOT NULL,
     digest_time {time},
-    ntfy_url VARCHAR(2000),
-    ntfy_token VARCHAR(200),
     updated_at {ts} NOT NULL
+);
+
+CREATE TABLE task_digests (
+    user_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    day DATE NOT NULL,
+    sent_at {ts} NOT NULL,
+    PRIMARY KEY (user_id, day)
 );
 
 CREATE TABLE calendar_feeds (
@@ -215,6 +221,7 @@ CREATE UNIQUE INDEX task_filters_name ON task_filters (owner_id, name);
 const TABLES: &[&str] = &[
     "task_filters",
     "calendar_feeds",
+    "task_digests",
     "task_settings",
     "reminder_deliveries",
     "reminders",

@@ -22,8 +22,8 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Datelike, Days, NaiveDate, NaiveDateTime, Utc};
 use chrono_tz::Tz;
 
+pub use rule::Rule;
 use rule::{Frequency, Until, WeekdayNum};
-pub use rule::{Rule, RuleError};
 pub use zone::place;
 
 /// The most occurrences one call returns, whatever `limit` asks for.

@@ -125,9 +125,6 @@ impl Rule {
     pub fn interval(&self) -> u16 {
         self.interval
     }
-    pub fn end(&self) -> Option<End> {
-        self.end
-    }
     pub fn count(&self) -> Option<u32> {
         match self.end {
             Some(End::Count(n)) => Some(n),

@@ -3,8 +3,13 @@
 
 mod activity;
 mod comments;
+mod feeds;
+mod files;
+mod labels;
 mod members;
 mod projects;
+mod reminders;
+mod settings;
 mod tasks;
 mod trash;
 
@@ -42,6 +47,17 @@ pub fn router(app: Arc<TasksState>) -> OpenApiRouter<AppState> {
         .routes(routes!(tasks::skip_occurrence))
         .routes(routes!(comments::list, comments::add))
         .routes(routes!(comments::delete))
+        .routes(routes!(reminders::list, reminders::add))
+        .routes(routes!(reminders::delete))
+        .routes(routes!(reminders::snooze))
+        .routes(routes!(reminders::acknowledge))
         .routes(routes!(trash::list))
+        .routes(routes!(labels::list, labels::create))
+        .routes(routes!(labels::update, labels::delete))
+        .routes(routes!(settings::get, settings::update))
+        .routes(routes!(feeds::list, feeds::create))
+        .routes(routes!(feeds::revoke))
+        .routes(routes!(files::export_project))
+        .routes(routes!(files::import_into))
         .layer(Extension(app))
 }

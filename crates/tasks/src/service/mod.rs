@@ -3,6 +3,8 @@
 
 pub mod activity;
 pub mod comments;
+pub mod labels;
 pub mod members;
 pub mod projects;
+pub mod reminders;
 pub mod tasks;

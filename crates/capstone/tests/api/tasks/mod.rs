@@ -1,6 +1,7 @@
 //! The tasks app over HTTP: projects shared with roles, tasks with each kind of due,
 //! recurrence across daylight-saving changes, reminders fired once by the job queue.
 
+mod files;
 mod projects;
 mod recurrence;
 mod reminders;

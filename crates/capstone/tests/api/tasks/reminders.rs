@@ -8,7 +8,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use super::{call, project, task};
-use crate::helpers::{TestApp, another_instance, register, spawn_app};
+use crate::helpers::{TestApp, another_instance, register, spawn_app, spawn_app_with};
 
 const ANN: &str = "ann@example.com";
 
@@ -23,6 +23,16 @@ async fn inbox(app: &TestApp) -> Vec<Value> {
     )
     .await;
     page["items"].as_array().unwrap().clone()
+}
+
+/// The reminders in the inbox now, after a moment for jobs due to run.
+async fn reminders_after_a_moment(app: &TestApp) -> Vec<Value> {
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    inbox(app)
+        .await
+        .into_iter()
+        .filter(|m| m["kind"] == "task.reminder")
+        .collect()
 }
 
 /// Waits until the inbox holds `n` reminders (or a while has passed); returns them.
@@ -68,7 +78,7 @@ async fn a_reminder_fires_at_its_time_once_and_moves_with_the_due() {
 
     // Nothing before its time.
     app.advance_clock(TimeDelta::minutes(80)).await;
-    assert!(reminders_in_inbox(&app, 1).await.is_empty());
+    assert!(reminders_after_a_moment(&app).await.is_empty());
 
     // Moving the due moves the reminder: the old time passes silently.
     let later = (app.clock().now() + TimeDelta::hours(3))
@@ -87,7 +97,7 @@ async fn a_reminder_fires_at_its_time_once_and_moves_with_the_due() {
     assert_ne!(moved["reminders"][0]["next_at"].as_str().unwrap(), planned);
     app.advance_clock(TimeDelta::minutes(60)).await;
     assert!(
-        reminders_in_inbox(&app, 1).await.is_empty(),
+        reminders_after_a_moment(&app).await.is_empty(),
         "the old time no longer fires"
     );
 
@@ -97,8 +107,7 @@ async fn a_reminder_fires_at_its_time_once_and_moves_with_the_due() {
     assert_eq!(fired[0]["title"], "Reminder: Call mum");
     // And only once, however long we wait.
     app.advance_clock(TimeDelta::hours(5)).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(reminders_in_inbox(&app, 2).await.len(), 1);
+    assert_eq!(reminders_after_a_moment(&app).await.len(), 1);
     let now = call(&app, Method::GET, &path, ANN, None, StatusCode::OK).await;
     assert_eq!(now["reminders"][0]["next_at"], Value::Null);
 }
@@ -124,8 +133,7 @@ async fn three_instances_send_a_reminder_once() {
         instance.advance_clock(TimeDelta::minutes(11)).await;
     }
     let fired = reminders_in_inbox(&app, 5).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let fired_later = reminders_in_inbox(&app, 6).await;
+    let fired_later = reminders_after_a_moment(&app).await;
     assert_eq!(fired.len(), 5);
     assert_eq!(fired_later.len(), 5, "none twice");
 }
@@ -143,8 +151,7 @@ async fn a_reminder_found_late_after_a_stop_follows_its_policy() {
     // clock moves while nothing runs the jobs, as a stopped server would find it.
     app.advance_clock(TimeDelta::minutes(70)).await;
     let fired = reminders_in_inbox(&app, 2).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let titles: Vec<String> = reminders_in_inbox(&app, 3)
+    let titles: Vec<String> = reminders_after_a_moment(&app)
         .await
         .iter()
         .map(|m| m["title"].as_str().unwrap().to_owned())
@@ -165,5 +172,186 @@ async fn a_reminder_found_late_after_a_stop_follows_its_policy() {
     assert!(
         late["body"].as_str().unwrap().contains("minutes late"),
         "{late}"
+    );
+}
+
+#[tokio::test]
+async fn a_snoozed_reminder_fires_again_and_an_acknowledged_one_does_not() {
+    let app = spawn_app().await;
+    register(&app, ANN).await;
+    let home = project(&app, ANN, "Home").await;
+    let at = app.clock().now() + TimeDelta::minutes(10);
+    let made = task(
+        &app,
+        ANN,
+        home,
+        json!({"title": "Stretch", "reminders": [{"at": at}]}),
+    )
+    .await;
+    let reminder = made["reminders"][0]["id"].as_i64().unwrap();
+    app.advance_clock(TimeDelta::minutes(11)).await;
+    assert_eq!(reminders_in_inbox(&app, 1).await.len(), 1);
+
+    let snoozed = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/reminders/{reminder}/snooze"),
+        ANN,
+        Some(json!({"minutes": 15})),
+        StatusCode::OK,
+    )
+    .await;
+    assert!(snoozed["next_at"].is_string(), "{snoozed}");
+    app.advance_clock(TimeDelta::minutes(16)).await;
+    assert_eq!(
+        reminders_in_inbox(&app, 2).await.len(),
+        2,
+        "fired again after the snooze"
+    );
+
+    call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/reminders/{reminder}/snooze"),
+        ANN,
+        Some(json!({"minutes": 15})),
+        StatusCode::OK,
+    )
+    .await;
+    let acknowledged = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/reminders/{reminder}/acknowledge"),
+        ANN,
+        None,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(acknowledged["next_at"], Value::Null);
+    app.advance_clock(TimeDelta::minutes(16)).await;
+    assert_eq!(
+        reminders_after_a_moment(&app).await.len(),
+        2,
+        "acknowledged: no more"
+    );
+    call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/reminders/{reminder}/snooze"),
+        ANN,
+        Some(json!({"minutes": 0})),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_digest_comes_once_a_day_at_the_users_local_time() {
+    let app = spawn_app().await;
+    register(&app, ANN).await;
+    call(
+        &app,
+        Method::PATCH,
+        "/api/v1/me/preferences",
+        ANN,
+        Some(json!({"time_zone": "America/New_York"})),
+        StatusCode::OK,
+    )
+    .await;
+    let settings = call(
+        &app,
+        Method::PATCH,
+        "/api/v1/me/task-settings",
+        ANN,
+        Some(json!({"digest_time": "08:00"})),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(settings["digest_time"], "08:00");
+    assert_eq!(settings["reminder_time"], "09:00");
+    call(
+        &app,
+        Method::PATCH,
+        "/api/v1/me/task-settings",
+        ANN,
+        Some(json!({"digest_time": "8am"})),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    let home = project(&app, ANN, "Home").await;
+    task(
+        &app,
+        ANN,
+        home,
+        json!({"title": "Overdue one", "due": {"kind": "date", "date": "2020-01-01"}}),
+    )
+    .await;
+
+    // To the next 08:10 in New York.
+    let zone: chrono_tz::Tz = "America/New_York".parse().unwrap();
+    let now = app.clock().now();
+    let local = now.with_timezone(&zone);
+    let mut target = local.date_naive().and_hms_opt(8, 10, 0).unwrap();
+    if target <= local.naive_local() {
+        target += TimeDelta::days(1);
+    }
+    let target = tasks::testing::place(target, zone);
+    app.advance_clock(target - now).await;
+    let mut digests = Vec::new();
+    for _ in 0..200 {
+        digests = inbox(&app)
+            .await
+            .into_iter()
+            .filter(|m| m["kind"] == "task.digest")
+            .collect();
+        if !digests.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(digests.len(), 1);
+    assert_eq!(digests[0]["title"], "Today: 0 due, 1 overdue");
+    assert!(digests[0]["body"].as_str().unwrap().contains("Overdue one"));
+    // Later sweeps the same day send nothing more.
+    app.advance_clock(TimeDelta::minutes(30)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let again = inbox(&app)
+        .await
+        .into_iter()
+        .filter(|m| m["kind"] == "task.digest")
+        .count();
+    assert_eq!(again, 1);
+}
+
+#[tokio::test]
+async fn an_open_task_past_its_due_is_told_to_webhooks_as_overdue() {
+    let app = spawn_app_with(|c| c.allow_private_outbound = true).await;
+    register(&app, ANN).await;
+    let receiver = testkit::FakeReceiver::start().await;
+    let hook = call(&app, Method::POST, "/api/v1/webhooks", ANN, Some(json!({"url": receiver.url(), "events": ["task.created", "task.overdue", "reminder.fired"]})), StatusCode::CREATED).await;
+    receiver.set_secret(hook["secret"].as_str().unwrap());
+    let home = project(&app, ANN, "Home").await;
+    let due = (app.clock().now() + TimeDelta::hours(1))
+        .format("%Y-%m-%dT%H:%M:%S")
+        .to_string();
+    task(&app, ANN, home, json!({"title": "Pay rent", "due": {"kind": "zoned", "local": due, "zone": "UTC"}, "reminders": [{"relative_to": "due", "offset_minutes": -10}]})).await;
+    app.advance_clock(TimeDelta::minutes(61)).await;
+    let mut types = Vec::new();
+    for _ in 0..200 {
+        types = receiver
+            .received()
+            .iter()
+            .map(|r| r.event_type.clone())
+            .collect::<Vec<_>>();
+        if types.len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    types.sort();
+    assert_eq!(types, ["reminder.fired", "task.created", "task.overdue"]);
+    assert!(
+        receiver.received().iter().all(|r| r.verified),
+        "signed as Standard Webhooks"
     );
 }
