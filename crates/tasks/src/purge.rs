@@ -42,7 +42,7 @@ pub async fn run(state: Arc<TasksState>, _: PurgeTrash, _: JobContext) -> Result
     project::Entity::update_many()
         .col_expr(
             project::Column::SyncFloor,
-            Expr::col(project::Column::SyncSeq).into(),
+            Expr::col(project::Column::SyncSeq),
         )
         .filter(project::Column::Id.is_in(projects))
         .exec(&tx)

@@ -223,7 +223,7 @@ fn plan(
         return None;
     }
     let due = task.due();
-    let occurrence = due.map_or_else(|| "once".to_owned(), |d| local_key(d));
+    let occurrence = due.map_or_else(|| "once".to_owned(), local_key);
     if let Some(until) = r.snoozed_until {
         return Some((until, format!("{occurrence}+{}", until.timestamp())));
     }

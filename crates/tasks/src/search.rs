@@ -46,7 +46,8 @@ pub enum LabelMode {
 }
 
 /// What to look for, every part optional; parts combine with AND.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Filter {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project: Option<i64>,
@@ -72,6 +73,30 @@ pub struct Filter {
     pub q: Option<String>,
     #[serde(default)]
     pub sort: Sort,
+}
+
+/// The longest text search.
+pub const MAX_SEARCH: usize = 200;
+
+impl Filter {
+    /// Checks what the types do not: priorities in range, the search's length.
+    pub fn check(&self) -> platform::AppResult<()> {
+        let mut v = platform::error::Validator::new();
+        if self
+            .q
+            .as_ref()
+            .is_some_and(|q| q.chars().count() > MAX_SEARCH)
+        {
+            v.error("q", format!("must be at most {MAX_SEARCH} characters"));
+        }
+        if let Some(bad) = self.priority.iter().find(|p| !(1..=4).contains(*p)) {
+            v.error(
+                "priority",
+                format!("{bad} is not a priority: 1 (urgent) to 4 (none)"),
+            );
+        }
+        v.finish()
+    }
 }
 
 /// Where the previous page ended.

@@ -172,6 +172,20 @@ impl FromStr for Dialect {
     }
 }
 
+/// Begins a transaction that will write. On SQLite it takes the write lock at once (`BEGIN
+/// IMMEDIATE`, waiting out the busy timeout if another connection holds it): a transaction
+/// that reads first and writes later would otherwise fail with `SQLITE_BUSY` when another
+/// connection wrote in between, without waiting, since its snapshot is stale. PostgreSQL
+/// begins as usual.
+pub async fn begin_write(db: &Db) -> Result<sea_orm::DatabaseTransaction, DbErr> {
+    use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..TransactionOptions::default()
+    })
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,18 +200,4 @@ mod tests {
         assert_eq!(sqlite_path("sqlite::memory:"), None);
         assert_eq!(sqlite_path("postgres://localhost/x"), None);
     }
-}
-
-/// Begins a transaction that will write. On SQLite it takes the write lock at once (`BEGIN
-/// IMMEDIATE`, waiting out the busy timeout if another connection holds it): a transaction
-/// that reads first and writes later would otherwise fail with `SQLITE_BUSY` when another
-/// connection wrote in between, without waiting, since its snapshot is stale. PostgreSQL
-/// begins as usual.
-pub async fn begin_write(db: &Db) -> Result<sea_orm::DatabaseTransaction, DbErr> {
-    use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
-    db.begin_with_options(TransactionOptions {
-        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-        ..TransactionOptions::default()
-    })
-    .await
 }

@@ -114,6 +114,15 @@ fn strip_position(message: &str) -> String {
     }
 }
 
+/// For `#[serde(default, deserialize_with = "nullable")]` on a field of a change: `None` when
+/// absent (left as it is), `Some(None)` for an explicit `null` (cleared), `Some(Some(v))` for
+/// a value.
+pub fn nullable<'de, T: serde::Deserialize<'de>, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,13 +204,4 @@ mod tests {
         headers.insert(header::CONTENT_TYPE, "text/plain".parse().unwrap());
         assert!(!is_json(&headers));
     }
-}
-
-/// For `#[serde(default, deserialize_with = "nullable")]` on a field of a change: `None` when
-/// absent (left as it is), `Some(None)` for an explicit `null` (cleared), `Some(Some(v))` for
-/// a value.
-pub fn nullable<'de, T: serde::Deserialize<'de>, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
 }

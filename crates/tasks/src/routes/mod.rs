@@ -5,6 +5,7 @@ mod activity;
 mod comments;
 mod feeds;
 mod files;
+mod filters;
 mod labels;
 mod members;
 mod projects;
@@ -27,7 +28,8 @@ use crate::TasksState;
 #[openapi(components(schemas(
     crate::search::Sort,
     crate::search::LabelMode,
-    crate::model::Status
+    crate::model::Status,
+    files::ExportFormat
 )))]
 struct Schemas;
 
@@ -41,6 +43,9 @@ pub fn router(app: Arc<TasksState>) -> OpenApiRouter<AppState> {
         .routes(routes!(activity::list))
         .routes(routes!(tasks::create, tasks::list_in_project))
         .routes(routes!(tasks::list))
+        .routes(routes!(tasks::bulk))
+        .routes(routes!(tasks::today))
+        .routes(routes!(tasks::upcoming))
         .routes(routes!(tasks::get, tasks::update, tasks::delete))
         .routes(routes!(tasks::restore))
         .routes(routes!(tasks::list_occurrences))
@@ -57,6 +62,9 @@ pub fn router(app: Arc<TasksState>) -> OpenApiRouter<AppState> {
         .routes(routes!(settings::get, settings::update))
         .routes(routes!(feeds::list, feeds::create))
         .routes(routes!(feeds::revoke))
+        .routes(routes!(filters::list, filters::create))
+        .routes(routes!(filters::update, filters::delete))
+        .routes(routes!(filters::tasks))
         .routes(routes!(files::export_project))
         .routes(routes!(files::import_into))
         .layer(Extension(app))

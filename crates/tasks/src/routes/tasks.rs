@@ -27,12 +27,10 @@ use crate::{
     model::{Role, Status},
     occurrences,
     search::{self, Cursor, Filter, LabelMode, Sort},
+    service::bulk::{self, Bulk, BulkResult},
     service::tasks::{self, Writer},
     views,
 };
-
-/// The longest text search.
-const MAX_SEARCH: usize = 200;
 
 /// Makes a task in a project (editors and above).
 #[utoipa::path(
@@ -96,23 +94,7 @@ pub struct ListQuery {
 
 impl ListQuery {
     fn into_filter(self) -> AppResult<Filter> {
-        if self
-            .q
-            .as_ref()
-            .is_some_and(|q| q.chars().count() > MAX_SEARCH)
-        {
-            return Err(AppError::validation(
-                "q",
-                format!("must be at most {MAX_SEARCH} characters"),
-            ));
-        }
-        if let Some(bad) = self.priority.iter().find(|p| !(1..=4).contains(*p)) {
-            return Err(AppError::validation(
-                "priority",
-                format!("{bad} is not a priority: 1 (urgent) to 4 (none)"),
-            ));
-        }
-        Ok(Filter {
+        let filter = Filter {
             project: self.project,
             labels: self.label,
             label_mode: self.label_mode.unwrap_or_default(),
@@ -125,7 +107,9 @@ impl ListQuery {
             no_due: self.no_due.unwrap_or(false),
             q: self.q,
             sort: self.sort.unwrap_or_default(),
-        })
+        };
+        filter.check()?;
+        Ok(filter)
     }
 }
 
@@ -369,4 +353,103 @@ pub async fn skip_occurrence(
     })?;
     let writer: Writer = app.writer(user.id).await?;
     Ok(Json(tasks::skip(&app, writer, id, occurrence).await?))
+}
+
+/// Changes, completes, moves or deletes many tasks in one transaction: all or none.
+#[utoipa::path(
+    post,
+    path = "/tasks/bulk",
+    operation_id = "bulk_tasks",
+    tag = "tasks",
+    request_body = Bulk,
+    security(("basic" = []), ("bearer" = []), ("session" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "Done to every task", body = BulkResult),
+        (status = 422, description = "A task that cannot be (named by its place in `ids`), or invalid changes; nothing was done", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn bulk(
+    Extension(app): Extension<Arc<TasksState>>,
+    user: CurrentUser,
+    Json(input): Json<Bulk>,
+) -> AppResult<Json<BulkResult>> {
+    let writer = app.writer(user.id).await?;
+    Ok(Json(bulk::apply(&app, writer, input).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UpcomingQuery {
+    /// Days after today to include (default 7, at most 90).
+    pub days: Option<i64>,
+}
+
+/// Open tasks due today in your time zone, overdue ones first.
+#[utoipa::path(
+    get,
+    path = "/tasks/today",
+    operation_id = "tasks_today",
+    tag = "tasks",
+    params(Pagination),
+    security(("basic" = []), ("bearer" = []), ("session" = []), ("api_key" = [])),
+    responses((status = 200, description = "A page of tasks", body = Page<TaskView>))
+)]
+pub async fn today(
+    Extension(app): Extension<Arc<TasksState>>,
+    user: CurrentUser,
+    page: Pagination,
+) -> AppResult<Response> {
+    let filter = window(&app, user.id, None, 0).await?;
+    Ok(page_of(&app, &user, &filter, &page).await?.into_response())
+}
+
+/// Open tasks due from today to `days` days after it, in your time zone.
+#[utoipa::path(
+    get,
+    path = "/tasks/upcoming",
+    operation_id = "tasks_upcoming",
+    tag = "tasks",
+    params(UpcomingQuery, Pagination),
+    security(("basic" = []), ("bearer" = []), ("session" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "A page of tasks", body = Page<TaskView>),
+        (status = 422, description = "`days` out of range", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn upcoming(
+    Extension(app): Extension<Arc<TasksState>>,
+    user: CurrentUser,
+    page: Pagination,
+    Query(query): Query<UpcomingQuery>,
+) -> AppResult<Response> {
+    let days = query.days.unwrap_or(7);
+    if !(0..=90).contains(&days) {
+        return Err(AppError::validation("days", "must be from 0 to 90"));
+    }
+    let viewer = app.viewer(user.id).await?;
+    let start = viewer.now.with_timezone(&viewer.zone).date_naive();
+    let from = crate::recurrence::place(start.and_time(chrono::NaiveTime::MIN), viewer.zone);
+    let filter = window(&app, user.id, Some(from), days).await?;
+    Ok(page_of(&app, &user, &filter, &page).await?.into_response())
+}
+
+/// Open tasks due before the end of the day `days` after today (from `from` if given).
+async fn window(
+    app: &TasksState,
+    user: i64,
+    from: Option<DateTime<Utc>>,
+    days: i64,
+) -> AppResult<Filter> {
+    let viewer = app.viewer(user).await?;
+    let today = viewer.now.with_timezone(&viewer.zone).date_naive();
+    let end = today + chrono::Days::new(days as u64 + 1);
+    Ok(Filter {
+        status: vec![Status::NeedsAction, Status::InProgress],
+        due_after: from,
+        due_before: Some(crate::recurrence::place(
+            end.and_time(chrono::NaiveTime::MIN),
+            viewer.zone,
+        )),
+        ..Filter::default()
+    })
 }

@@ -2,7 +2,9 @@
 //! counter, reminders, webhook events) in the same transaction.
 
 pub mod activity;
+pub mod bulk;
 pub mod comments;
+pub mod filters;
 pub mod labels;
 pub mod members;
 pub mod projects;

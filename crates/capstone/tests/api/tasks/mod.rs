@@ -1,11 +1,12 @@
 //! The tasks app over HTTP: projects shared with roles, tasks with each kind of due,
 //! recurrence across daylight-saving changes, reminders fired once by the job queue.
 
+mod due_and_search;
 mod files;
+mod lists;
 mod projects;
 mod recurrence;
 mod reminders;
-mod tasks;
 
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
