@@ -192,7 +192,12 @@ pub fn router(
     let config = state.config.clone();
     // What only the API and the platform's pages need: compression and ETags of their
     // bodies, and CORS. The public routes (a redirect: no body) go without.
+    // Writes sent with an `Idempotency-Key` answer once (`http::idempotency`).
     let mut api = app
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            http::idempotency::replay,
+        ))
         .route("/metrics", axum::routing::get(metrics))
         .with_state(state)
         .merge(docs)

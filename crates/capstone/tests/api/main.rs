@@ -9,6 +9,7 @@ mod command_line;
 mod email_flows;
 mod errors;
 mod helpers;
+mod idempotency;
 mod instances;
 mod link_enrichment;
 mod links;

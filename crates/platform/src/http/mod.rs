@@ -4,6 +4,7 @@
 pub mod client_ip;
 pub mod etag;
 pub mod form;
+pub mod idempotency;
 pub mod json;
 pub mod page;
 pub mod pagination;

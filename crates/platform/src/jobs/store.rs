@@ -322,5 +322,7 @@ pub(super) async fn clean_up(db: Db, context: JobContext) -> Result<(), JobError
         .exec(&db)
         .await?;
     tracing::info!(removed = removed.rows_affected, "finished jobs removed");
+    // The day's other leftovers: answers kept for idempotency keys past their day.
+    crate::http::idempotency::forget_old(&db, now).await?;
     Ok(())
 }
