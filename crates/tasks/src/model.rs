@@ -26,6 +26,7 @@ use crate::recurrence;
 )]
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
 #[serde(rename_all = "snake_case")]
+#[schema(as = ProjectRole)]
 pub enum Role {
     /// Reads the project and its tasks.
     #[sea_orm(string_value = "viewer")]

@@ -24,6 +24,7 @@ use crate::{
 /// How a list is sorted; ties by id.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = TaskSort)]
 pub enum Sort {
     /// Soonest due first; tasks without a due last.
     #[default]

@@ -42,6 +42,7 @@ pub struct Bulk {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = TaskBulkResult)]
 pub struct BulkResult {
     /// The tasks as they now are (none for `delete`).
     pub items: Vec<TaskView>,

@@ -54,8 +54,10 @@ async fn reminders_in_inbox(app: &TestApp, n: usize) -> Vec<Value> {
 
 #[tokio::test]
 async fn a_reminder_fires_at_its_time_once_and_moves_with_the_due() {
-    let app = spawn_app().await;
+    let sink = testkit::MailSink::start().await;
+    let app = spawn_app_with(|c| c.smtp_url = Some(sink.smtp_url().into())).await;
     register(&app, ANN).await;
+    sink.wait_for(ANN).await; // the address check every new account gets
     let home = project(&app, ANN, "Home").await;
     let due = (app.clock().now() + TimeDelta::hours(2))
         .format("%Y-%m-%dT%H:%M:%S")
@@ -105,9 +107,18 @@ async fn a_reminder_fires_at_its_time_once_and_moves_with_the_due() {
     let fired = reminders_in_inbox(&app, 1).await;
     assert_eq!(fired.len(), 1);
     assert_eq!(fired[0]["title"], "Reminder: Call mum");
+    // By mail too (the kind's default channels), once.
+    let mail = sink.wait_for(ANN).await;
+    assert_eq!(mail.header("subject"), Some("Reminder: Call mum"));
     // And only once, however long we wait.
     app.advance_clock(TimeDelta::hours(5)).await;
     assert_eq!(reminders_after_a_moment(&app).await.len(), 1);
+    assert!(
+        sink.wait_for_within(ANN, Duration::from_millis(200))
+            .await
+            .is_none(),
+        "one mail"
+    );
     let now = call(&app, Method::GET, &path, ANN, None, StatusCode::OK).await;
     assert_eq!(now["reminders"][0]["next_at"], Value::Null);
 }
