@@ -99,6 +99,10 @@ fn document_common_answers(openapi: &mut utoipa::openapi::OpenApi) {
             let (in_path, in_query) = (located(ParameterIn::Path), located(ParameterIn::Query));
             let body = operation.request_body.is_some();
             let mut answers = Vec::new();
+            // Every operation that names a way to sign in refuses a caller without one.
+            if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
+                answers.push(("401", "Not signed in, or credentials that do not check out"));
+            }
             if in_path || body {
                 answers.push(("400", "A path parameter or the body does not parse"));
             }
