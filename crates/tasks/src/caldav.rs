@@ -14,10 +14,10 @@ use axum::{extract::FromRequestParts, http::request::Parts};
 use platform::{
     AppError,
     auth::{CurrentUser, user},
+    db::begin_write,
 };
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
-    sea_query::Expr,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, sea_query::Expr,
 };
 
 use crate::{
@@ -300,7 +300,7 @@ impl CalendarStore for DavStore {
     ) -> Result<Put, StoreError> {
         let app = &self.app;
         let writer = app.writer(who.user_id).await.map_err(store_error)?;
-        let tx = app.db.begin().await.map_err(db_error)?;
+        let tx = begin_write(&app.db).await.map_err(db_error)?;
         let access = access::project(&tx, who.user_id, calendar, Role::Viewer, Trash::Excluded)
             .await
             .map_err(store_error)?;
@@ -409,7 +409,7 @@ impl CalendarStore for DavStore {
     ) -> Result<(), StoreError> {
         let app = &self.app;
         let writer = app.writer(who.user_id).await.map_err(store_error)?;
-        let tx = app.db.begin().await.map_err(db_error)?;
+        let tx = begin_write(&app.db).await.map_err(db_error)?;
         let access = access::project(&tx, who.user_id, calendar, Role::Viewer, Trash::Excluded)
             .await
             .map_err(store_error)?;

@@ -25,13 +25,14 @@ use chrono::{DateTime, NaiveTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 use platform::{
     AppResult,
+    db::begin_write,
     jobs::{Enqueue, Job, JobContext, JobError},
     notify::Message,
 };
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
     sea_query::{Expr, OnConflict},
 };
 use serde::{Deserialize, Serialize};
@@ -223,7 +224,7 @@ fn plan(
         return None;
     }
     let due = task.due();
-    let occurrence = due.map_or_else(|| "once".to_owned(), |d| local_key(d));
+    let occurrence = due.map_or_else(|| "once".to_owned(), local_key);
     if let Some(until) = r.snoozed_until {
         return Some((until, format!("{occurrence}+{}", until.timestamp())));
     }
@@ -257,7 +258,7 @@ fn local_key(when: When) -> String {
 
 /// Runs a [`Fire`] job.
 pub async fn fire(state: Arc<TasksState>, job: Fire, _context: JobContext) -> Result<(), JobError> {
-    let tx = state.db.begin().await.map_err(JobError::retry)?;
+    let tx = begin_write(&state.db).await.map_err(JobError::retry)?;
     let Some(r) = reminder::Entity::find_by_id(job.reminder_id)
         .one(&tx)
         .await

@@ -5,11 +5,11 @@
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use chrono_tz::Tz;
-use platform::{AppError, AppResult};
+use platform::{AppError, AppResult, db::begin_write};
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
     sea_query::{Expr, ExprTrait},
 };
 
@@ -37,7 +37,7 @@ pub async fn create(
     project_id: i64,
     changes: ValidChanges,
 ) -> AppResult<TaskView> {
-    let tx = state.db.begin().await?;
+    let tx = begin_write(&state.db).await?;
     let access =
         access::project(&tx, writer.user, project_id, Role::Editor, Trash::Excluded).await?;
     let task = insert(
@@ -106,7 +106,7 @@ pub async fn change(
     id: i64,
     changes: ValidChanges,
 ) -> AppResult<TaskView> {
-    let tx = state.db.begin().await?;
+    let tx = begin_write(&state.db).await?;
     let (task, access) = access::task(&tx, writer.user, id, Role::Editor, Trash::Excluded).await?;
     let (task, event) = update(&tx, writer, task, access, changes, state.now()).await?;
     finish(state, tx, writer, task, event).await
@@ -152,7 +152,7 @@ pub async fn skip(
     id: i64,
     occurrence: NaiveDateTime,
 ) -> AppResult<TaskView> {
-    let tx = state.db.begin().await?;
+    let tx = begin_write(&state.db).await?;
     let (task, _) = access::task(&tx, writer.user, id, Role::Editor, Trash::Excluded).await?;
     let (Some(_), Some(due)) = (task.rrule.as_ref(), task.due()) else {
         return Err(AppError::validation(
@@ -188,7 +188,7 @@ pub async fn skip(
 
 /// Puts a task and its subtasks in the trash.
 pub async fn delete(state: &TasksState, writer: Writer, id: i64) -> AppResult<()> {
-    let tx = state.db.begin().await?;
+    let tx = begin_write(&state.db).await?;
     let (task, _) = access::task(&tx, writer.user, id, Role::Editor, Trash::Excluded).await?;
     remove(state, &tx, writer, &task).await?;
     tx.commit().await?;
@@ -242,7 +242,7 @@ pub async fn remove(
 /// Takes a task out of the trash (its parent too, if it went with it); its reminders are
 /// planned again.
 pub async fn restore(state: &TasksState, writer: Writer, id: i64) -> AppResult<TaskView> {
-    let tx = state.db.begin().await?;
+    let tx = begin_write(&state.db).await?;
     let (task, _) = access::task(&tx, writer.user, id, Role::Editor, Trash::Included).await?;
     if task.deleted_at.is_none() {
         return Err(AppError::NotFound);
