@@ -10,10 +10,13 @@
 
 use std::{collections::HashMap, sync::Arc};
 
-use axum::{extract::FromRequestParts, http::request::Parts};
+use axum::{
+    extract::FromRequestParts,
+    http::{Method, header, request::Parts},
+};
 use platform::{
     AppError,
-    auth::{CurrentUser, user},
+    auth::{CurrentUser, Scope, user},
     db::begin_write,
 };
 use sea_orm::{
@@ -56,14 +59,14 @@ fn info(task: &task::Model) -> ObjectInfo {
     }
 }
 
-fn calendar(project: project::Model, role: Role) -> CalendarInfo {
+fn calendar(project: project::Model, role: Role, who: &Principal) -> CalendarInfo {
     CalendarInfo {
         id: project.id,
         name: project.name,
         description: project.description,
         color: project.colour.map(|c| c.to_ascii_uppercase()),
         sync_token: project.sync_seq.max(0) as u64,
-        writable: role >= Role::Editor,
+        writable: role >= Role::Editor && !who.read_only,
     }
 }
 
@@ -192,15 +195,23 @@ fn preconditions(
 impl CalendarStore for DavStore {
     async fn authenticate(&self, parts: &Parts) -> Option<Principal> {
         // The platform's own extractor, on a copy of the request's head: the same
-        // credentials, lockouts and disabled-account checks as the API.
+        // credentials, lockouts and disabled-account checks as the API. It is shown a GET
+        // without cookies. A GET, because its scope check takes any method that is not
+        // "safe" to `http` for a write, and PROPFIND and REPORT are reads (RFC 4918 §9.1,
+        // RFC 3253 §3.6): a read-only API key was 401 on everything. The key's scope is
+        // kept in the principal instead, so its calendars say read-only and its writes are
+        // 403 (a 401 would make the client ask for the password again). Without cookies,
+        // because CalDAV is HTTP Basic (or a bearer token): a browser's session cookie
+        // must not sign anyone in here, least of all on a request not checked for CSRF.
         let mut head = axum::http::Request::builder()
-            .method(parts.method.clone())
+            .method(Method::GET)
             .uri(parts.uri.clone())
             .body(())
             .ok()?
             .into_parts()
             .0;
         head.headers = parts.headers.clone();
+        head.headers.remove(header::COOKIE);
         head.extensions = parts.extensions.clone();
         let caller = CurrentUser::from_request_parts(&mut head, &self.app.platform)
             .await
@@ -213,6 +224,7 @@ impl CalendarStore for DavStore {
             user_id: account.id,
             display_name: account.display_name,
             email: account.email,
+            read_only: caller.scope < Scope::Write,
         })
     }
 
@@ -234,7 +246,7 @@ impl CalendarStore for DavStore {
             .into_iter()
             .filter_map(|p| {
                 let role = memberships.iter().find(|m| m.project_id == p.id)?.role;
-                Some(calendar(p, role))
+                Some(calendar(p, role, who))
             })
             .collect())
     }
@@ -243,7 +255,7 @@ impl CalendarStore for DavStore {
         let reached = access::project(&self.app.db, who.user_id, id, Role::Viewer, Trash::Excluded)
             .await
             .map_err(store_error)?;
-        Ok(calendar(reached.project, reached.role))
+        Ok(calendar(reached.project, reached.role, who))
     }
 
     async fn objects(&self, who: &Principal, calendar: i64) -> Result<Vec<ObjectInfo>, StoreError> {
@@ -306,7 +318,7 @@ impl CalendarStore for DavStore {
             .map_err(store_error)?;
         let current = named(&tx, calendar, name).await?;
         preconditions(current.as_ref(), if_match, if_none_match_any)?;
-        if access.role < Role::Editor {
+        if access.role < Role::Editor || who.read_only {
             return Err(StoreError::Forbidden);
         }
         let object = ical::parse(ics).map_err(|err| StoreError::Invalid(err.to_string()))?;
@@ -417,7 +429,7 @@ impl CalendarStore for DavStore {
             .await?
             .ok_or(StoreError::NotFound)?;
         preconditions(Some(&current), if_match, false)?;
-        if access.role < Role::Editor {
+        if access.role < Role::Editor || who.read_only {
             return Err(StoreError::Forbidden);
         }
         tasks::remove(app, &tx, writer, &current)
@@ -476,6 +488,9 @@ impl CalendarStore for DavStore {
         calendar: i64,
         patch: CalendarPatch,
     ) -> Result<(), StoreError> {
+        if who.read_only {
+            return Err(StoreError::Forbidden);
+        }
         let changes = ProjectChanges {
             name: patch.name,
             colour: patch.color.map(|c| c.map(|c| c.to_ascii_lowercase())),
