@@ -372,6 +372,13 @@ impl CalendarStore for DavStore {
                             .exec(&tx)
                             .await
                             .map_err(db_error)?;
+                        // It was the tombstone of its name: under another name now, a
+                        // client that still has the old one could not be told it is gone.
+                        if trashed.dav_name != name {
+                            tasks::expire_sync_tokens(&tx, calendar)
+                                .await
+                                .map_err(store_error)?;
+                        }
                     }
                     None => {}
                 }

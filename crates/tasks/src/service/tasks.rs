@@ -549,6 +549,9 @@ async fn move_to(
         .exec(tx)
         .await?;
     bump(tx, task.project_id).await?;
+    // The old project keeps no tombstone of what left it (the rows now belong to the
+    // target), so a CalDAV sync could not report them removed: a client kept them.
+    expire_sync_tokens(tx, task.project_id).await?;
     let mut row: task::ActiveModel = task.into();
     row.project_id = Set(target);
     row.parent_id = Set(None);
@@ -696,6 +699,21 @@ pub async fn bump(tx: &impl ConnectionTrait, project_id: i64) -> AppResult<i64> 
         .await?
         .ok_or(AppError::NotFound)?;
     Ok(project.sync_seq)
+}
+
+/// Makes every sync token of the project handed out so far too old (`sync_floor`), for a
+/// change that leaves no tombstone a sync could report: a CalDAV client's next sync is
+/// refused with `valid-sync-token`, and it lists the calendar again.
+pub async fn expire_sync_tokens(tx: &impl ConnectionTrait, project_id: i64) -> AppResult<()> {
+    project::Entity::update_many()
+        .col_expr(
+            project::Column::SyncFloor,
+            Expr::col(project::Column::SyncSeq),
+        )
+        .filter(project::Column::Id.eq(project_id))
+        .exec(tx)
+        .await?;
+    Ok(())
 }
 
 /// A new task's UID: random, as RFC 5545 asks of a UID (globally unique).
