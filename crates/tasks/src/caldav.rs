@@ -350,6 +350,15 @@ impl CalendarStore for DavStore {
                         "the UID of a stored task cannot change".to_owned(),
                     ));
                 }
+                if let Some(sent) = parsed.changes.reminders.take() {
+                    let current = reminder::Entity::find()
+                        .filter(reminder::Column::TaskId.eq(existing.id))
+                        .order_by_asc(reminder::Column::Id)
+                        .all(&tx)
+                        .await
+                        .map_err(db_error)?;
+                    parsed.changes.reminders = Some(ical_map::merge_reminders(&current, sent));
+                }
                 let (task, _) = tasks::update(&tx, writer, existing, access, parsed.changes, now)
                     .await
                     .map_err(store_error)?;
