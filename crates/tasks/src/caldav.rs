@@ -20,13 +20,14 @@ use platform::{
     db::begin_write,
 };
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, sea_query::Expr,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
+    sea_query::Expr,
 };
 
 use crate::{
     TasksState,
-    access::{self, Trash},
-    api::ProjectChanges,
+    access::{self, Access, Trash},
+    api::{ProjectChanges, ValidChanges},
     dav::{
         CalendarInfo, CalendarPatch, CalendarStore, Changes, ObjectInfo, Principal, Put, StoreError,
     },
@@ -171,6 +172,54 @@ async fn named(
         .one(db)
         .await
         .map_err(db_error)
+}
+
+/// Links to `parent` (just made) the tasks of its project that name it as their parent
+/// but came first: clients upload in their own order, and a subtask PUT before its parent
+/// kept the link only as text (`RELATED-TO` in its extras), so the app never showed it as
+/// a subtask. A link that would make a loop or nest too deep stays as text.
+async fn adopt_subtasks(
+    tx: &DatabaseTransaction,
+    writer: tasks::Writer,
+    access: &Access,
+    parent: &task::Model,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), StoreError> {
+    let line = format!("RELATED-TO;RELTYPE=PARENT:{}", parent.uid);
+    // Narrowed in SQL by the UID (a bound LIKE: `%` or `_` in a UID only widen it), then
+    // matched exactly on the parsed extras.
+    let waiting = task::Entity::find()
+        .filter(task::Column::ProjectId.eq(parent.project_id))
+        .filter(task::Column::DeletedAt.is_null())
+        .filter(task::Column::ParentId.is_null())
+        .filter(task::Column::IcalExtra.contains(parent.uid.as_str()))
+        .all(tx)
+        .await
+        .map_err(db_error)?;
+    for child in waiting {
+        let mut extra = ical_map::Extra::of(&child);
+        let Some(at) = extra.todo.iter().position(|l| *l == line) else {
+            continue;
+        };
+        extra.todo.remove(at);
+        let changes = ValidChanges {
+            parent_id: Some(Some(parent.id)),
+            ..ValidChanges::default()
+        };
+        let id = child.id;
+        match tasks::update(tx, writer, child, access.clone(), changes, now).await {
+            Ok(_) => {}
+            Err(AppError::Validation(_)) => continue,
+            Err(other) => return Err(store_error(other)),
+        }
+        task::Entity::update_many()
+            .col_expr(task::Column::IcalExtra, Expr::value(extra.to_column()))
+            .filter(task::Column::Id.eq(id))
+            .exec(tx)
+            .await
+            .map_err(db_error)?;
+    }
+    Ok(())
 }
 
 /// Whether `current` passes `If-Match` (`*`: it exists) and `If-None-Match: *`.
@@ -359,9 +408,10 @@ impl CalendarStore for DavStore {
                         .map_err(db_error)?;
                     parsed.changes.reminders = Some(ical_map::merge_reminders(&current, sent));
                 }
-                let (task, _) = tasks::update(&tx, writer, existing, access, parsed.changes, now)
-                    .await
-                    .map_err(store_error)?;
+                let (task, _) =
+                    tasks::update(&tx, writer, existing, access.clone(), parsed.changes, now)
+                        .await
+                        .map_err(store_error)?;
                 (task, false)
             }
             None => {
@@ -412,6 +462,9 @@ impl CalendarStore for DavStore {
             ical_extra: extra,
             ..task
         };
+        if created {
+            adopt_subtasks(&tx, writer, &access, &task, now).await?;
+        }
         let event = if created {
             Event::Created
         } else {
