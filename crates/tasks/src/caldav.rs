@@ -8,27 +8,32 @@
 //! - An ETag is the task's id and version; a sync token is the project's change counter,
 //!   and a task in the trash is the tombstone a sync reports as removed.
 
-use std::{collections::HashMap, sync::Arc};
+use std::sync::Arc;
 
-use axum::{extract::FromRequestParts, http::request::Parts};
+use axum::{
+    extract::FromRequestParts,
+    http::{Method, header, request::Parts},
+};
 use platform::{
     AppError,
-    auth::{CurrentUser, user},
+    auth::{CurrentUser, Scope, user},
+    db::begin_write,
 };
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, sea_query::Expr,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
+    sea_query::Expr,
 };
 
 use crate::{
     TasksState,
-    access::{self, Trash},
-    api::ProjectChanges,
+    access::{self, Access, Trash},
+    api::{ProjectChanges, ValidChanges},
     dav::{
         CalendarInfo, CalendarPatch, CalendarStore, Changes, ObjectInfo, Principal, Put, StoreError,
     },
-    entities::{label, member, project, reminder, task, task_label},
+    entities::{member, project, reminder, task},
     events::Event,
-    ical, ical_map,
+    export, ical, ical_map,
     model::Role,
     service::{projects, tasks},
 };
@@ -55,14 +60,14 @@ fn info(task: &task::Model) -> ObjectInfo {
     }
 }
 
-fn calendar(project: project::Model, role: Role) -> CalendarInfo {
+fn calendar(project: project::Model, role: Role, who: &Principal) -> CalendarInfo {
     CalendarInfo {
         id: project.id,
         name: project.name,
         description: project.description,
         color: project.colour.map(|c| c.to_ascii_uppercase()),
         sync_token: project.sync_seq.max(0) as u64,
-        writable: role >= Role::Editor,
+        writable: role >= Role::Editor && !who.read_only,
     }
 }
 
@@ -90,68 +95,13 @@ fn db_error(err: sea_orm::DbErr) -> StoreError {
     store_error(AppError::from(err))
 }
 
-/// Tasks as iCalendar text, with what each needs (labels, parent, reminders) loaded for
-/// all of them at once.
+/// Tasks as iCalendar text, one calendar object each (see [`export::objects`]).
 async fn render(
     db: &impl ConnectionTrait,
     rows: &[task::Model],
 ) -> Result<Vec<String>, StoreError> {
-    let ids: Vec<i64> = rows.iter().map(|t| t.id).collect();
-    let links = task_label::Entity::find()
-        .filter(task_label::Column::TaskId.is_in(ids.clone()))
-        .all(db)
-        .await
-        .map_err(db_error)?;
-    let names: HashMap<i64, String> = label::Entity::find()
-        .filter(label::Column::Id.is_in(links.iter().map(|l| l.label_id)))
-        .all(db)
-        .await
-        .map_err(db_error)?
-        .into_iter()
-        .map(|l| (l.id, l.name))
-        .collect();
-    let mut labels: HashMap<i64, Vec<String>> = HashMap::new();
-    for l in links {
-        if let Some(name) = names.get(&l.label_id) {
-            labels.entry(l.task_id).or_default().push(name.clone());
-        }
-    }
-    let parent_ids: Vec<i64> = rows.iter().filter_map(|t| t.parent_id).collect();
-    let parents: HashMap<i64, String> = task::Entity::find()
-        .filter(task::Column::Id.is_in(parent_ids))
-        .all(db)
-        .await
-        .map_err(db_error)?
-        .into_iter()
-        .map(|t| (t.id, t.uid))
-        .collect();
-    let mut alarms: HashMap<i64, Vec<reminder::Model>> = HashMap::new();
-    for r in reminder::Entity::find()
-        .filter(reminder::Column::TaskId.is_in(ids))
-        .order_by_asc(reminder::Column::Id)
-        .all(db)
-        .await
-        .map_err(db_error)?
-    {
-        alarms.entry(r.task_id).or_default().push(r);
-    }
-    Ok(rows
-        .iter()
-        .map(|t| {
-            let mut task_labels = labels.remove(&t.id).unwrap_or_default();
-            task_labels.sort();
-            task_labels.dedup();
-            let cx = ical_map::Context {
-                labels: &task_labels,
-                parent_uid: t
-                    .parent_id
-                    .and_then(|p| parents.get(&p))
-                    .map(String::as_str),
-                reminders: alarms.get(&t.id).map_or(&[], Vec::as_slice),
-            };
-            ical::write(&ical_map::to_object(t, &cx))
-        })
-        .collect())
+    let objects = export::objects(db, rows).await.map_err(store_error)?;
+    Ok(objects.iter().map(ical::write).collect())
 }
 
 /// The live task named `name` in `project`.
@@ -167,6 +117,54 @@ async fn named(
         .one(db)
         .await
         .map_err(db_error)
+}
+
+/// Links to `parent` (just made) the tasks of its project that name it as their parent
+/// but came first: clients upload in their own order, and a subtask PUT before its parent
+/// kept the link only as text (`RELATED-TO` in its extras), so the app never showed it as
+/// a subtask. A link that would make a loop or nest too deep stays as text.
+async fn adopt_subtasks(
+    tx: &DatabaseTransaction,
+    writer: tasks::Writer,
+    access: &Access,
+    parent: &task::Model,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), StoreError> {
+    let line = format!("RELATED-TO;RELTYPE=PARENT:{}", parent.uid);
+    // Narrowed in SQL by the UID (a bound LIKE: `%` or `_` in a UID only widen it), then
+    // matched exactly on the parsed extras.
+    let waiting = task::Entity::find()
+        .filter(task::Column::ProjectId.eq(parent.project_id))
+        .filter(task::Column::DeletedAt.is_null())
+        .filter(task::Column::ParentId.is_null())
+        .filter(task::Column::IcalExtra.contains(parent.uid.as_str()))
+        .all(tx)
+        .await
+        .map_err(db_error)?;
+    for child in waiting {
+        let mut extra = ical_map::Extra::of(&child);
+        let Some(at) = extra.todo.iter().position(|l| *l == line) else {
+            continue;
+        };
+        extra.todo.remove(at);
+        let changes = ValidChanges {
+            parent_id: Some(Some(parent.id)),
+            ..ValidChanges::default()
+        };
+        let id = child.id;
+        match tasks::update(tx, writer, child, access.clone(), changes, now).await {
+            Ok(_) => {}
+            Err(AppError::Validation(_)) => continue,
+            Err(other) => return Err(store_error(other)),
+        }
+        task::Entity::update_many()
+            .col_expr(task::Column::IcalExtra, Expr::value(extra.to_column()))
+            .filter(task::Column::Id.eq(id))
+            .exec(tx)
+            .await
+            .map_err(db_error)?;
+    }
+    Ok(())
 }
 
 /// Whether `current` passes `If-Match` (`*`: it exists) and `If-None-Match: *`.
@@ -191,15 +189,23 @@ fn preconditions(
 impl CalendarStore for DavStore {
     async fn authenticate(&self, parts: &Parts) -> Option<Principal> {
         // The platform's own extractor, on a copy of the request's head: the same
-        // credentials, lockouts and disabled-account checks as the API.
+        // credentials, lockouts and disabled-account checks as the API. It is shown a GET
+        // without cookies. A GET, because its scope check takes any method that is not
+        // "safe" to `http` for a write, and PROPFIND and REPORT are reads (RFC 4918 §9.1,
+        // RFC 3253 §3.6): a read-only API key was 401 on everything. The key's scope is
+        // kept in the principal instead, so its calendars say read-only and its writes are
+        // 403 (a 401 would make the client ask for the password again). Without cookies,
+        // because CalDAV is HTTP Basic (or a bearer token): a browser's session cookie
+        // must not sign anyone in here, least of all on a request not checked for CSRF.
         let mut head = axum::http::Request::builder()
-            .method(parts.method.clone())
+            .method(Method::GET)
             .uri(parts.uri.clone())
             .body(())
             .ok()?
             .into_parts()
             .0;
         head.headers = parts.headers.clone();
+        head.headers.remove(header::COOKIE);
         head.extensions = parts.extensions.clone();
         let caller = CurrentUser::from_request_parts(&mut head, &self.app.platform)
             .await
@@ -212,6 +218,7 @@ impl CalendarStore for DavStore {
             user_id: account.id,
             display_name: account.display_name,
             email: account.email,
+            read_only: caller.scope < Scope::Write,
         })
     }
 
@@ -233,7 +240,7 @@ impl CalendarStore for DavStore {
             .into_iter()
             .filter_map(|p| {
                 let role = memberships.iter().find(|m| m.project_id == p.id)?.role;
-                Some(calendar(p, role))
+                Some(calendar(p, role, who))
             })
             .collect())
     }
@@ -242,7 +249,7 @@ impl CalendarStore for DavStore {
         let reached = access::project(&self.app.db, who.user_id, id, Role::Viewer, Trash::Excluded)
             .await
             .map_err(store_error)?;
-        Ok(calendar(reached.project, reached.role))
+        Ok(calendar(reached.project, reached.role, who))
     }
 
     async fn objects(&self, who: &Principal, calendar: i64) -> Result<Vec<ObjectInfo>, StoreError> {
@@ -299,13 +306,13 @@ impl CalendarStore for DavStore {
     ) -> Result<Put, StoreError> {
         let app = &self.app;
         let writer = app.writer(who.user_id).await.map_err(store_error)?;
-        let tx = platform::db::begin_write(&app.db).await.map_err(db_error)?;
+        let tx = begin_write(&app.db).await.map_err(db_error)?;
         let access = access::project(&tx, who.user_id, calendar, Role::Viewer, Trash::Excluded)
             .await
             .map_err(store_error)?;
         let current = named(&tx, calendar, name).await?;
         preconditions(current.as_ref(), if_match, if_none_match_any)?;
-        if access.role < Role::Editor {
+        if access.role < Role::Editor || who.read_only {
             return Err(StoreError::Forbidden);
         }
         let object = ical::parse(ics).map_err(|err| StoreError::Invalid(err.to_string()))?;
@@ -337,9 +344,19 @@ impl CalendarStore for DavStore {
                         "the UID of a stored task cannot change".to_owned(),
                     ));
                 }
-                let (task, _) = tasks::update(&tx, writer, existing, access, parsed.changes, now)
-                    .await
-                    .map_err(store_error)?;
+                if let Some(sent) = parsed.changes.reminders.take() {
+                    let current = reminder::Entity::find()
+                        .filter(reminder::Column::TaskId.eq(existing.id))
+                        .order_by_asc(reminder::Column::Id)
+                        .all(&tx)
+                        .await
+                        .map_err(db_error)?;
+                    parsed.changes.reminders = Some(ical_map::merge_reminders(&current, sent));
+                }
+                let (task, _) =
+                    tasks::update(&tx, writer, existing, access.clone(), parsed.changes, now)
+                        .await
+                        .map_err(store_error)?;
                 (task, false)
             }
             None => {
@@ -359,6 +376,13 @@ impl CalendarStore for DavStore {
                             .exec(&tx)
                             .await
                             .map_err(db_error)?;
+                        // It was the tombstone of its name: under another name now, a
+                        // client that still has the old one could not be told it is gone.
+                        if trashed.dav_name != name {
+                            tasks::expire_sync_tokens(&tx, calendar)
+                                .await
+                                .map_err(store_error)?;
+                        }
                     }
                     None => {}
                 }
@@ -383,6 +407,9 @@ impl CalendarStore for DavStore {
             ical_extra: extra,
             ..task
         };
+        if created {
+            adopt_subtasks(&tx, writer, &access, &task, now).await?;
+        }
         let event = if created {
             Event::Created
         } else {
@@ -408,7 +435,7 @@ impl CalendarStore for DavStore {
     ) -> Result<(), StoreError> {
         let app = &self.app;
         let writer = app.writer(who.user_id).await.map_err(store_error)?;
-        let tx = platform::db::begin_write(&app.db).await.map_err(db_error)?;
+        let tx = begin_write(&app.db).await.map_err(db_error)?;
         let access = access::project(&tx, who.user_id, calendar, Role::Viewer, Trash::Excluded)
             .await
             .map_err(store_error)?;
@@ -416,7 +443,7 @@ impl CalendarStore for DavStore {
             .await?
             .ok_or(StoreError::NotFound)?;
         preconditions(Some(&current), if_match, false)?;
-        if access.role < Role::Editor {
+        if access.role < Role::Editor || who.read_only {
             return Err(StoreError::Forbidden);
         }
         tasks::remove(app, &tx, writer, &current)
@@ -475,6 +502,9 @@ impl CalendarStore for DavStore {
         calendar: i64,
         patch: CalendarPatch,
     ) -> Result<(), StoreError> {
+        if who.read_only {
+            return Err(StoreError::Forbidden);
+        }
         let changes = ProjectChanges {
             name: patch.name,
             colour: patch.color.map(|c| c.map(|c| c.to_ascii_lowercase())),

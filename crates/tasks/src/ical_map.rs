@@ -166,6 +166,58 @@ fn to_alarm(r: &reminder::Model) -> Option<Alarm> {
     })
 }
 
+/// The reminders a task keeps when a client sends its VALARMs (`sent`) for a task that has
+/// `current`: what a VALARM cannot carry is taken from the current ones. A reminder with
+/// no VALARM form (relative to the deadline) was never shown to the client, so it stays;
+/// a reminder the client sent back (the same trigger) keeps its late policy and limit.
+/// Without this, a client that only renamed a task dropped them.
+pub fn merge_reminders(
+    current: &[reminder::Model],
+    sent: Vec<ValidReminder>,
+) -> Vec<ValidReminder> {
+    let mut unmatched: Vec<&reminder::Model> = current.iter().collect();
+    let mut merged: Vec<ValidReminder> = sent
+        .into_iter()
+        .map(|mut r| {
+            if let Some(at) = unmatched
+                .iter()
+                .position(|c| to_alarm(c).is_some() && trigger_of(c) == Some(r.trigger))
+            {
+                let kept = unmatched.remove(at);
+                r.late_policy = kept.late_policy;
+                r.late_limit_minutes = kept.late_limit_minutes;
+            }
+            r
+        })
+        .collect();
+    merged.extend(
+        current
+            .iter()
+            .filter(|c| to_alarm(c).is_none())
+            .filter_map(|c| {
+                Some(ValidReminder {
+                    trigger: trigger_of(c)?,
+                    late_policy: c.late_policy,
+                    late_limit_minutes: c.late_limit_minutes,
+                    acknowledged_at: c.acknowledged_at,
+                    ical_extra: c.ical_extra.clone(),
+                })
+            }),
+    );
+    merged
+}
+
+fn trigger_of(r: &reminder::Model) -> Option<Trigger> {
+    match (r.at, r.relative_to) {
+        (Some(at), _) => Some(Trigger::At(at)),
+        (None, Some(to)) => Some(Trigger::Relative {
+            to,
+            offset_minutes: r.offset_minutes.unwrap_or(0),
+        }),
+        (None, None) => None,
+    }
+}
+
 /// A calendar object as changes to a task (all of its fields), and what is kept aside.
 pub struct Parsed {
     pub changes: ValidChanges,
@@ -285,4 +337,79 @@ pub fn from_object(object: Object) -> Result<Parsed, String> {
             reminders: Some(reminders),
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+
+    use super::*;
+
+    fn row(id: i64, to: RelativeTo, offset: i32, policy: LatePolicy) -> reminder::Model {
+        reminder::Model {
+            id,
+            task_id: 1,
+            at: None,
+            relative_to: Some(to),
+            offset_minutes: Some(offset),
+            late_policy: policy,
+            late_limit_minutes: 5,
+            next_at: None,
+            occurrence: None,
+            snoozed_until: None,
+            acknowledged_at: None,
+            ical_extra: None,
+            created_at: Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap(),
+        }
+    }
+
+    fn sent(to: RelativeTo, offset: i32) -> ValidReminder {
+        ValidReminder {
+            trigger: Trigger::Relative {
+                to,
+                offset_minutes: offset,
+            },
+            late_policy: LatePolicy::default(),
+            late_limit_minutes: 60,
+            acknowledged_at: None,
+            ical_extra: Some(r#"["ACTION:DISPLAY"]"#.to_owned()),
+        }
+    }
+
+    #[test]
+    fn a_client_keeps_the_deadline_reminders_and_the_late_policies_it_cannot_see() {
+        let current = [
+            row(1, RelativeTo::Due, -60, LatePolicy::Drop),
+            row(2, RelativeTo::Deadline, -1440, LatePolicy::Digest),
+        ];
+        let merged = merge_reminders(
+            &current,
+            vec![sent(RelativeTo::Due, -60), sent(RelativeTo::Start, 0)],
+        );
+        assert_eq!(merged.len(), 3);
+        assert_eq!(merged[0].trigger, sent(RelativeTo::Due, -60).trigger);
+        assert_eq!(
+            (merged[0].late_policy, merged[0].late_limit_minutes),
+            (LatePolicy::Drop, 5)
+        );
+        // New in the client: the defaults.
+        assert_eq!(
+            (merged[1].late_policy, merged[1].late_limit_minutes),
+            (LatePolicy::default(), 60)
+        );
+        assert_eq!(
+            merged[2].trigger,
+            Trigger::Relative {
+                to: RelativeTo::Deadline,
+                offset_minutes: -1440
+            }
+        );
+        assert_eq!(merged[2].late_policy, LatePolicy::Digest);
+    }
+
+    #[test]
+    fn an_alarm_the_client_removed_is_gone() {
+        let current = [row(1, RelativeTo::Due, -60, LatePolicy::Drop)];
+        assert!(merge_reminders(&current, Vec::new()).is_empty());
+    }
 }

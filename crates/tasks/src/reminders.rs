@@ -25,6 +25,7 @@ use chrono::{DateTime, NaiveTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 use platform::{
     AppResult,
+    db::begin_write,
     jobs::{Enqueue, Job, JobContext, JobError},
     notify::Message,
 };
@@ -257,9 +258,7 @@ fn local_key(when: When) -> String {
 
 /// Runs a [`Fire`] job.
 pub async fn fire(state: Arc<TasksState>, job: Fire, _context: JobContext) -> Result<(), JobError> {
-    let tx = platform::db::begin_write(&state.db)
-        .await
-        .map_err(JobError::retry)?;
+    let tx = begin_write(&state.db).await.map_err(JobError::retry)?;
     let Some(r) = reminder::Entity::find_by_id(job.reminder_id)
         .one(&tx)
         .await

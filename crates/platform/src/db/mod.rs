@@ -8,7 +8,10 @@ mod search;
 
 use std::{path::Path, str::FromStr, time::Duration};
 
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr};
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
 use secrecy::ExposeSecret;
 
 pub use constraint::{Violation, violation};
@@ -117,6 +120,24 @@ fn options(config: &Config, sqlite: SqliteTuning) -> ConnectOptions {
     options
 }
 
+/// A transaction that will write after it has read: `BEGIN IMMEDIATE` on SQLite (the
+/// write lock is taken, or waited for within the busy timeout, at the start), a plain
+/// `BEGIN` elsewhere.
+///
+/// Why: a plain (deferred) SQLite transaction that reads first holds a snapshot, and when
+/// it then writes after another connection has committed, SQLite fails it at once with
+/// `SQLITE_BUSY` ("database is locked"), without the busy timeout, since waiting could not
+/// help an outdated snapshot. Eight CalDAV clients each PUTting tasks at once got a 500 on
+/// one PUT in five that way (scripts/caldav-check found it). A transaction whose first
+/// statement writes does not need this.
+pub async fn begin_write(db: &Db) -> Result<DatabaseTransaction, DbErr> {
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..TransactionOptions::default()
+    })
+    .await
+}
+
 /// A pool that connects on first use: the server starts even when the database is down and
 /// answers 503 until it is back. Used by tests of that path.
 pub async fn connect_lazy(url: &str) -> Result<Db, DbErr> {
@@ -170,20 +191,6 @@ impl FromStr for Dialect {
             Err(format!("unsupported database URL scheme in {url:?}"))
         }
     }
-}
-
-/// Begins a transaction that will write. On SQLite it takes the write lock at once (`BEGIN
-/// IMMEDIATE`, waiting out the busy timeout if another connection holds it): a transaction
-/// that reads first and writes later would otherwise fail with `SQLITE_BUSY` when another
-/// connection wrote in between, without waiting, since its snapshot is stale. PostgreSQL
-/// begins as usual.
-pub async fn begin_write(db: &Db) -> Result<sea_orm::DatabaseTransaction, DbErr> {
-    use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
-    db.begin_with_options(TransactionOptions {
-        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-        ..TransactionOptions::default()
-    })
-    .await
 }
 
 #[cfg(test)]

@@ -182,6 +182,7 @@ pub fn value(res: &Resource, who: Option<&Principal>, name: &Name) -> Option<Val
         user_id: 0,
         display_name: String::new(),
         email: String::new(),
+        read_only: true,
     };
     let who = who.unwrap_or(&placeholder);
     let me = || principal_href(who.user_id);

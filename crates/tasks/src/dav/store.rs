@@ -42,6 +42,9 @@ pub struct Principal {
     pub display_name: String,
     /// Published as `mailto:` in `CALDAV:calendar-user-address-set`.
     pub email: String,
+    /// Signed in with a read-only credential (an API key of scope `read`): the store shows
+    /// every calendar as not writable and refuses writes (`Forbidden`).
+    pub read_only: bool,
 }
 
 /// One project, seen as a calendar collection of VTODOs.

@@ -1,7 +1,7 @@
 //! Comments on tasks: read by every member, written by commenters and above, deleted by
 //! their author or an admin.
 
-use platform::{AppError, AppResult};
+use platform::{AppError, AppResult, db::begin_write};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
 };
@@ -51,7 +51,7 @@ pub async fn add(
             format!("must be at most {TEXT_CHARS} characters"),
         ));
     }
-    let tx = platform::db::begin_write(&state.db).await?;
+    let tx = begin_write(&state.db).await?;
     let (task, _) = access::task(&tx, user, task, Role::Commenter, Trash::Excluded).await?;
     let now = state.now();
     let row = comment::ActiveModel {
@@ -70,7 +70,7 @@ pub async fn add(
 }
 
 pub async fn delete(state: &TasksState, user: i64, task: i64, id: i64) -> AppResult<()> {
-    let tx = platform::db::begin_write(&state.db).await?;
+    let tx = begin_write(&state.db).await?;
     let (_, reached) = access::task(&tx, user, task, Role::Commenter, Trash::Excluded).await?;
     let row = comment::Entity::find_by_id(id)
         .filter(comment::Column::TaskId.eq(task))

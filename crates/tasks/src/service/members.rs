@@ -1,7 +1,7 @@
 //! A project's members: invited by email with a role, their role changed, removed; the
 //! last owner never goes.
 
-use platform::{AppError, AppResult, auth::user};
+use platform::{AppError, AppResult, auth::user, db::begin_write};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder,
@@ -54,7 +54,7 @@ pub async fn add(
     project: i64,
     input: NewMember,
 ) -> AppResult<MemberView> {
-    let tx = platform::db::begin_write(&state.db).await?;
+    let tx = begin_write(&state.db).await?;
     let reached = access::project(&tx, caller, project, Role::Admin, Trash::Excluded).await?;
     may_grant(reached.role, input.role)?;
     let email = input.email.trim().to_lowercase();
@@ -89,7 +89,7 @@ pub async fn change(
     member_id: i64,
     changes: MemberChanges,
 ) -> AppResult<MemberView> {
-    let tx = platform::db::begin_write(&state.db).await?;
+    let tx = begin_write(&state.db).await?;
     let reached = access::project(&tx, caller, project, Role::Admin, Trash::Excluded).await?;
     let row = member::Entity::find_by_id((project, member_id))
         .one(&tx)
@@ -118,7 +118,7 @@ pub async fn remove(
     project: i64,
     member_id: i64,
 ) -> AppResult<()> {
-    let tx = platform::db::begin_write(&state.db).await?;
+    let tx = begin_write(&state.db).await?;
     let needed = if member_id == caller {
         Role::Viewer
     } else {

@@ -1,7 +1,7 @@
 //! Projects: made, changed, nested, put in the trash and restored.
 
 use chrono::{DateTime, Utc};
-use platform::{AppError, AppResult, error::Validator};
+use platform::{AppError, AppResult, db::begin_write, error::Validator};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
     QueryOrder, sea_query::Expr,
@@ -77,7 +77,7 @@ pub async fn create(state: &TasksState, user: i64, input: NewProject) -> AppResu
         .and_then(|d| v.check("description", parse_text(d)));
     v.finish()?;
     let now = state.now();
-    let tx = platform::db::begin_write(&state.db).await?;
+    let tx = begin_write(&state.db).await?;
     if let Some(parent) = input.parent_id {
         parent_for(&tx, user, parent, None).await?;
     }
@@ -128,7 +128,7 @@ pub async fn change(
         .description
         .map(|d| d.and_then(|d| v.check("description", parse_text(&d))));
     v.finish()?;
-    let tx = platform::db::begin_write(&state.db).await?;
+    let tx = begin_write(&state.db).await?;
     let Access { project, role } =
         access::project(&tx, user, id, Role::Admin, Trash::Excluded).await?;
     if let Some(Some(parent)) = changes.parent_id {
@@ -212,7 +212,7 @@ async fn set_deleted(
     at: Option<DateTime<Utc>>,
     trash: Trash,
 ) -> AppResult<()> {
-    let tx = platform::db::begin_write(&state.db).await?;
+    let tx = begin_write(&state.db).await?;
     let access = access::project(&tx, user, id, Role::Owner, trash).await?;
     if trash == Trash::Included && access.project.deleted_at.is_none() {
         return Err(AppError::NotFound);

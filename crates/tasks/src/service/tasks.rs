@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use chrono_tz::Tz;
-use platform::{AppError, AppResult};
+use platform::{AppError, AppResult, db::begin_write};
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::Set,
@@ -37,7 +37,7 @@ pub async fn create(
     project_id: i64,
     changes: ValidChanges,
 ) -> AppResult<TaskView> {
-    let tx = platform::db::begin_write(&state.db).await?;
+    let tx = begin_write(&state.db).await?;
     let access =
         access::project(&tx, writer.user, project_id, Role::Editor, Trash::Excluded).await?;
     let task = insert(
@@ -106,7 +106,7 @@ pub async fn change(
     id: i64,
     changes: ValidChanges,
 ) -> AppResult<TaskView> {
-    let tx = platform::db::begin_write(&state.db).await?;
+    let tx = begin_write(&state.db).await?;
     let (task, access) = access::task(&tx, writer.user, id, Role::Editor, Trash::Excluded).await?;
     let (task, event) = update(&tx, writer, task, access, changes, state.now()).await?;
     finish(state, tx, writer, task, event).await
@@ -152,7 +152,7 @@ pub async fn skip(
     id: i64,
     occurrence: NaiveDateTime,
 ) -> AppResult<TaskView> {
-    let tx = platform::db::begin_write(&state.db).await?;
+    let tx = begin_write(&state.db).await?;
     let (task, _) = access::task(&tx, writer.user, id, Role::Editor, Trash::Excluded).await?;
     let (Some(_), Some(due)) = (task.rrule.as_ref(), task.due()) else {
         return Err(AppError::validation(
@@ -188,7 +188,7 @@ pub async fn skip(
 
 /// Puts a task and its subtasks in the trash.
 pub async fn delete(state: &TasksState, writer: Writer, id: i64) -> AppResult<()> {
-    let tx = platform::db::begin_write(&state.db).await?;
+    let tx = begin_write(&state.db).await?;
     let (task, _) = access::task(&tx, writer.user, id, Role::Editor, Trash::Excluded).await?;
     remove(state, &tx, writer, &task).await?;
     tx.commit().await?;
@@ -242,7 +242,7 @@ pub async fn remove(
 /// Takes a task out of the trash (its parent too, if it went with it); its reminders are
 /// planned again.
 pub async fn restore(state: &TasksState, writer: Writer, id: i64) -> AppResult<TaskView> {
-    let tx = platform::db::begin_write(&state.db).await?;
+    let tx = begin_write(&state.db).await?;
     let (task, _) = access::task(&tx, writer.user, id, Role::Editor, Trash::Included).await?;
     if task.deleted_at.is_none() {
         return Err(AppError::NotFound);
@@ -563,6 +563,9 @@ async fn move_to(
         .exec(tx)
         .await?;
     bump(tx, task.project_id).await?;
+    // The old project keeps no tombstone of what left it (the rows now belong to the
+    // target), so a CalDAV sync could not report them removed: a client kept them.
+    expire_sync_tokens(tx, task.project_id).await?;
     let mut row: task::ActiveModel = task.into();
     row.project_id = Set(target);
     row.parent_id = Set(None);
@@ -710,6 +713,21 @@ pub async fn bump(tx: &impl ConnectionTrait, project_id: i64) -> AppResult<i64> 
         .await?
         .ok_or(AppError::NotFound)?;
     Ok(project.sync_seq)
+}
+
+/// Makes every sync token of the project handed out so far too old (`sync_floor`), for a
+/// change that leaves no tombstone a sync could report: a CalDAV client's next sync is
+/// refused with `valid-sync-token`, and it lists the calendar again.
+pub async fn expire_sync_tokens(tx: &impl ConnectionTrait, project_id: i64) -> AppResult<()> {
+    project::Entity::update_many()
+        .col_expr(
+            project::Column::SyncFloor,
+            Expr::col(project::Column::SyncSeq),
+        )
+        .filter(project::Column::Id.eq(project_id))
+        .exec(tx)
+        .await?;
+    Ok(())
 }
 
 /// A new task's UID: random, as RFC 5545 asks of a UID (globally unique).
