@@ -54,7 +54,14 @@ impl AppState {
         let client_addresses = ClientAddresses::from_config(&config)?;
         crate::mail::register(&jobs, mailer.clone());
         crate::auth::email_flows::register(&jobs, &db, config.clone(), mailer.clone());
-        let notify = Notify::new(&db, &jobs, mailer.clone(), shared.clone(), background);
+        let notify = Notify::new(
+            &config,
+            &db,
+            &jobs,
+            mailer.clone(),
+            shared.clone(),
+            background,
+        )?;
         let webhooks = Webhooks::new(&db, &jobs, &notify, config.allow_private_outbound)?;
         Ok(Self {
             db,

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use chrono::{NaiveDate, NaiveTime, TimeDelta};
 use platform::{
     jobs::{Enqueue, Job, JobContext, JobError},
-    notify::Message,
+    notify::{Message, Urgency},
 };
 use sea_orm::{
     ActiveValue::Set,
@@ -171,6 +171,9 @@ pub async fn run(state: Arc<TasksState>, job: Digest, _: JobContext) -> Result<(
             state.platform.config.public_url().trim_end_matches('/'),
             end_of_day.format("%Y-%m-%dT%H:%M:%SZ")
         )),
+        // Once already (the day's row); the key makes the mail and push jobs once too.
+        key: Some(format!("{KIND}:{}", job.date)),
+        urgency: Urgency::Normal,
     };
     let tx = platform::db::begin_write(&state.db)
         .await

@@ -27,7 +27,7 @@ use platform::{
     AppResult,
     db::begin_write,
     jobs::{Enqueue, Job, JobContext, JobError},
-    notify::Message,
+    notify::{Message, Urgency},
 };
 use sea_orm::{
     ActiveModelTrait,
@@ -382,6 +382,10 @@ async fn send(
             title: format!("Reminder: {}", task.title),
             body: format!("{due}{lateness}").trim().to_owned(),
             link: Some(link.clone()),
+            // The firing is once already (its delivery row); the key makes the mail and
+            // push jobs once too, should it run again.
+            key: Some(format!("{KIND}:{}:{}", job.reminder_id, job.occurrence)),
+            urgency: Urgency::Normal,
         };
         let id = state.platform.notify.send(tx, user, message).await?;
         sent.push((user, id));

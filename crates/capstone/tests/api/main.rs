@@ -15,6 +15,7 @@ mod link_enrichment;
 mod links;
 mod migrations;
 mod notifications;
+mod ntfy;
 mod oauth;
 mod observability;
 mod paths;

@@ -11,6 +11,7 @@ mod m20261203_000001_create_jobs;
 mod m20261203_000002_create_webhooks;
 mod m20261203_000003_create_notifications;
 mod m20261203_000004_jobs_claim_indexes;
+mod m20261203_000005_notification_ntfy;
 mod m20261203_000006_idempotency_keys;
 
 use sea_orm_migration::MigrationTrait;
@@ -26,6 +27,7 @@ pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         Box::new(m20261203_000002_create_webhooks::Migration),
         Box::new(m20261203_000003_create_notifications::Migration),
         Box::new(m20261203_000004_jobs_claim_indexes::Migration),
+        Box::new(m20261203_000005_notification_ntfy::Migration),
         Box::new(m20261203_000006_idempotency_keys::Migration),
     ]
 }

@@ -1,5 +1,5 @@
-//! `notifications` and `notification_preferences` (migration
-//! `m20261203_000003_create_notifications`).
+//! `notifications` and `notification_preferences` (migrations
+//! `m20261203_000003_create_notifications`, `m20261203_000005_notification_ntfy`).
 
 pub mod notification {
     use chrono::{DateTime, Utc};
@@ -39,6 +39,10 @@ pub mod preferences {
         /// A JSON object: kind -> channels.
         pub channels: String,
         pub updated_at: DateTime<Utc>,
+        /// The ntfy topic URL pushes go to, such as `https://ntfy.sh/my-topic`.
+        pub ntfy_url: Option<String>,
+        /// The access token for a protected topic; never shown (see the migration).
+        pub ntfy_token: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,5 +1,5 @@
 //! `/api/v1/me/notifications` (the inbox, its unread count and live stream) and
-//! `/api/v1/me/preferences` (time zone, channels per kind).
+//! `/api/v1/me/preferences` (time zone, channels per kind, the ntfy topic).
 
 use std::{collections::BTreeMap, convert::Infallible};
 
@@ -21,11 +21,12 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::{
     Channel, channels_of,
     entity::{notification, preferences},
+    ntfy,
 };
 use crate::{
     auth::CurrentUser,
     error::{AppError, AppResult, Problem, Validator},
-    http::{Json, Page, Pagination, Query},
+    http::{Json, Page, Pagination, Query, json::nullable},
     state::AppState,
 };
 
@@ -260,6 +261,33 @@ pub struct Preferences {
     /// For each kind of notification, the channels it goes to: the user's choice, or the
     /// kind's default.
     pub channels: BTreeMap<String, Vec<Channel>>,
+    /// Where the `ntfy` channel pushes; `null` until set (a kind sent to `ntfy` then goes
+    /// only to its other channels).
+    pub ntfy: Option<NtfyView>,
+}
+
+/// The caller's ntfy topic, as shown: the token never is.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct NtfyView {
+    /// The topic URL, such as `https://ntfy.sh/my-topic`.
+    pub url: String,
+    /// Whether an access token is stored (it is sent with every push, never shown).
+    pub token_set: bool,
+}
+
+/// Where to push by [ntfy](https://docs.ntfy.sh/publish/).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NtfySettings {
+    /// The full topic URL: an ntfy server (`https://ntfy.sh` or your own, also under a
+    /// path) and a topic of 1 to 64 letters, digits, `-` or `_`, such as
+    /// `https://ntfy.sh/my-topic`. It must reach a public address unless the server allows
+    /// private ones.
+    pub url: String,
+    /// An access token (`tk_…`) for a protected topic, sent as `Authorization: Bearer`.
+    /// Absent or `null`: none. The settings are replaced whole, so a change of URL that
+    /// keeps the token gives it again: a token never follows a URL it was not given with.
+    pub token: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -267,6 +295,11 @@ pub struct PreferenceChanges {
     pub time_zone: Option<String>,
     /// Kinds to change, each with the channels it should go to (`[]` for none).
     pub channels: Option<BTreeMap<String, Vec<Channel>>>,
+    /// The ntfy topic, replacing the one set (token included); `null` removes it, and
+    /// pushes stop, queued ones included; absent leaves it as it is.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<NtfySettings>)]
+    pub ntfy: Option<Option<NtfySettings>>,
 }
 
 async fn current(state: &AppState, user: i64) -> AppResult<Preferences> {
@@ -279,9 +312,16 @@ async fn current(state: &AppState, user: i64) -> AppResult<Preferences> {
         .map(|(kind, defaults)| (kind.to_owned(), defaults))
         .collect();
     channels.extend(chosen);
+    let ntfy = stored.as_ref().and_then(|p| {
+        p.ntfy_url.clone().map(|url| NtfyView {
+            url,
+            token_set: p.ntfy_token.is_some(),
+        })
+    });
     Ok(Preferences {
         time_zone: stored.map_or_else(|| "UTC".to_owned(), |p| p.time_zone),
         channels,
+        ntfy,
     })
 }
 
@@ -304,7 +344,7 @@ pub async fn get_preferences(
     Ok(Json(current(&state, user.id).await?))
 }
 
-/// Changes the caller's time zone or channels; kinds not named keep theirs.
+/// Changes the caller's time zone, channels or ntfy topic; what is not named stays as it is.
 #[utoipa::path(
     patch,
     path = "/me/preferences",
@@ -315,7 +355,7 @@ pub async fn get_preferences(
     responses(
         (status = 200, description = "The preferences", body = Preferences),
         (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "An unknown zone or kind", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An unknown zone or kind, or an ntfy URL or token that will not do (`ntfy.url`, `ntfy.token`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn update_preferences(
@@ -344,6 +384,22 @@ pub async fn update_preferences(
             format!("{unknown:?} is not a kind of notification"),
         );
     }
+    // `Some(None)`: remove; `Some(Some(..))`: the checked URL and the token.
+    let mut ntfy_change = None;
+    match &input.ntfy {
+        None => {}
+        Some(None) => ntfy_change = Some((None, None)),
+        Some(Some(settings)) => {
+            let url = v.check(
+                "ntfy.url",
+                ntfy::check_url(&settings.url, state.config.allow_private_outbound).await,
+            );
+            if let Some(token) = &settings.token {
+                v.check("ntfy.token", ntfy::check_token(token));
+            }
+            ntfy_change = Some((url, settings.token.clone()));
+        }
+    }
     v.finish()?;
     let before = current(&state, user.id).await?;
     let stored = preferences::Entity::find_by_id(user.id)
@@ -355,11 +411,18 @@ pub async fn update_preferences(
         channels.dedup();
         chosen.insert(kind, channels);
     }
+    let (ntfy_url, ntfy_token) = ntfy_change.unwrap_or_else(|| {
+        stored
+            .map(|p| (p.ntfy_url, p.ntfy_token))
+            .unwrap_or_default()
+    });
     let row = preferences::ActiveModel {
         user_id: Set(user.id),
         time_zone: Set(input.time_zone.unwrap_or(before.time_zone)),
         channels: Set(serde_json::to_string(&chosen).expect("channels serialise")),
         updated_at: Set(state.clock.now()),
+        ntfy_url: Set(ntfy_url),
+        ntfy_token: Set(ntfy_token),
     };
     preferences::Entity::insert(row)
         .on_conflict(
@@ -368,6 +431,8 @@ pub async fn update_preferences(
                     preferences::Column::TimeZone,
                     preferences::Column::Channels,
                     preferences::Column::UpdatedAt,
+                    preferences::Column::NtfyUrl,
+                    preferences::Column::NtfyToken,
                 ])
                 .to_owned(),
         )

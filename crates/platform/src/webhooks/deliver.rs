@@ -19,7 +19,7 @@ use super::{
 use crate::{
     db::Db,
     jobs::{Job, JobContext, JobError, Jobs, Retries},
-    notify::{Message, Notify, WEBHOOK_DISABLED},
+    notify::{Message, Notify, Urgency, WEBHOOK_DISABLED},
     outbound,
 };
 
@@ -294,6 +294,9 @@ async fn note_health(
                         hook.url
                     ),
                     link: Some(format!("/api/v1/webhooks/{}", hook.id)),
+                    // Sent once already: by the transaction that turned the webhook off.
+                    key: None,
+                    urgency: Urgency::Normal,
                 };
                 told = notify.send(&tx, hook.owner_id, message).await?;
             }
