@@ -79,15 +79,15 @@ fn document_common_answers(openapi: &mut utoipa::openapi::OpenApi) {
             .build()
     };
     for item in openapi.paths.paths.values_mut() {
-        for operation in [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.patch,
+        for (writes, operation) in [
+            (false, &mut item.get),
+            (true, &mut item.put),
+            (true, &mut item.post),
+            (true, &mut item.delete),
+            (true, &mut item.patch),
         ]
         .into_iter()
-        .flatten()
+        .filter_map(|(writes, operation)| Some((writes, operation.as_mut()?)))
         {
             let parameters = operation.parameters.as_deref().unwrap_or_default();
             let located = |place: ParameterIn| {
@@ -102,6 +102,12 @@ fn document_common_answers(openapi: &mut utoipa::openapi::OpenApi) {
             // Every operation that names a way to sign in refuses a caller without one.
             if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
                 answers.push(("401", "Not signed in, or credentials that do not check out"));
+                if writes {
+                    answers.push((
+                        "403",
+                        "Not allowed: a read-only API key, or a role too low for this",
+                    ));
+                }
             }
             if in_path || body {
                 answers.push(("400", "A path parameter or the body does not parse"));
