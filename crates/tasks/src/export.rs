@@ -5,34 +5,18 @@
 use std::collections::HashMap;
 
 use platform::AppResult;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use crate::{
-    entities::{label, reminder, task, task_label},
+    entities::task,
     ical::{self, Object},
-    ical_map,
+    ical_map, views,
 };
 
 /// Each task as a calendar object.
 pub async fn objects(db: &impl ConnectionTrait, rows: &[task::Model]) -> AppResult<Vec<Object>> {
     let ids: Vec<i64> = rows.iter().map(|t| t.id).collect();
-    let links = task_label::Entity::find()
-        .filter(task_label::Column::TaskId.is_in(ids.clone()))
-        .all(db)
-        .await?;
-    let names: HashMap<i64, String> = label::Entity::find()
-        .filter(label::Column::Id.is_in(links.iter().map(|l| l.label_id)))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|l| (l.id, l.name))
-        .collect();
-    let mut labels: HashMap<i64, Vec<String>> = HashMap::new();
-    for l in links {
-        if let Some(name) = names.get(&l.label_id) {
-            labels.entry(l.task_id).or_default().push(name.clone());
-        }
-    }
+    let mut labels = views::label_names(db, &ids).await?;
     let parents: HashMap<i64, String> = task::Entity::find()
         .filter(task::Column::Id.is_in(rows.iter().filter_map(|t| t.parent_id)))
         .all(db)
@@ -40,21 +24,11 @@ pub async fn objects(db: &impl ConnectionTrait, rows: &[task::Model]) -> AppResu
         .into_iter()
         .map(|t| (t.id, t.uid))
         .collect();
-    let mut alarms: HashMap<i64, Vec<reminder::Model>> = HashMap::new();
-    for r in reminder::Entity::find()
-        .filter(reminder::Column::TaskId.is_in(ids))
-        .order_by_asc(reminder::Column::Id)
-        .all(db)
-        .await?
-    {
-        alarms.entry(r.task_id).or_default().push(r);
-    }
+    let alarms = views::reminders_of(db, &ids).await?;
     Ok(rows
         .iter()
         .map(|t| {
-            let mut names = labels.remove(&t.id).unwrap_or_default();
-            names.sort();
-            names.dedup();
+            let names = labels.remove(&t.id).unwrap_or_default();
             let cx = ical_map::Context {
                 labels: &names,
                 parent_uid: t

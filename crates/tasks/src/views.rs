@@ -37,24 +37,7 @@ pub async fn tasks(
     Viewer { zone: viewer, now }: Viewer,
 ) -> AppResult<Vec<TaskView>> {
     let ids: Vec<i64> = tasks.iter().map(|t| t.id).collect();
-    let mut labels: HashMap<i64, Vec<String>> = HashMap::new();
-    let links = task_label::Entity::find()
-        .filter(task_label::Column::TaskId.is_in(ids.clone()))
-        .all(db)
-        .await?;
-    let label_ids: Vec<i64> = links.iter().map(|l| l.label_id).collect();
-    let names: HashMap<i64, String> = label::Entity::find()
-        .filter(label::Column::Id.is_in(label_ids))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|l| (l.id, l.name))
-        .collect();
-    for link in links {
-        if let Some(name) = names.get(&link.label_id) {
-            labels.entry(link.task_id).or_default().push(name.clone());
-        }
-    }
+    let mut labels = label_names(db, &ids).await?;
     let mut assignees: HashMap<i64, Vec<i64>> = HashMap::new();
     for a in assignee::Entity::find()
         .filter(assignee::Column::TaskId.is_in(ids.clone()))
@@ -64,21 +47,15 @@ pub async fn tasks(
     {
         assignees.entry(a.task_id).or_default().push(a.user_id);
     }
-    let mut reminders: HashMap<i64, Vec<ReminderView>> = HashMap::new();
-    for r in reminder::Entity::find()
-        .filter(reminder::Column::TaskId.is_in(ids))
-        .order_by_asc(reminder::Column::Id)
-        .all(db)
+    let mut reminders: HashMap<i64, Vec<ReminderView>> = reminders_of(db, &ids)
         .await?
-    {
-        reminders.entry(r.task_id).or_default().push(reminder(r));
-    }
+        .into_iter()
+        .map(|(task, list)| (task, list.into_iter().map(reminder).collect()))
+        .collect();
     Ok(tasks
         .into_iter()
         .map(|t| {
-            let mut names = labels.remove(&t.id).unwrap_or_default();
-            names.sort();
-            names.dedup();
+            let names = labels.remove(&t.id).unwrap_or_default();
             let due = t.due();
             TaskView {
                 id: t.id,
@@ -124,4 +101,50 @@ pub fn reminder(r: reminder::Model) -> ReminderView {
         snoozed_until: r.snoozed_until,
         acknowledged_at: r.acknowledged_at,
     }
+}
+
+/// Each task's label names, sorted and without repeats, for all of `ids` at once.
+pub async fn label_names(
+    db: &impl ConnectionTrait,
+    ids: &[i64],
+) -> AppResult<HashMap<i64, Vec<String>>> {
+    let links = task_label::Entity::find()
+        .filter(task_label::Column::TaskId.is_in(ids.to_vec()))
+        .all(db)
+        .await?;
+    let names: HashMap<i64, String> = label::Entity::find()
+        .filter(label::Column::Id.is_in(links.iter().map(|l| l.label_id)))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|l| (l.id, l.name))
+        .collect();
+    let mut labels: HashMap<i64, Vec<String>> = HashMap::new();
+    for link in links {
+        if let Some(name) = names.get(&link.label_id) {
+            labels.entry(link.task_id).or_default().push(name.clone());
+        }
+    }
+    for list in labels.values_mut() {
+        list.sort();
+        list.dedup();
+    }
+    Ok(labels)
+}
+
+/// Each task's reminders, in the order they were made, for all of `ids` at once.
+pub async fn reminders_of(
+    db: &impl ConnectionTrait,
+    ids: &[i64],
+) -> AppResult<HashMap<i64, Vec<reminder::Model>>> {
+    let mut found: HashMap<i64, Vec<reminder::Model>> = HashMap::new();
+    for r in reminder::Entity::find()
+        .filter(reminder::Column::TaskId.is_in(ids.to_vec()))
+        .order_by_asc(reminder::Column::Id)
+        .all(db)
+        .await?
+    {
+        found.entry(r.task_id).or_default().push(r);
+    }
+    Ok(found)
 }
