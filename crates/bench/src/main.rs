@@ -32,6 +32,7 @@ mod queue_worker;
 mod receiver;
 mod report;
 mod rng;
+mod scratch;
 mod seed;
 mod server;
 

@@ -53,7 +53,7 @@ use crate::{
     queue_report::{self as report, Configuration, Kill, Lag, Throughput, Webhooks},
     queue_worker::{Noop, WorkerArgs},
     receiver::{self, EVENT, Receiver},
-    seed,
+    scratch::{Backend, on_scratch_database},
     server::{Paths, Server},
 };
 
@@ -91,21 +91,6 @@ const CONFIGURATIONS: [(Backend, usize); 3] = [
     (Backend::Postgres, 3),
     (Backend::Sqlite, 1),
 ];
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Backend {
-    Postgres,
-    Sqlite,
-}
-
-impl Backend {
-    fn name(self) -> &'static str {
-        match self {
-            Backend::Postgres => "PostgreSQL",
-            Backend::Sqlite => "SQLite",
-        }
-    }
-}
 
 pub fn jobs_queue(args: &QueueArgs) -> anyhow::Result<()> {
     let started = Instant::now();
@@ -180,38 +165,6 @@ async fn run(args: &QueueArgs, paths: &Paths, started: Instant) -> anyhow::Resul
             notes,
         },
     })
-}
-
-/// Runs `measure` on a fresh database of `backend`, removed afterwards whatever happened:
-/// a temporary SQLite file, or a scratch database on the PostgreSQL server.
-async fn on_scratch_database<T>(
-    backend: Backend,
-    measure: impl AsyncFnOnce(&str) -> anyhow::Result<T>,
-) -> anyhow::Result<T> {
-    match backend {
-        Backend::Sqlite => {
-            let dir = tempfile::Builder::new()
-                .prefix("capstone-bench-")
-                .tempdir()
-                .context("creating a temporary directory")?;
-            let url = format!("sqlite://{}?mode=rwc", dir.path().join("jobs.db").display());
-            measure(&url).await
-        }
-        Backend::Postgres => {
-            let admin_url = std::env::var("CAPSTONE_BENCH_POSTGRES_URL")
-                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-            let admin = seed::postgres::admin(&admin_url).await.context(
-                "the PostgreSQL server did not answer (set CAPSTONE_BENCH_POSTGRES_URL)",
-            )?;
-            let (name, url) = seed::postgres::create(&admin, &admin_url).await?;
-            let result = measure(&url).await;
-            let dropped = seed::postgres::drop(&admin, &name).await;
-            admin.close().await?;
-            let result = result?;
-            dropped?;
-            Ok(result)
-        }
-    }
 }
 
 /// What every phase needs.
