@@ -21,6 +21,9 @@
 //! deliveries, on one and three instances (child processes of this binary: its hidden
 //! `queue-worker` subcommand) over PostgreSQL and one over SQLite, and across a SIGKILL of
 //! one of three instances; see [`queue`]. It writes `target/bench/jobs-queue.json`.
+//!
+//! `capstone-bench tasks` measures the tasks app: see [`tasks`]. It writes
+//! `target/bench/tasks.json`.
 
 mod api;
 mod ceiling;
@@ -35,6 +38,8 @@ mod rng;
 mod scratch;
 mod seed;
 mod server;
+mod tasks;
+mod tasks_reminders;
 
 use std::{
     process::ExitCode,
@@ -68,6 +73,9 @@ enum Command {
     /// Jobs and webhook deliveries per second, lag, duplicates and losses of the durable
     /// job queue, on PostgreSQL (one and three instances) and SQLite, and across a SIGKILL.
     JobsQueue(queue::QueueArgs),
+    /// The tasks app: reminders delivered as webhooks by one instance on SQLite and three
+    /// on PostgreSQL (and across a SIGKILL), with their lag, losses and duplicates.
+    Tasks(tasks::TasksArgs),
     /// One instance of the job queue (started by `jobs-queue`).
     #[command(hide = true)]
     QueueWorker(queue_worker::WorkerArgs),
@@ -104,6 +112,7 @@ fn main() -> ExitCode {
         Command::Links(args) => links(&args),
         Command::JobsQueue(args) => queue::jobs_queue(&args),
         Command::QueueWorker(args) => queue_worker::run(&args),
+        Command::Tasks(args) => tasks::tasks(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -11,13 +11,13 @@
 //! library, and here they would only add the same HMAC to both sides of the comparison.
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::HashMap,
     convert::Infallible,
     sync::{
         Arc, Mutex,
         atomic::{AtomicU64, Ordering},
     },
-    time::{Duration, Instant},
+    time::{Duration, Instant, SystemTime},
 };
 
 use anyhow::{Context, ensure};
@@ -58,8 +58,8 @@ pub struct Receiver {
 #[derive(Default)]
 struct Tally {
     requests: u64,
-    /// `webhook-id` → the `seq` it carried.
-    ids: HashMap<String, u64>,
+    /// `webhook-id` → the `seq` it carried, and when it first came.
+    ids: HashMap<String, (u64, SystemTime)>,
     first: Option<Instant>,
     last: Option<Instant>,
 }
@@ -110,23 +110,45 @@ impl Receiver {
 
     /// What arrived since the last call, judged against events `0..expected`; starts afresh.
     pub fn take(&self, expected: u64) -> Received {
+        self.take_arrivals(0..expected).0
+    }
+
+    /// Distinct events received since the last [`Receiver::take`] (a live count).
+    pub fn distinct(&self) -> u64 {
+        self.tally.lock().expect("tally lock").ids.len() as u64
+    }
+
+    /// What arrived since the last call, judged against the events numbered `expected`,
+    /// with when each event first came (under any id); starts afresh.
+    pub fn take_arrivals(
+        &self,
+        expected: impl IntoIterator<Item = u64>,
+    ) -> (Received, HashMap<u64, SystemTime>) {
         let tally = std::mem::take(&mut *self.tally.lock().expect("tally lock"));
         let mut ids_per_seq: HashMap<u64, u32> = HashMap::new();
-        for &seq in tally.ids.values() {
+        let mut first: HashMap<u64, SystemTime> = HashMap::new();
+        for &(seq, at) in tally.ids.values() {
             *ids_per_seq.entry(seq).or_default() += 1;
+            first
+                .entry(seq)
+                .and_modify(|t| *t = (*t).min(at))
+                .or_insert(at);
         }
-        let received: HashSet<u64> = ids_per_seq.keys().copied().collect();
-        Received {
+        let received = Received {
             requests: tally.requests,
             distinct_ids: tally.ids.len() as u64,
             raw_repeats: tally.requests - tally.ids.len() as u64,
-            missing: (0..expected).filter(|seq| !received.contains(seq)).count() as u64,
+            missing: expected
+                .into_iter()
+                .filter(|seq| !first.contains_key(seq))
+                .count() as u64,
             duplicated: ids_per_seq.values().filter(|&&n| n > 1).count() as u64,
             window_s: match (tally.first, tally.last) {
                 (Some(first), Some(last)) => (last - first).as_secs_f64(),
                 _ => 0.0,
             },
-        }
+        };
+        (received, first)
     }
 }
 
@@ -146,17 +168,20 @@ async fn receive(
         .await
         .map(|b| b.to_bytes())
         .unwrap_or_default();
-    let seq = serde_json::from_slice::<Value>(&body)
-        .ok()
-        .and_then(|event| event["data"]["seq"].as_u64());
+    // The benchmark's own events are numbered by `seq`; the tasks app's reminders by theirs.
+    let seq = serde_json::from_slice::<Value>(&body).ok().and_then(|event| {
+        let data = &event["data"];
+        data["seq"].as_u64().or_else(|| data["reminder_id"].as_u64())
+    });
     let now = Instant::now();
+    let arrived = SystemTime::now();
     {
         let mut tally = tally.lock().expect("tally lock");
         tally.requests += 1;
         tally.first.get_or_insert(now);
         tally.last = Some(now);
         if let (Some(id), Some(seq)) = (id, seq) {
-            tally.ids.entry(id).or_insert(seq);
+            tally.ids.entry(id).or_insert((seq, arrived));
         }
     }
     let mut response = Response::new(Empty::new());

@@ -301,7 +301,7 @@ async fn insert_clicks(
 
 /// A value to insert.
 #[derive(Clone)]
-enum Field {
+pub enum Field {
     Int(i64),
     Bool(bool),
     Text(Cow<'static, str>),
@@ -330,7 +330,7 @@ impl From<Option<&'static str>> for Field {
 /// on PostgreSQL one `COPY … FROM STDIN` (parsing a large multi-row INSERT costs it about
 /// four times as much as the insert itself), on SQLite multi-row INSERTs of
 /// [`ROWS_PER_INSERT`] rows in transactions of [`ROWS_PER_TRANSACTION`].
-async fn bulk_insert(
+pub async fn bulk_insert(
     db: &DatabaseConnection,
     table_and_columns: &str,
     rows: impl Iterator<Item = Vec<Field>>,
@@ -607,7 +607,7 @@ fn hour_expression(backend: DbBackend, column: &str) -> String {
     }
 }
 
-fn timestamp(at: DateTime<Utc>) -> String {
+pub fn timestamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::AutoSi, false)
 }
 

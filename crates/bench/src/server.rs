@@ -47,7 +47,10 @@ impl Paths {
     }
 }
 
-/// `cargo build --release -p capstone`: a no-op taking a second when the build is current.
+/// `cargo build --release -p capstone -p capstone-bench`: a no-op taking a second when the
+/// build is current. This binary is named too, so that the server is built with the same
+/// features of every dependency as `cargo run -p capstone-bench` built them (`-p capstone`
+/// alone resolves some differently, and then each of the two builds rebuilds the platform).
 ///
 /// Without the variables `cargo run` sets for this binary (`CARGO_MANIFEST_DIR`,
 /// `CARGO_PKG_NAME`, …): build scripts such as ring's ask to run again when one of them
@@ -79,7 +82,7 @@ pub fn build_release(paths: &Paths) -> anyhow::Result<()> {
         }
     }
     let status = command
-        .args(["build", "--release", "-p", "capstone"])
+        .args(["build", "--release", "-p", "capstone", "-p", "capstone-bench"])
         .current_dir(&paths.root)
         .status()
         .context("running cargo build")?;
@@ -120,6 +123,16 @@ impl Server {
     /// only, as JSON) to `log`. The environment is cleaned of any `CAPSTONE_*` setting and
     /// the working directory has no `capstone.toml`, so only what is set here applies.
     pub fn capstone(paths: &Paths, database_url: &str, log: &Path) -> anyhow::Result<Self> {
+        Self::capstone_with(paths, database_url, log, &[])
+    }
+
+    /// [`Server::capstone`] with `settings` (`CAPSTONE_…` variables) added.
+    pub fn capstone_with(
+        paths: &Paths,
+        database_url: &str,
+        log: &Path,
+        settings: &[(&str, String)],
+    ) -> anyhow::Result<Self> {
         let port = free_port()?;
         let mut command = Command::new(&paths.capstone);
         for (name, _) in std::env::vars_os() {
@@ -139,7 +152,8 @@ impl Server {
             .env("CAPSTONE_LOG_LEVEL", "warn")
             .env("CAPSTONE_LOG_FORMAT", "json")
             // Seeded targets are example.com pages; fetching their titles is not the test.
-            .env("CAPSTONE_LINKS__FETCH_TITLES", "false");
+            .env("CAPSTONE_LINKS__FETCH_TITLES", "false")
+            .envs(settings.iter().map(|(name, value)| (name, value)));
         Self::spawn(command, port, log)
     }
 

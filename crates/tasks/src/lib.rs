@@ -46,7 +46,7 @@ use settings::Settings;
 
 /// What the integration tests reach inside the app.
 pub mod testing {
-    pub use crate::recurrence::place;
+    pub use crate::{recurrence::place, reminders::arm as arm_reminder};
 }
 
 /// What the tasks routes and jobs share.

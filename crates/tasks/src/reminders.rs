@@ -21,12 +21,12 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, NaiveTime, TimeDelta, Utc};
+use chrono::{DateTime, NaiveTime, SubsecRound, TimeDelta, Utc};
 use chrono_tz::Tz;
 use platform::{
     AppResult,
     db::begin_write,
-    jobs::{Enqueue, Job, JobContext, JobError},
+    jobs::{Enqueue, Job, JobContext, JobError, Jobs},
     notify::{Message, Urgency},
 };
 use sea_orm::{
@@ -130,7 +130,10 @@ pub async fn replan(
     let owner = preferences::of_user(tx, task.created_by).await?;
     let now = state.now();
     for r in reminders {
-        let planned = if live { plan(&r, task, &owner) } else { None };
+        // To the microsecond, as PostgreSQL keeps it: the job compares its time with the
+        // stored one, and a snooze of "10 minutes" from now has nanoseconds.
+        let planned = if live { plan(&r, task, &owner) } else { None }
+            .map(|(at, occurrence)| (at.trunc_subsecs(6), occurrence));
         let planned = match planned {
             // A time newly planned in the past is not a late reminder: it is one the
             // user set after its time, which no one wants to hear of.
@@ -153,7 +156,7 @@ pub async fn replan(
                 .await?;
         }
         if let (Some(at), Some(occurrence)) = (next_at, occurrence) {
-            arm(state, tx, r.id, occurrence, at).await?;
+            arm(&state.platform.jobs, tx, r.id, occurrence, at).await?;
         }
     }
     Ok(())
@@ -193,8 +196,9 @@ pub async fn disarm(tx: &impl ConnectionTrait, task_id: i64) -> AppResult<()> {
     Ok(())
 }
 
-async fn arm(
-    state: &TasksState,
+/// Queues the firing of reminder `id` for `occurrence` at `at`: once, however often called.
+pub async fn arm(
+    jobs: &Jobs,
     tx: &impl ConnectionTrait,
     id: i64,
     occurrence: String,
@@ -210,7 +214,7 @@ async fn arm(
         run_at: Some(at),
         key: Some(key),
     };
-    state.platform.jobs.enqueue_with(tx, &job, options).await?;
+    jobs.enqueue_with(tx, &job, options).await?;
     Ok(())
 }
 

@@ -3,19 +3,19 @@
 //! Everything above this module talks to [`Db`] (SeaORM's `DatabaseConnection`) and never
 //! asks which database it is, except through the few dialect helpers kept here.
 
+mod busy;
 mod constraint;
 mod search;
+mod write;
 
 use std::{path::Path, str::FromStr, time::Duration};
 
-use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
-};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr};
 use secrecy::ExposeSecret;
 
 pub use constraint::{Violation, violation};
 pub use search::contains_any;
+pub use write::WriteTransaction;
 
 use crate::config::Config;
 
@@ -116,13 +116,18 @@ fn options(config: &Config, sqlite: SqliteTuning) -> ConnectOptions {
                 // After a checkpoint, the WAL file is cut back to 64 MiB rather than kept
                 // at its largest size.
                 .pragma("journal_size_limit", (64 << 20).to_string())
+        })
+        // The busy timeout above applies until the connection is open (the pragmas
+        // themselves may wait); then a quicker waiter replaces it.
+        .map_sqlx_sqlite_pool_opts(|pool| {
+            pool.after_connect(|connection, _| Box::pin(busy::install(connection)))
         });
     options
 }
 
-/// A transaction that will write after it has read: `BEGIN IMMEDIATE` on SQLite (the
-/// write lock is taken, or waited for within the busy timeout, at the start), a plain
-/// `BEGIN` elsewhere.
+/// A transaction that will write after it has read: on SQLite, it waits for the pool's
+/// turn to write ([`WriteTransaction`]) and then takes the write lock at once
+/// (`BEGIN IMMEDIATE`); elsewhere it is a plain `BEGIN`.
 ///
 /// Why: a plain (deferred) SQLite transaction that reads first holds a snapshot, and when
 /// it then writes after another connection has committed, SQLite fails it at once with
@@ -130,12 +135,8 @@ fn options(config: &Config, sqlite: SqliteTuning) -> ConnectOptions {
 /// help an outdated snapshot. Eight CalDAV clients each PUTting tasks at once got a 500 on
 /// one PUT in five that way (scripts/caldav-check found it). A transaction whose first
 /// statement writes does not need this.
-pub async fn begin_write(db: &Db) -> Result<DatabaseTransaction, DbErr> {
-    db.begin_with_options(TransactionOptions {
-        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-        ..TransactionOptions::default()
-    })
-    .await
+pub async fn begin_write(db: &Db) -> Result<WriteTransaction, DbErr> {
+    WriteTransaction::begin(db).await
 }
 
 /// A pool that connects on first use: the server starts even when the database is down and

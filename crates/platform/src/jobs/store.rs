@@ -3,8 +3,8 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait, QueryFilter,
-    QuerySelect, TransactionTrait, TryInsertResult,
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter,
+    QuerySelect, TryInsertResult,
     sea_query::{Expr, ExprTrait, LockBehavior, LockType, Query},
 };
 use serde::{Deserialize, Serialize};
@@ -13,7 +13,10 @@ use super::{
     Job, JobContext, JobError,
     entity::{self, Column, Entity, JobState},
 };
-use crate::{db::Db, error::AppResult};
+use crate::{
+    db::{Db, WriteTransaction, begin_write},
+    error::AppResult,
+};
 
 /// How long finished jobs are kept: as long as their keys must keep meaning "done".
 const KEEP_DONE: TimeDelta = TimeDelta::days(7);
@@ -102,8 +105,9 @@ pub(super) async fn claim(
 /// fraction of a second of claims and outcomes, never more, and the database stays
 /// consistent: those jobs are queued or leased again and run again, which at-least-once
 /// delivery allows. Enqueues are not bookkeeping: they commit with the caller's change.
-pub(super) async fn bookkeeping(db: &Db) -> Result<DatabaseTransaction, DbErr> {
-    let tx = db.begin().await?;
+/// On SQLite it takes its turn to write with the rest of the process ([`begin_write`]).
+pub(super) async fn bookkeeping(db: &Db) -> Result<WriteTransaction, DbErr> {
+    let tx = begin_write(db).await?;
     if tx.get_database_backend() == DbBackend::Postgres {
         tx.execute_unprepared("SET LOCAL synchronous_commit = off")
             .await?;

@@ -5,7 +5,10 @@
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use chrono_tz::Tz;
-use platform::{AppError, AppResult, db::begin_write};
+use platform::{
+    AppError, AppResult,
+    db::{WriteTransaction, begin_write},
+};
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::Set,
@@ -271,7 +274,7 @@ pub async fn restore(state: &TasksState, writer: Writer, id: i64) -> AppResult<T
 /// the commit, and the view of the task as it now is.
 pub async fn finish(
     state: &TasksState,
-    tx: DatabaseTransaction,
+    tx: WriteTransaction,
     writer: Writer,
     task: task::Model,
     event: Event,
