@@ -35,6 +35,9 @@ mod rng;
 mod scratch;
 mod seed;
 mod server;
+mod tasks_dav;
+mod tasks_lists;
+mod tasks_seed;
 
 use std::{
     process::ExitCode,
@@ -71,6 +74,9 @@ enum Command {
     /// One instance of the job queue (started by `jobs-queue`).
     #[command(hide = true)]
     QueueWorker(queue_worker::WorkerArgs),
+    /// Task lists and CalDAV sync of the tasks app (temporary: part of `tasks` to come).
+    #[command(hide = true)]
+    TasksLists(tasks_lists::Args),
 }
 
 #[derive(Args)]
@@ -104,6 +110,7 @@ fn main() -> ExitCode {
         Command::Links(args) => links(&args),
         Command::JobsQueue(args) => queue::jobs_queue(&args),
         Command::QueueWorker(args) => queue_worker::run(&args),
+        Command::TasksLists(args) => tasks_lists::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
