@@ -446,9 +446,15 @@ fn floor(shape: ListShape, backend: DbBackend, user: i64, now: DateTime<Utc>) ->
             let pattern = format!("%{SEARCH_WORD}%");
             let title = bind(pattern.clone().into());
             let description = bind(pattern.into());
+            // sea-query writes the escape character as a string literal in the dialect's
+            // own syntax, and these two columns unqualified (`contains_any`).
+            let escape = match backend {
+                DbBackend::Postgres => r"E'\\'",
+                _ => r"'\'",
+            };
             sql += &format!(
-                " AND (LOWER(\"tasks\".\"title\") LIKE {title} ESCAPE '\\' \
-                 OR LOWER(\"tasks\".\"description\") LIKE {description} ESCAPE '\\')"
+                " AND (LOWER(\"title\") LIKE {title} ESCAPE {escape} \
+                 OR LOWER(\"description\") LIKE {description} ESCAPE {escape})"
             );
         }
     }
@@ -626,7 +632,7 @@ impl Figures {
         }
         let c = &self.caldav;
         let line = |label: &str, value: String, target: &str| {
-            println!("{}", format!("  {label:<34}{value:<18}{target}").trim_end());
+            println!("{}", format!("  {label:<36}{value:<18}{target}").trim_end());
         };
         println!(
             "  CalDAV sync-collection of a {}-task calendar (getetag; HTTP Basic, API key)",
