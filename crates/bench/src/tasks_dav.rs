@@ -58,10 +58,7 @@ pub async fn measure(
     calendar: Calendar<'_>,
     syncs: usize,
 ) -> anyhow::Result<Sync> {
-    let collection = format!(
-        "/dav/calendars/{}/{}/",
-        calendar.owner_id, calendar.project
-    );
+    let collection = format!("/dav/calendars/{}/{}/", calendar.owner_id, calendar.project);
     let expected: HashSet<String> = calendar
         .tasks
         .iter()

@@ -82,6 +82,10 @@ pub struct Figures {
     pub api_users: usize,
     pub seed_s: f64,
     pub lists: Vec<Shape>,
+    /// `GET /api/v1/me` with the same keys: what any authenticated request costs (HTTP, the
+    /// key's and the user's lookups), to read the lists' distance from their SQL by.
+    pub me_p50_ms: f64,
+    pub me_p99_ms: f64,
     pub caldav: tasks_dav::Sync,
     /// The server's peak resident memory (VmHWM), to its exit after SIGTERM.
     pub peak_rss_kib: u64,
@@ -173,16 +177,19 @@ pub async fn measure_with(
     for i in 0..api_users {
         let user = &seeded.users[i * seeded.users.len() / api_users];
         let key = api_key(&client, &base, &user.email, "read").await?;
-        callers.push(Caller {
-            id: user.id,
-            key,
-        });
+        callers.push(Caller { id: user.id, key });
     }
     eprintln!(
         "    {api_users} API keys made through the API in {:.1} s",
         started.elapsed().as_secs_f64()
     );
 
+    let (me_p50_ms, me_p99_ms) = time_me(&client, &base, &callers, plan.samples).await?;
+    eprintln!(
+        "    GET /api/v1/me          p50 {} p99 {}",
+        ms(me_p50_ms),
+        ms(me_p99_ms)
+    );
     let floor = connect(database_url).await?;
     let mut lists = Vec::new();
     for shape in SHAPES {
@@ -243,6 +250,8 @@ pub async fn measure_with(
         api_users,
         seed_s: seeded.took.as_secs_f64(),
         lists,
+        me_p50_ms,
+        me_p99_ms,
         caldav,
         peak_rss_kib: stopped.peak_rss_kib,
         peak_rss_kib_by_phase: [rss_start, rss_lists, rss_caldav],
@@ -254,6 +263,37 @@ pub async fn measure_with(
 struct Caller {
     id: i64,
     key: String,
+}
+
+/// `GET /api/v1/me` as each caller in turn, after a warm-up: (p50, p99) in ms.
+async fn time_me(
+    client: &reqwest::Client,
+    base: &str,
+    callers: &[Caller],
+    samples: usize,
+) -> anyhow::Result<(f64, f64)> {
+    let mut us = Vec::with_capacity(samples);
+    for i in 0..WARMUP + samples {
+        let caller = &callers[i % callers.len()];
+        let started = Instant::now();
+        let response = client
+            .get(format!("{base}/api/v1/me"))
+            .bearer_auth(&caller.key)
+            .send()
+            .await?;
+        let status = response.status();
+        let body = response.bytes().await?;
+        let took = started.elapsed();
+        ensure!(
+            status.is_success() && !body.is_empty(),
+            "GET /api/v1/me answered {status}"
+        );
+        if i >= WARMUP {
+            us.push(micros(took));
+        }
+    }
+    us.sort_unstable();
+    Ok((percentile_ms(&us, 0.50), percentile_ms(&us, 0.99)))
 }
 
 /// `POST /api/v1/me/api-keys` as `email` with the seeded password.
@@ -405,8 +445,10 @@ fn floor(shape: ListShape, backend: DbBackend, user: i64, now: DateTime<Utc>) ->
          INNER JOIN \"project_members\" ON \"tasks\".\"project_id\" = \"project_members\".\"project_id\" \
          WHERE \"project_members\".\"user_id\" = {} \
          AND \"tasks\".\"deleted_at\" IS NULL \
-         AND \"tasks\".\"project_id\" IN (SELECT \"id\" FROM \"projects\" WHERE \"projects\".\"deleted_at\" IS NULL)",
-        bind(user.into())
+         AND EXISTS(SELECT {} FROM \"projects\" WHERE \"projects\".\"id\" = \"tasks\".\"project_id\" \
+         AND \"projects\".\"deleted_at\" IS NULL)",
+        bind(user.into()),
+        bind(1i32.into())
     );
     let statuses = |bind: &mut dyn FnMut(Value) -> String, list: &[&str]| {
         list.iter()
@@ -630,6 +672,13 @@ impl Figures {
                 mark(s.ratio_p50 <= MAX_LIST_TO_SQL)
             );
         }
+        println!(
+            "  {:<24}{:>10}{:>10}{:>38}",
+            "(GET /api/v1/me)",
+            ms(self.me_p50_ms),
+            ms(self.me_p99_ms),
+            "any authenticated request: no target"
+        );
         let c = &self.caldav;
         let line = |label: &str, value: String, target: &str| {
             println!("{}", format!("  {label:<36}{value:<18}{target}").trim_end());
@@ -677,7 +726,8 @@ impl Figures {
             "not a target",
         );
         let mb = |kib: u64| kib as f64 / 1024.0;
-        let phase = |kib: Option<u64>| kib.map_or_else(|| "n/a".into(), |k| format!("{:.0}", mb(k)));
+        let phase =
+            |kib: Option<u64>| kib.map_or_else(|| "n/a".into(), |k| format!("{:.0}", mb(k)));
         line(
             "peak RSS",
             format!(

@@ -121,7 +121,8 @@ pub async fn seed(url: &str, sizes: Sizes, hash_of: &str) -> anyhow::Result<Seed
 
     let phase = Instant::now();
     let users = (0..=sizes.users).map(|u| {
-        let created: Field = timestamp(now - TimeDelta::days(400) + TimeDelta::seconds(u.into())).into();
+        let created: Field =
+            timestamp(now - TimeDelta::days(400) + TimeDelta::seconds(u.into())).into();
         vec![
             Field::Int(plan.user_id(u)),
             plan.email(u).into(),
@@ -221,7 +222,9 @@ pub async fn seed(url: &str, sizes: Sizes, hash_of: &str) -> anyhow::Result<Seed
     eprintln!("      projects    {:>5.1} s", phase.elapsed().as_secs_f64());
 
     let phase = Instant::now();
-    let tasks = (0..=sizes.users).flat_map(|u| plan.tasks_of(u)).map(|t| t.row());
+    let tasks = (0..=sizes.users)
+        .flat_map(|u| plan.tasks_of(u))
+        .map(|t| t.row());
     bulk_insert(
         &db,
         "tasks (id, project_id, uid, dav_name, title, description, status, completed_at, \
@@ -439,15 +442,18 @@ impl<'a> Plan<'a> {
                     rng.below(150) as i64 - 45
                 };
                 let date = now.date_naive() + TimeDelta::days(days);
-                let time = NaiveTime::from_hms_opt(8 + rng.below(11) as u32, 30 * rng.below(2) as u32, 0)
-                    .expect("a valid time");
+                let time =
+                    NaiveTime::from_hms_opt(8 + rng.below(11) as u32, 30 * rng.below(2) as u32, 0)
+                        .expect("a valid time");
                 Some(match kind {
                     1 => Due {
                         kind: "date",
                         date,
                         time: None,
                         zone: None,
-                        at: (date + TimeDelta::days(1)).and_time(NaiveTime::MIN).and_utc()
+                        at: (date + TimeDelta::days(1))
+                            .and_time(NaiveTime::MIN)
+                            .and_utc()
                             - TimeDelta::seconds(1),
                     },
                     2 => Due {
@@ -469,8 +475,7 @@ impl<'a> Plan<'a> {
                             date,
                             time: Some(time),
                             zone: Some(zone),
-                            at: date.and_time(time).and_utc()
-                                - TimeDelta::minutes(offset_minutes),
+                            at: date.and_time(time).and_utc() - TimeDelta::minutes(offset_minutes),
                         }
                     }
                 })
@@ -497,7 +502,10 @@ impl<'a> Plan<'a> {
             1 => vec![rng.below(LABELS.len() as u64) as usize],
             _ => {
                 let a = rng.below(LABELS.len() as u64) as usize;
-                vec![a, (a + 1 + rng.below(LABELS.len() as u64 - 1) as usize) % LABELS.len()]
+                vec![
+                    a,
+                    (a + 1 + rng.below(LABELS.len() as u64 - 1) as usize) % LABELS.len(),
+                ]
             }
         };
         let searched = rng.percent(3);
@@ -511,7 +519,9 @@ impl<'a> Plan<'a> {
             }
         );
         let description = if searched && !title.contains(SEARCH_WORD) {
-            Some(format!("Check the {SEARCH_WORD} first.\n\n- [ ] numbers\n- [ ] dates"))
+            Some(format!(
+                "Check the {SEARCH_WORD} first.\n\n- [ ] numbers\n- [ ] dates"
+            ))
         } else if rng.percent(30) {
             Some(rng.pick(&DESCRIPTIONS).to_owned())
         } else {
@@ -569,7 +579,10 @@ const OBJECTS: [(&str, u64); 10] = [
 ];
 const DESCRIPTIONS: [(&str, u64); 3] = [
     ("Before Friday, see the notes from last week.", 1),
-    ("**Important**: ask about the *second* option too.\n\nhttps://example.com/notes", 1),
+    (
+        "**Important**: ask about the *second* option too.\n\nhttps://example.com/notes",
+        1,
+    ),
     ("- [ ] first step\n- [ ] second step\n- [x] done already", 1),
 ];
 
@@ -618,7 +631,8 @@ impl Task {
             self.title.into(),
             self.description.map_or(Field::Null, Field::from),
             self.status.into(),
-            self.completed_at.map_or(Field::Null, |t| timestamp(t).into()),
+            self.completed_at
+                .map_or(Field::Null, |t| timestamp(t).into()),
             Field::Int(self.priority.into()),
             Field::Null,
             Field::Int(self.position),
@@ -777,7 +791,7 @@ fn timestamp(at: DateTime<Utc>) -> String {
 }
 
 async fn next_id(db: &DatabaseConnection, table: &str) -> anyhow::Result<i64> {
-    Ok(scalar(db, &format!("SELECT COALESCE(MAX(id), 0) + 1 FROM {table}")).await?)
+    scalar(db, &format!("SELECT COALESCE(MAX(id), 0) + 1 FROM {table}")).await
 }
 
 async fn scalar(db: &impl ConnectionTrait, sql: &str) -> anyhow::Result<i64> {
