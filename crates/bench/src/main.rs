@@ -39,7 +39,10 @@ mod scratch;
 mod seed;
 mod server;
 mod tasks;
+mod tasks_dav;
+mod tasks_lists;
 mod tasks_reminders;
+mod tasks_seed;
 
 use std::{
     process::ExitCode,
@@ -74,7 +77,8 @@ enum Command {
     /// job queue, on PostgreSQL (one and three instances) and SQLite, and across a SIGKILL.
     JobsQueue(queue::QueueArgs),
     /// The tasks app: reminders delivered as webhooks by one instance on SQLite and three
-    /// on PostgreSQL (and across a SIGKILL), with their lag, losses and duplicates.
+    /// on PostgreSQL (and across a SIGKILL), task lists over 1M tasks against their SQL,
+    /// and CalDAV sync of a 10,000-task calendar.
     Tasks(tasks::TasksArgs),
     /// One instance of the job queue (started by `jobs-queue`).
     #[command(hide = true)]

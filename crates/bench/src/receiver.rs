@@ -169,10 +169,14 @@ async fn receive(
         .map(|b| b.to_bytes())
         .unwrap_or_default();
     // The benchmark's own events are numbered by `seq`; the tasks app's reminders by theirs.
-    let seq = serde_json::from_slice::<Value>(&body).ok().and_then(|event| {
-        let data = &event["data"];
-        data["seq"].as_u64().or_else(|| data["reminder_id"].as_u64())
-    });
+    let seq = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|event| {
+            let data = &event["data"];
+            data["seq"]
+                .as_u64()
+                .or_else(|| data["reminder_id"].as_u64())
+        });
     let now = Instant::now();
     let arrived = SystemTime::now();
     {

@@ -82,7 +82,14 @@ pub fn build_release(paths: &Paths) -> anyhow::Result<()> {
         }
     }
     let status = command
-        .args(["build", "--release", "-p", "capstone", "-p", "capstone-bench"])
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "capstone",
+            "-p",
+            "capstone-bench",
+        ])
         .current_dir(&paths.root)
         .status()
         .context("running cargo build")?;

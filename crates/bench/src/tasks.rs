@@ -1,7 +1,9 @@
 //! `capstone-bench tasks`: the tasks app measured, in one run — reminders delivered as
 //! webhooks ([`crate::tasks_reminders`]) by one instance on SQLite and by three on
-//! PostgreSQL, with and without a SIGKILL; each figure beside the target, printed
-//! and written to `target/bench/tasks.json`.
+//! PostgreSQL, with and without a SIGKILL; then `GET /api/v1/tasks` over a million tasks
+//! next to its own SQL, and CalDAV sync of a 10,000-task calendar
+//! ([`crate::tasks_lists`]), on each database. Each figure is printed beside the issue's
+//! target and written to `target/bench/tasks.json`.
 
 use std::time::Instant;
 
@@ -14,7 +16,9 @@ use crate::{
     report::{mark, ms, thousands},
     scratch::{Backend, on_scratch_database},
     server::{self, Paths},
+    tasks_lists::{self, Plan},
     tasks_reminders::{self as reminders, Setup, Shape},
+    tasks_seed::Sizes,
 };
 
 /// The targets.
@@ -30,6 +34,15 @@ pub struct TasksArgs {
     /// Only this shape of due times (by default both: the burst first).
     #[arg(long, value_enum)]
     shape: Option<Shape>,
+    /// Tasks of the users' lists (100 a user).
+    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u32).range(100..=10_000_000))]
+    tasks: u32,
+    /// Skip the reminders.
+    #[arg(long)]
+    skip_reminders: bool,
+    /// Skip the lists and CalDAV.
+    #[arg(long)]
+    skip_lists: bool,
     /// Measure SQLite only.
     #[arg(long, conflicts_with = "skip_sqlite")]
     skip_postgres: bool,
@@ -41,6 +54,7 @@ pub struct TasksArgs {
 #[derive(Serialize)]
 struct Report {
     reminders: Vec<reminders::Figures>,
+    lists: Vec<tasks_lists::Figures>,
     run: Run,
 }
 
@@ -78,7 +92,7 @@ async fn run(args: &TasksArgs, paths: &Paths, started: Instant) -> anyhow::Resul
         None => vec![Shape::Burst, Shape::Spread],
     };
     let mut setups = Vec::new();
-    for shape in shapes {
+    for shape in shapes.into_iter().filter(|_| !args.skip_reminders) {
         let mut add = |backend, instances, kill| {
             setups.push(Setup {
                 backend,
@@ -119,8 +133,39 @@ async fn run(args: &TasksArgs, paths: &Paths, started: Instant) -> anyhow::Resul
             Err(err) => notes.push(format!("{} was not measured: {err:#}", setup.name())),
         }
     }
+    let mut lists = Vec::new();
+    let backends = [
+        (Backend::Sqlite, args.skip_sqlite),
+        (Backend::Postgres, args.skip_postgres),
+    ];
+    for (backend, _) in backends
+        .into_iter()
+        .filter(|(_, skip)| !skip && !args.skip_lists)
+    {
+        eprintln!("==> lists and CalDAV: {}", backend.name());
+        let defaults = Plan::default();
+        let plan = Plan {
+            sizes: Sizes {
+                users: (args.tasks / defaults.sizes.tasks_per_user).max(1),
+                ..defaults.sizes
+            },
+            ..defaults
+        };
+        match on_scratch_database(backend, async |url| {
+            tasks_lists::measure_with(paths, backend, url, plan).await
+        })
+        .await
+        {
+            Ok(figures) => lists.push(figures),
+            Err(err) => notes.push(format!(
+                "lists on {} were not measured: {err:#}",
+                backend.name()
+            )),
+        }
+    }
     Ok(Report {
         reminders: figures,
+        lists,
         run: Run {
             reminders: args.reminders,
             lease_s: reminders::LEASE.as_secs(),
@@ -163,11 +208,25 @@ impl Report {
         println!("{header}target");
         let count = |n: f64| thousands(n as i64);
         let zero = |n: u64| format!("{} {}", thousands(n as i64), mark(n == 0));
-        row("  armed/s", &|f| count(f.armed_per_s), "the app's arm, 1,000 a transaction");
-        row("  lag p50", &|f| ms(f.lag.p50_ms), "arrival at the receiver less due time");
+        row(
+            "  armed/s",
+            &|f| count(f.armed_per_s),
+            "the app's arm, 1,000 a transaction",
+        );
+        row(
+            "  lag p50",
+            &|f| ms(f.lag.p50_ms),
+            "arrival at the receiver less due time",
+        );
         row(
             "  lag p99",
-            &|f| format!("{} {}", ms(f.lag.p99_ms), mark(f.lag.p99_ms < MAX_LAG_P99_MS)),
+            &|f| {
+                format!(
+                    "{} {}",
+                    ms(f.lag.p99_ms),
+                    mark(f.lag.p99_ms < MAX_LAG_P99_MS)
+                )
+            },
             "< 5,000 ms",
         );
         row(
@@ -183,19 +242,41 @@ impl Report {
             &|f| format!("{:.0}/{:.0} ms", f.fired_late.p50_ms, f.fired_late.p99_ms),
             "reminder_deliveries.late_ms",
         );
-        row("  all in", &|f| format!("{:.1} s", f.all_in_s), "first due time to last arrival");
-        row("  delivered/s", &|f| count(f.deliveries_per_s), "distinct reminders, first to last");
+        row(
+            "  all in",
+            &|f| format!("{:.1} s", f.all_in_s),
+            "first due time to last arrival",
+        );
+        row(
+            "  delivered/s",
+            &|f| count(f.deliveries_per_s),
+            "distinct reminders, first to last",
+        );
         row(
             "  bare loop/s (ceiling)",
             &|f| count(f.ceiling_per_s),
             "same client and requests, 16 per instance",
         );
         row("  missed", &|f| zero(f.missed), "0");
-        row("  duplicated", &|f| zero(f.duplicated), "0 (under two webhook-ids)");
-        row("  raw repeats", &|f| thousands(f.raw_repeats as i64), "same id again: dropped");
+        row(
+            "  duplicated",
+            &|f| zero(f.duplicated),
+            "0 (under two webhook-ids)",
+        );
+        row(
+            "  raw repeats",
+            &|f| thousands(f.raw_repeats as i64),
+            "same id again: dropped",
+        );
         row(
             "  peak RSS",
-            &|f| format!("{:.0} MiB {}", f.peak_rss_mib, mark(f.peak_rss_mib < MAX_RSS_MIB)),
+            &|f| {
+                format!(
+                    "{:.0} MiB {}",
+                    f.peak_rss_mib,
+                    mark(f.peak_rss_mib < MAX_RSS_MIB)
+                )
+            },
             "< 200 MiB, largest instance",
         );
         for f in all {
@@ -203,6 +284,10 @@ impl Report {
                 println!("  note ({}): {note}", f.name);
             }
         }
+        for figures in &self.lists {
+            figures.print();
+        }
+        println!();
         for note in &run.notes {
             println!("  note: {note}");
         }

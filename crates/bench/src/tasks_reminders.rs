@@ -33,8 +33,8 @@ use platform::{
     webhooks::{entity::webhook, signature::Secret},
 };
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DatabaseConnection, DbBackend,
-    Statement, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DatabaseConnection, DbBackend, Statement,
+    TransactionTrait,
 };
 use serde::Serialize;
 
@@ -157,7 +157,10 @@ pub async fn measure(
     receiver: &Receiver,
 ) -> anyhow::Result<Figures> {
     let n = setup.reminders;
-    let dir = paths.out.join("tasks").join(setup.name().replace([' ', ','], ""));
+    let dir = paths
+        .out
+        .join("tasks")
+        .join(setup.name().replace([' ', ','], ""));
     if dir.exists() {
         std::fs::remove_dir_all(&dir)?;
     }
@@ -184,7 +187,10 @@ pub async fn measure(
     let settings = [
         ("CAPSTONE_ALLOW_PRIVATE_OUTBOUND", "true".to_owned()),
         ("CAPSTONE_JOB_LEASE_SECS", LEASE.as_secs().to_string()),
-        ("CAPSTONE_JOB_CONCURRENCY", std::env::var("XCONC").unwrap_or("16".into())),
+        (
+            "CAPSTONE_JOB_CONCURRENCY",
+            std::env::var("XCONC").unwrap_or("16".into()),
+        ),
     ];
     let client = crate::api::client();
     let mut fleet = Vec::new();
@@ -209,7 +215,10 @@ pub async fn measure(
             killed_peak = victim.peak_rss_kib().unwrap_or(0).max(1);
             // Dropping a `Server` sends SIGKILL and reaps it.
             drop(victim);
-            eprintln!("    killed one instance with {} reminders received", receiver.distinct());
+            eprintln!(
+                "    killed one instance with {} reminders received",
+                receiver.distinct()
+            );
         }
         for server in &mut fleet {
             server.ensure_running()?;

@@ -134,19 +134,26 @@ pub async fn find(
     fetch: u64,
     now: DateTime<Utc>,
 ) -> AppResult<Vec<task::Model>> {
+    // The project must be live: asked per task by its key (`EXISTS`), not with `project_id
+    // IN (SELECT id FROM projects WHERE deleted_at IS NULL)`, which SQLite ran as a list of
+    // every live project built on each search (a scan of all projects: 13–15 ms of each list
+    // over 30,000 projects in the benchmark). Not a join either: `q` searches unqualified
+    // `title` and `description` columns, and projects have a description too.
     let mut query = task::Entity::find()
         .join(JoinType::InnerJoin, member_of())
         .filter(member::Column::UserId.eq(user))
         .filter(task::Column::DeletedAt.is_null())
-        .filter(
-            task::Column::ProjectId.in_subquery(
-                Query::select()
-                    .column(project::Column::Id)
-                    .from(project::Entity)
-                    .and_where(project::Column::DeletedAt.is_null())
-                    .to_owned(),
-            ),
-        );
+        .filter(Expr::exists(
+            Query::select()
+                .expr(Expr::val(1))
+                .from(project::Entity)
+                .and_where(
+                    Expr::col((project::Entity, project::Column::Id))
+                        .equals((task::Entity, task::Column::ProjectId)),
+                )
+                .and_where(Expr::col((project::Entity, project::Column::DeletedAt)).is_null())
+                .to_owned(),
+        ));
     if let Some(project) = filter.project {
         query = query.filter(task::Column::ProjectId.eq(project));
     }

@@ -25,7 +25,8 @@ pub(super) async fn install(connection: &mut SqliteConnection) -> Result<(), Err
     let db = handle.as_raw_handle().as_ptr();
     // SAFETY: `db` is the open connection sqlx holds locked for us; the callback is a plain
     // function that touches no state, so no argument pointer is needed.
-    let code = unsafe { libsqlite3_sys::sqlite3_busy_handler(db, Some(retry), std::ptr::null_mut()) };
+    let code =
+        unsafe { libsqlite3_sys::sqlite3_busy_handler(db, Some(retry), std::ptr::null_mut()) };
     if code != libsqlite3_sys::SQLITE_OK {
         return Err(Error::Protocol(format!(
             "sqlite3_busy_handler failed with code {code}"
@@ -57,7 +58,9 @@ fn pause_micros(tries: u64) -> u64 {
 
 /// Roughly how long `tries` pauses took.
 fn waited_micros(tries: u64) -> u64 {
-    tries.min(40) * 50 + tries.clamp(40, 240).saturating_sub(40) * 250 + tries.saturating_sub(240) * 1_000
+    tries.min(40) * 50
+        + tries.clamp(40, 240).saturating_sub(40) * 250
+        + tries.saturating_sub(240) * 1_000
 }
 
 #[cfg(test)]
@@ -66,7 +69,9 @@ mod tests {
 
     #[test]
     fn gives_up_after_about_five_seconds_of_pauses() {
-        let last = (0..).find(|&t| waited_micros(t) >= GIVE_UP_AFTER_MICROS).unwrap();
+        let last = (0..)
+            .find(|&t| waited_micros(t) >= GIVE_UP_AFTER_MICROS)
+            .unwrap();
         let total: u64 = (0..last).map(pause_micros).sum();
         assert!((4_900_000..=5_100_000).contains(&total), "{total} µs");
     }

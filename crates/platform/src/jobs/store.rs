@@ -3,8 +3,8 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter,
-    QuerySelect, TryInsertResult,
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QuerySelect,
+    TryInsertResult,
     sea_query::{Expr, ExprTrait, LockBehavior, LockType, Query},
 };
 use serde::{Deserialize, Serialize};
